@@ -1,0 +1,104 @@
+"""The status report as plain data: built once by :mod:`reports.status`, then rendered.
+
+Renderers (json, txt, xlsx, html) and the mail drafts (reminders, receipts)
+only read these objects; they never query the database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import Enum
+
+
+class Status(str, Enum):
+    """Status of a (unit, annex) pair as of a moment (contract §6)."""
+
+    SUBMITTED = "submitted"
+    LATE = "late"
+    UNPARSED = "unparsed"
+    MISSING = "missing"
+    OVERDUE = "overdue"
+
+    @property
+    def label(self) -> str:
+        """The clerk's word for it."""
+        return STATUS_LABELS[self]
+
+
+STATUS_LABELS = {
+    Status.SUBMITTED: "已报送",
+    Status.LATE: "逾期报送",
+    Status.UNPARSED: "无法读取",
+    Status.MISSING: "未报送",
+    Status.OVERDUE: "逾期未报",
+}
+
+
+@dataclass(frozen=True)
+class AnnexStatus:
+    annex: int
+    required: bool
+    status: Status
+    first_received: datetime | None = None
+    latest_received: datetime | None = None
+    versions: int = 0
+    rows: int = 0
+    reason: str | None = None
+    latest_attachment: str | None = None  # attachment id whose rows count
+    paper_received: date | None = None  # paper copy recorded by `kaohe paper`
+    stamped_scan: bool = False  # a PDF/image of the form was received
+    checks: tuple[str, ...] = ()  # content problems for the clerk (empty names, bad 分值 …)
+
+
+@dataclass(frozen=True)
+class UnitStatus:
+    unit: str
+    category: str
+    annexes: dict[int, AnnexStatus]
+    contact: str = ""
+    phone: str = ""
+    emails: tuple[str, ...] = ()
+
+    @property
+    def owes(self) -> list[AnnexStatus]:
+        """Required annexes not yet submitted in readable form."""
+        return [a for a in self.annexes.values() if a.required and a.status in (
+            Status.MISSING, Status.OVERDUE, Status.UNPARSED)]
+
+
+@dataclass(frozen=True)
+class UnassignedItem:
+    attachment: str
+    filename: str
+    sender: str
+    subject: str
+    received: datetime
+    annex: int | None
+    reason: str
+    container: str | None = None
+    message: str = ""  # message sha256
+
+
+@dataclass(frozen=True)
+class FailedItem:
+    """A mail the poller could not fetch or process (after retries)."""
+
+    key: str
+    attempts: int
+    error: str
+    last_attempt: datetime | None = None
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    campaign: str
+    as_of: datetime
+    deadline: datetime
+    units: list[UnitStatus]
+    unassigned: list[UnassignedItem] = field(default_factory=list)
+    failures: list[FailedItem] = field(default_factory=list)
+
+    def count(self, status: Status, required_only: bool = True) -> int:
+        return sum(1 for u in self.units for a in u.annexes.values()
+                   if a.status is status and (a.required or not required_only))
