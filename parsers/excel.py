@@ -1,0 +1,170 @@
+"""xlsx / xls (BIFF8, also WPS .et) -> :class:`Document` with python-calamine.
+
+calamine reads a 50-row form in under a millisecond (openpyxl: ~10 ms) and
+reports merged ranges and sheet visibility for both formats, so no fallback
+reader is needed for merges. xls files calamine refuses are retried with xlrd
+(older BIFF variants written by some government systems).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from io import BytesIO, StringIO
+from typing import Any
+
+import python_calamine as pc
+
+from parsers.errors import EncryptedFile, ParseError
+from parsers.model import Document, Table
+
+__all__ = ["read_xls", "read_xlsx", "sheet_table"]
+
+_Range = tuple[tuple[int, int], tuple[int, int]]
+_MIN_HEADER_CELLS = 3  # a row with fewer filled cells above the table is a title/unit line
+
+
+def read_xlsx(data: bytes) -> Document:
+    """Read every visible worksheet of an .xlsx workbook."""
+    return _read(data, "xlsx")
+
+
+def read_xls(data: bytes) -> Document:
+    """Read every visible worksheet of a BIFF .xls (or WPS .et) workbook."""
+    try:
+        return _read(data, "xls")
+    except EncryptedFile:
+        raise
+    except ParseError:
+        return _read_xlrd(data)
+
+
+def _read(data: bytes, kind: str) -> Document:
+    reason = f"文件已损坏，无法打开（{kind}）"
+    try:
+        book = pc.CalamineWorkbook.from_filelike(BytesIO(data))
+        sheets = [
+            (meta.name, book.get_sheet_by_name(meta.name))
+            for meta in book.sheets_metadata
+            if meta.visible == pc.SheetVisibleEnum.Visible
+            and meta.typ == pc.SheetTypeEnum.WorkSheet
+        ]
+        grids = [
+            (name, sheet.to_python(skip_empty_area=False), sheet.merged_cell_ranges or [])
+            for name, sheet in sheets
+        ]
+    except pc.PasswordError as exc:
+        raise EncryptedFile() from exc
+    except Exception as exc:  # calamine raises CalamineError subclasses and pyo3 panics
+        raise ParseError(reason) from exc
+    except BaseException as exc:  # pyo3 PanicException derives from BaseException
+        if type(exc).__name__ == "PanicException":
+            raise ParseError(reason) from exc
+        raise
+    tables = [sheet_table(name, values, merges) for name, values, merges in grids]
+    return _document(kind, [t for t in tables if t.rows or t.before])
+
+
+def _document(kind: str, tables: list[Table]) -> Document:
+    lines = tuple(line for t in tables for line in t.before)
+    return Document(kind, tuple(tables), lines)
+
+
+def sheet_table(name: str, values: Sequence[Sequence[Any]], merges: Sequence[_Range]) -> Table:
+    """One sheet as a :class:`Table`: merges resolved, title rows moved to ``before``."""
+    grid = [[cell_text(v) for v in row] for row in values]
+    _resolve_merges(grid, merges)
+    grid = _trim(grid)
+    start = _table_start(grid)
+    before = tuple(line for line in ("  ".join(c for c in row if c) for row in grid[:start]) if line)
+    return Table(tuple(tuple(row) for row in grid[start:]), before, f"sheet {name}")
+
+
+def cell_text(value: Any) -> str:
+    """Cell text as a clerk would read it: ``5.0`` -> ``"5"``, dates as ISO dates."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        return f"{value:.15g}"
+    if isinstance(value, dt.datetime):
+        if value.time() == dt.time(0):
+            return value.date().isoformat()
+        return value.isoformat(sep=" ", timespec="minutes" if value.second == 0 else "seconds")
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def _resolve_merges(grid: list[list[str]], merges: Sequence[_Range]) -> None:
+    """Vertical merges repeat the top-left text down the left-most column; others stay ""."""
+    height = len(grid)
+    for (r0, c0), (r1, c1) in merges:
+        if r0 >= height or c0 >= len(grid[r0]):
+            continue
+        text = grid[r0][c0]
+        for r in range(r0, min(r1, height - 1) + 1):
+            row = grid[r]
+            for c in range(c0, min(c1, len(row) - 1) + 1):
+                row[c] = text if c == c0 else ""
+
+
+def _trim(grid: list[list[str]]) -> list[list[str]]:
+    """Drop trailing all-empty rows and columns; make the grid rectangular."""
+    while grid and not any(grid[-1]):
+        grid.pop()
+    width = max((_last_filled(row) for row in grid), default=0)
+    return [(row + [""] * (width - len(row)))[:width] for row in grid]
+
+
+def _last_filled(row: list[str]) -> int:
+    for i in range(len(row) - 1, -1, -1):
+        if row[i]:
+            return i + 1
+    return 0
+
+
+def _table_start(grid: list[list[str]]) -> int:
+    """Index of the first row that looks like a table row (≥3 filled cells).
+
+    Rows above it are the sheet title (merged across) and the 填报单位 row.
+    """
+    need = min(_MIN_HEADER_CELLS, len(grid[0]) if grid else 1)
+    for i, row in enumerate(grid):
+        if sum(1 for c in row if c) >= need:
+            return i
+    return next((i for i, row in enumerate(grid) if any(row)), 0)
+
+
+def _read_xlrd(data: bytes) -> Document:
+    import xlrd  # only for old BIFF files calamine refuses
+
+    try:
+        book = xlrd.open_workbook(
+            file_contents=data, formatting_info=True, on_demand=True, logfile=StringIO()
+        )
+        tables = [_xlrd_table(book, sheet) for sheet in book.sheets() if sheet.visibility == 0]
+    except Exception as exc:  # xlrd raises XLRDError, CompDocError, struct.error, ...
+        raise ParseError("文件已损坏，无法打开（xls）") from exc
+    return _document("xls", [t for t in tables if t.rows or t.before])
+
+
+def _xlrd_table(book: Any, sheet: Any) -> Table:
+    import xlrd
+
+    values: list[list[Any]] = []
+    for r in range(sheet.nrows):
+        row: list[Any] = []
+        for cell in sheet.row(r):
+            if cell.ctype == xlrd.XL_CELL_DATE:
+                row.append(xlrd.xldate.xldate_as_datetime(cell.value, book.datemode))
+            elif cell.ctype in (xlrd.XL_CELL_ERROR, xlrd.XL_CELL_BLANK, xlrd.XL_CELL_EMPTY):
+                row.append("")
+            else:
+                row.append(cell.value)
+        values.append(row)
+    merges = [((r0, c0), (r1 - 1, c1 - 1)) for r0, r1, c0, c1 in sheet.merged_cells]
+    return sheet_table(sheet.name, values, merges)
