@@ -1,0 +1,68 @@
+"""The raw archive: every message and attachment stored byte-for-byte by SHA-256.
+
+Layout under ``data_dir``: ``raw/ab/abcdef….eml`` for messages and
+``files/ab/abcdef…`` for decoded attachment payloads. Names from mail are
+never used as paths. Writes are atomic (temp file, fsync, rename), so a crash
+leaves either the whole file or nothing, and writing the same content twice
+is a no-op.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def raw_path(data_dir: Path, digest: str) -> Path:
+    return data_dir / "raw" / digest[:2] / f"{digest}.eml"
+
+
+def file_path(data_dir: Path, digest: str) -> Path:
+    return data_dir / "files" / digest[:2] / digest
+
+
+def archive_raw(data_dir: Path, raw: bytes) -> tuple[str, Path]:
+    """Store a message's bytes; returns (sha256, path). Idempotent."""
+    digest = sha256(raw)
+    path = raw_path(data_dir, digest)
+    _write_once(path, raw)
+    return digest, path
+
+
+def archive_file(data_dir: Path, payload: bytes) -> tuple[str, Path]:
+    """Store an attachment's decoded payload; returns (sha256, path). Idempotent."""
+    digest = sha256(payload)
+    path = file_path(data_dir, digest)
+    _write_once(path, payload)
+    return digest, path
+
+
+def read_raw(data_dir: Path, digest: str) -> bytes:
+    return raw_path(data_dir, digest).read_bytes()
+
+
+def _write_once(path: Path, data: bytes) -> None:
+    if path.exists() and path.stat().st_size == len(data):
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)

@@ -1,0 +1,287 @@
+"""The SQLite database: schema, and every read/write the pipeline needs.
+
+WAL mode and a busy timeout let the clerk's ``report``/``assign``/``export``
+run while the daemon polls. Each message is written in one short
+``BEGIN IMMEDIATE`` transaction (:func:`transaction`), so half a message never
+lands and a crash at any moment leaves the database consistent.
+
+Times are stored as ISO 8601 text in UTC so that they sort and compare as text.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from parsers.schema import build_schemas
+
+# Canonical fields per annex, in form order (contract §4): one rows table per annex.
+ANNEX_FIELDS: dict[int, tuple[str, ...]] = {
+    n: tuple(f.name for f in schema.fields) for n, schema in build_schemas().items()}
+
+
+def to_db(dt: datetime) -> str:
+    """An aware datetime as sortable UTC text."""
+    return dt.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def from_db(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def now_db() -> str:
+    return to_db(datetime.now(UTC))
+
+
+def open_db(path: Path) -> sqlite_utils.Database:
+    """Open (creating if needed) the database at *path* with WAL and a busy timeout."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA busy_timeout = 30000")
+    db = sqlite_utils.Database(conn)
+    if db.journal_mode != "wal":
+        db.enable_wal()
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    ensure_schema(db)
+    return db
+
+
+@contextmanager
+def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """One write transaction taken up front (BEGIN IMMEDIATE): no lock upgrade deadlocks."""
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        if db.conn.in_transaction:
+            db.conn.execute("ROLLBACK")
+        raise
+    else:
+        db.conn.execute("COMMIT")
+
+
+def ensure_schema(db: sqlite_utils.Database) -> None:
+    """Create the tables that do not exist yet (idempotent)."""
+    t = db.table
+    if not t("messages").exists():
+        t("messages").create({
+            "id": str, "message_id": str, "sender": str, "sender_name": str, "subject": str,
+            "date_header": str, "received": str, "size": int, "raw_path": str,
+            "processed_at": str, "error": str, "receipt_sent_at": str,
+        }, pk="id")
+        t("messages").create_index(["message_id"])
+        t("messages").create_index(["received"])
+    if not t("source_items").exists():
+        t("source_items").create({
+            "key": str, "message": str, "received": str, "status": str, "reason": str,
+            "attempts": int, "size": int, "updated_at": str,
+        }, pk="key")
+        t("source_items").create_index(["status"])
+    if not t("cursors").exists():
+        t("cursors").create({"folder": str, "uidvalidity": int, "uid": int},
+                            pk=("folder", "uidvalidity"))
+    _ensure_derived(db)
+    _ensure_clerk_tables(db)
+
+
+def _ensure_derived(db: sqlite_utils.Database) -> None:
+    t = db.table
+    if not t("attachments").exists():
+        t("attachments").create({
+            "id": str, "message": str, "part": str, "filename": str, "container": str,
+            "size": int, "sha256": str, "type": str, "annex": int, "annex_evidence": str,
+            "unit": str, "unit_evidence": str, "rows": int, "outcome": str, "reason": str,
+            "stored_path": str, "warnings": str,
+        }, pk="id")
+        t("attachments").create_index(["message"])
+        t("attachments").create_index(["outcome"])
+    if not t("submissions").exists():
+        t("submissions").create({
+            "id": str, "unit": str, "annex": int, "message": str, "received": str,
+            "version": int, "attachment": str, "rows": int, "status": str, "reason": str,
+            "evidence": str, "scan": int,
+        }, pk="id")
+        t("submissions").create_index(["unit", "annex"])
+        t("submissions").create_index(["message"])
+    for n, fields in ANNEX_FIELDS.items():
+        name = f"annex{n}_rows"
+        if not t(name).exists():
+            cols: dict[str, Any] = {"submission": str, "unit": str, "row_no": int}
+            cols.update({f: str for f in fields})
+            cols["extra"] = str
+            t(name).create(cols)
+            t(name).create_index(["submission"])
+
+
+def _ensure_clerk_tables(db: sqlite_utils.Database) -> None:
+    t = db.table
+    if not t("assignments").exists():
+        t("assignments").create({"attachment": str, "unit": str, "annex": int,
+                                 "assigned_at": str}, pk="attachment")
+    if not t("paper").exists():
+        t("paper").create({"unit": str, "annex": int, "received_on": str, "recorded_at": str},
+                          pk=("unit", "annex"))
+    if not t("receipts").exists():
+        t("receipts").create({"message": str, "sent_at": str, "recipient": str, "path": str},
+                             pk="message")
+
+
+# --------------------------------------------------------------------------- source state
+
+
+@dataclass
+class DbSourceState:
+    """:class:`ingest.sources.base.SourceState` backed by the database."""
+
+    db: sqlite_utils.Database
+    max_attempts: int = 5
+
+    def last_uid(self, folder: str, uidvalidity: int) -> int | None:
+        row = self.db.execute(
+            "select uid from cursors where folder = ? and uidvalidity = ?",
+            [folder, uidvalidity]).fetchone()
+        return int(row[0]) if row else None
+
+    def key_done(self, key: str) -> bool:
+        row = self.db.execute(
+            "select 1 from source_items where key = ? and status in ('stored', 'skipped')",
+            [key]).fetchone()
+        return row is not None
+
+    def retry_keys(self, prefix: str) -> list[str]:
+        rows = self.db.execute(
+            "select key from source_items where status = 'failed' and attempts < ? "
+            "and key like ? order by key", [self.max_attempts, prefix + "%"]).fetchall()
+        return [r[0] for r in rows]
+
+
+def record_source_item(db: sqlite_utils.Database, key: str, *, message: str | None,
+                       received: str, status: str, reason: str | None, size: int) -> None:
+    prev = db.execute("select attempts from source_items where key = ?", [key]).fetchone()
+    attempts = (prev[0] if prev else 0) + (1 if status == "failed" else 0)
+    db.table("source_items").upsert({
+        "key": key, "message": message, "received": received, "status": status,
+        "reason": reason, "attempts": attempts, "size": size, "updated_at": now_db(),
+    }, pk="key")
+
+
+def advance_cursor(db: sqlite_utils.Database, folder: str, uidvalidity: int, uid: int) -> None:
+    db.execute(
+        "insert into cursors (folder, uidvalidity, uid) values (?, ?, ?) "
+        "on conflict (folder, uidvalidity) do update set uid = max(uid, excluded.uid)",
+        [folder, uidvalidity, uid])
+
+
+# --------------------------------------------------------------------------- messages
+
+
+def upsert_message(db: sqlite_utils.Database, record: dict[str, Any]) -> bool:
+    """Insert a message; for known bytes keep the earliest receipt. True when new."""
+    existing = db.execute("select received from messages where id = ?",
+                          [record["id"]]).fetchone()
+    if existing is None:
+        db.table("messages").insert(record, pk="id")
+        return True
+    if record["received"] < existing[0]:
+        db.execute("update messages set received = ? where id = ?",
+                   [record["received"], record["id"]])
+    return False
+
+
+def replace_derived(db: sqlite_utils.Database, message: str, attachments: list[dict[str, Any]],
+                    submissions: list[dict[str, Any]],
+                    rows: dict[int, list[dict[str, Any]]]) -> None:
+    """Replace everything derived from one message (call inside :func:`transaction`)."""
+    delete_derived(db, message)
+    if attachments:
+        db.table("attachments").insert_all(attachments, pk="id", alter=False)
+    if submissions:
+        db.table("submissions").insert_all(submissions, pk="id")
+    for annex, annex_rows in rows.items():
+        if annex_rows:
+            db.table(f"annex{annex}_rows").insert_all(_json_extra(annex_rows))
+    db.execute("update messages set processed_at = ?, error = null where id = ?",
+               [now_db(), message])
+    for unit, annex in {(s["unit"], s["annex"]) for s in submissions}:
+        renumber_versions(db, unit, annex)
+
+
+def delete_derived(db: sqlite_utils.Database, message: str) -> None:
+    old = db.execute("select distinct unit, annex from submissions where message = ?",
+                     [message]).fetchall()
+    for n in ANNEX_FIELDS:
+        db.execute(f"delete from annex{n}_rows where submission in "
+                   "(select id from submissions where message = ?)", [message])
+    db.execute("delete from submissions where message = ?", [message])
+    db.execute("delete from attachments where message = ?", [message])
+    for unit, annex in old:
+        renumber_versions(db, unit, annex)
+
+
+def renumber_versions(db: sqlite_utils.Database, unit: str, annex: int) -> None:
+    """Versions are 1, 2, … in order of receipt for one (unit, annex)."""
+    ids = db.execute("select id from submissions where unit = ? and annex = ? "
+                     "order by received, id", [unit, annex]).fetchall()
+    for version, (sid,) in enumerate(ids, start=1):
+        db.execute("update submissions set version = ? where id = ?", [version, sid])
+
+
+def _json_extra(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for r in rows:
+        r = dict(r)
+        extra = r.get("extra")
+        r["extra"] = json.dumps(extra, ensure_ascii=False) if extra else None
+        out.append(r)
+    return out
+
+
+def message_ids(db: sqlite_utils.Database, since: str | None = None) -> list[str]:
+    if since:
+        rows = db.execute("select id from messages where received >= ? order by received, id",
+                          [since]).fetchall()
+    else:
+        rows = db.execute("select id from messages order by received, id").fetchall()
+    return [r[0] for r in rows]
+
+
+def get_message(db: sqlite_utils.Database, message: str) -> dict[str, Any] | None:
+    rows = list(db.query("select * from messages where id = ?", [message]))
+    return rows[0] if rows else None
+
+
+# --------------------------------------------------------------------------- clerk decisions
+
+
+def assignments_for(db: sqlite_utils.Database, ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The clerk's decisions for these attachment ids, keyed by attachment id."""
+    if not ids:
+        return {}
+    marks = ",".join("?" * len(ids))
+    rows = db.query(f"select * from assignments where attachment in ({marks})", ids)
+    return {r["attachment"]: r for r in rows}
+
+
+def all_assignments(db: sqlite_utils.Database) -> dict[str, dict[str, Any]]:
+    return {r["attachment"]: r for r in db.query("select * from assignments")}
+
+
+def set_assignment(db: sqlite_utils.Database, attachment: str, unit: str,
+                   annex: int | None) -> None:
+    db.table("assignments").upsert({"attachment": attachment, "unit": unit, "annex": annex,
+                                    "assigned_at": now_db()}, pk="attachment")
+
+
+def find_attachment(db: sqlite_utils.Database, prefix: str) -> list[dict[str, Any]]:
+    """Attachments whose id starts with *prefix* (the clerk may type a short id)."""
+    return list(db.query("select * from attachments where id like ? order by id",
+                         [prefix.lower() + "%"]))
