@@ -1,0 +1,107 @@
+"""openpyxl helpers shared by the status report and the consolidated export.
+
+Everything that keeps Excel from showing a repair prompt lives here: control
+characters removed, over-long text cut, and text that starts with ``=`` kept
+as text (never a formula — mail subjects and form cells are untrusted).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from io import BytesIO
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
+
+MAX_CELL_TEXT = 32767  # Excel's limit; longer text makes it "repair" the file
+HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
+THIN = Side(style="thin", color="BFBFBF")
+BORDER = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
+WRAP = Alignment(wrap_text=True, vertical="top")
+CENTER = Alignment(horizontal="center", vertical="center", wrap_text=True)
+TIME_FORMAT = "yyyy-mm-dd hh:mm"
+DATE_FORMAT = "yyyy-mm-dd"
+
+
+def clean_text(text: str) -> str:
+    text = ILLEGAL_CHARACTERS_RE.sub("", text)
+    return text[:MAX_CELL_TEXT]
+
+
+def put(ws: Worksheet, row: int, col: int, value: Any, *, bold: bool = False,
+        fill: PatternFill | None = None, colour: str | None = None,
+        wrap: bool = True) -> Cell:
+    """Write one bordered cell; strings are cleaned and always stay text."""
+    cell = ws.cell(row=row, column=col)
+    if isinstance(value, datetime):
+        cell.value = value.replace(tzinfo=None)  # Excel has no time zones: local time
+        cell.number_format = TIME_FORMAT
+    elif isinstance(value, date):
+        cell.value = value
+        cell.number_format = DATE_FORMAT
+    elif isinstance(value, str):
+        cell.value = clean_text(value)
+        cell.data_type = "s"  # "=…" from a mail subject must not become a formula
+    else:
+        cell.value = value
+    cell.border = BORDER
+    cell.alignment = WRAP if wrap else Alignment(vertical="top")
+    if bold or colour:
+        cell.font = Font(bold=bold, color=colour)
+    if fill is not None:
+        cell.fill = fill
+    return cell
+
+
+def fill(rgb: str) -> PatternFill:
+    return PatternFill("solid", fgColor=rgb)
+
+
+def header_row(ws: Worksheet, row: int, titles: Sequence[str], start: int = 1) -> None:
+    for i, title in enumerate(titles):
+        c = put(ws, row, start + i, title, bold=True, fill=HEADER_FILL)
+        c.alignment = CENTER
+
+
+def set_widths(ws: Worksheet, widths: Iterable[float]) -> None:
+    for i, w in enumerate(widths, start=1):
+        ws.column_dimensions[get_column_letter(i)].width = w
+
+
+def table_sheet(ws: Worksheet, header_rows: int, freeze_col: int = 1) -> None:
+    """Frozen header (and first columns), autofilter over the data, print setup."""
+    last_col = max(ws.max_column, 1)
+    last_row = max(ws.max_row, header_rows)
+    ws.freeze_panes = ws.cell(row=header_rows + 1, column=freeze_col)
+    ws.auto_filter.ref = (f"A{header_rows}:{get_column_letter(last_col)}{last_row}")
+    ws.print_title_rows = f"1:{header_rows}"
+    print_setup(ws)
+
+
+def print_setup(ws: Worksheet) -> None:
+    """Landscape A4, all columns on one page width, as many pages down as needed."""
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_options.horizontalCentered = True
+    ws.page_margins.left = ws.page_margins.right = 0.4
+
+
+def new_workbook() -> Workbook:
+    wb = Workbook()
+    if wb.active is not None:
+        wb.remove(wb.active)
+    return wb
+
+
+def to_bytes(wb: Workbook) -> bytes:
+    buf = BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
