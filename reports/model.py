@@ -78,6 +78,7 @@ class UnassignedItem:
     reason: str
     container: str | None = None
     message: str = ""  # message sha256
+    unit_candidates: tuple[str, ...] = ()  # roster units that fit (ambiguous identification)
 
 
 @dataclass(frozen=True)
