@@ -1,0 +1,124 @@
+"""Content checks the clerk sees next to a (unit, annex) in the report.
+
+Called by :func:`reports.status.build_status` for the version whose rows count.
+Each check returns a short Chinese sentence; an empty result means nothing to
+look at. Checks never change a status: a form with an empty task name is still
+submitted, the clerk decides whether to call the unit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlite_utils
+
+from ingest.config import Config
+from parsers.schema import build_schemas
+
+# The field that names a row in each annex (what a row is "about").
+NAME_FIELD: dict[int, str] = {2: "指标名称", 3: "指标名称", 4: "任务名称",
+                              5: "负面清单事项", 6: "特色亮点名称"}
+SHOW_ROWS = 5  # list at most this many row numbers in one sentence
+
+
+def checks_for(db: sqlite_utils.Database, cfg: Config, unit: str, annex: int,
+               submission: dict[str, Any], received: Sequence[dict[str, Any]]) -> list[str]:
+    """Problems in *submission*'s rows; *received* is every version of this (unit, annex)
+    up to the report's moment, oldest first (used to compare with the previous version)."""
+    if annex not in NAME_FIELD:
+        return []
+    rows = annex_rows(db, annex, submission["id"])
+    out = [*empty_names(annex, rows), *non_numeric(annex, rows), *duplicates(annex, rows)]
+    if annex == 4 and cfg.checks.annex4_total is not None:
+        out.extend(total_score(rows, cfg.checks.annex4_total))
+    earlier = [s for s in received if s["status"] == "parsed" and s["id"] != submission["id"]
+               and (s["received"], s["id"]) < (submission["received"], submission["id"])]
+    if earlier:
+        out.extend(dropped_rows(annex, annex_rows(db, annex, earlier[-1]["id"]), rows,
+                                earlier[-1].get("version")))
+    return out
+
+
+def annex_rows(db: sqlite_utils.Database, annex: int, submission: str) -> list[dict[str, Any]]:
+    return list(db.query(f"select * from annex{annex}_rows where submission = ? order by row_no",
+                         [submission]))
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def _row_list(numbers: list[int]) -> str:
+    shown = "、".join(str(n) for n in numbers[:SHOW_ROWS])
+    more = f"等 {len(numbers)} 行" if len(numbers) > SHOW_ROWS else "行"
+    return f"第{shown}{more}"
+
+
+def empty_names(annex: int, rows: list[dict[str, Any]]) -> list[str]:
+    field = NAME_FIELD[annex]
+    empty = [r["row_no"] for r in rows if not _text(r.get(field))]
+    return [f"{_row_list(empty)}“{field}”为空"] if empty else []
+
+
+def as_number(value: Any) -> float | None:
+    """A score as a number; ``5``, ``5.0``, ``5分`` are numbers, ``五分`` is not."""
+    text = _text(value).removesuffix("分").strip()
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def non_numeric(annex: int, rows: list[dict[str, Any]]) -> list[str]:
+    out = []
+    for field in sorted(build_schemas()[annex].numeric_fields):
+        for r in rows:
+            if _text(r.get(field)) and as_number(r.get(field)) is None:
+                out.append(f"第{r['row_no']}行“{field}”不是数字：“{_text(r.get(field))}”")
+    return out
+
+
+def total_score(rows: list[dict[str, Any]], expected: float) -> list[str]:
+    total = sum(n for r in rows if (n := as_number(r.get("分值"))) is not None)
+    if abs(total - expected) < 1e-6:
+        return []
+    return [f"分值合计 {total:g} 分，应为 {expected:g} 分"]
+
+
+def _content(annex: int, row: dict[str, Any]) -> tuple[str, ...]:
+    """A row's canonical values without 序号 (renumbered rows are still the same row)."""
+    return tuple(_text(row.get(f)) for f in build_schemas()[annex].field_names if f != "序号")
+
+
+def duplicates(annex: int, rows: list[dict[str, Any]]) -> list[str]:
+    first: dict[tuple[str, ...], int] = {}
+    out = []
+    for r in rows:
+        key = _content(annex, r)
+        if not any(key):
+            continue
+        if key in first:
+            out.append(f"第{r['row_no']}行与第{first[key]}行内容重复")
+        else:
+            first[key] = r["row_no"]
+    return out
+
+
+def dropped_rows(annex: int, previous: list[dict[str, Any]], latest: list[dict[str, Any]],
+                 previous_version: int | None) -> list[str]:
+    """Rows of the previous version missing from the one that counts.
+
+    Only the latest version counts; when a unit sends "just the additions" as a
+    new version, the earlier rows would silently drop out of the consolidated
+    table. The clerk sees which names went missing and can ask.
+    """
+    field = NAME_FIELD[annex]
+    now = {_text(r.get(field)) for r in latest}
+    gone = [_text(r.get(field)) for r in previous if _text(r.get(field)) not in now]
+    gone = [g for g in gone if g]
+    if not gone:
+        return []
+    which = f"第{previous_version}版" if previous_version else "上一版"
+    names = "、".join(f"“{g}”" for g in gone[:SHOW_ROWS]) + ("等" if len(gone) > SHOW_ROWS else "")
+    return [f"最新版比{which}少了 {len(gone)} 行（{names}），只按最新版统计，请确认是否为补充报送"]
