@@ -44,6 +44,10 @@ class AnnexSchema:
     fields: tuple[FieldSpec, ...]
     title_keywords: tuple[str, ...] = ()
     index: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+    # map_header results per raw cell text; header scans see the same texts again and again
+    cache: dict[str, str | None] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         index: dict[str, str] = {}
@@ -205,6 +209,7 @@ def build_schemas(
 
 _ANY_SUFFIX = re.compile(r"\([^()]{1,8}\)$")
 _FUZZY_MIN = 4
+_CACHE_MAX = 20_000
 
 
 def map_header(cell_text: str, schema: AnnexSchema) -> str | None:
@@ -214,6 +219,17 @@ def map_header(cell_text: str, schema: AnnexSchema) -> str | None:
     group (``完成时限(年月)``), then a unique known header of ≥4 characters the
     cell starts or ends with (``考核指标名称`` -> 指标名称).
     """
+    try:
+        return schema.cache[cell_text]
+    except KeyError:
+        pass
+    if len(schema.cache) > _CACHE_MAX:
+        schema.cache.clear()
+    found = schema.cache[cell_text] = _map_uncached(cell_text, schema)
+    return found
+
+
+def _map_uncached(cell_text: str, schema: AnnexSchema) -> str | None:
     key = normalise_header(cell_text)
     if not key:
         return None

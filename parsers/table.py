@@ -33,6 +33,7 @@ class Header:
     end: int  # first row after the header (and its column-number row)
     fields: tuple[str | None, ...]  # canonical field per column
     labels: tuple[str, ...]  # header text per column, for the "extra" keys
+    sources: tuple[str, ...]  # the header cell text each field was mapped from
     texts: frozenset[str]  # normalised header cell texts, to spot repeated headers
 
 
@@ -69,7 +70,7 @@ def _matching_tables(
         seen.add(table.rows)
         header = locate_header(table.rows, schema)
         if header is None and previous is not None and _continues(table, previous):
-            header = Header(-1, 0, previous.fields, previous.labels, previous.texts)
+            header = Header(-1, 0, previous.fields, previous.labels, previous.sources, previous.texts)
         if header is not None:
             previous = header
             yield table, header
@@ -93,18 +94,18 @@ def locate_header(rows: Sequence[_Row], schema: AnnexSchema) -> Header | None:
             if _is_child_row(rows[r - 1], rows[r], schema):
                 start = r - 1
         if start == r and r + 1 < len(rows) and _is_child_row(rows[r], rows[r + 1], schema):
-            fields, labels = _combine(rows[r], rows[r + 1], schema)
+            fields, labels, sources = _combine(rows[r], rows[r + 1], schema)
             end = r + 2
         elif start < r:
-            fields, labels = _combine(rows[start], rows[r], schema)
+            fields, labels, sources = _combine(rows[start], rows[r], schema)
             end = r + 1
         else:
-            fields, labels = _dedupe(mapped), tuple(rows[r])
+            fields, labels, sources = _dedupe(mapped), tuple(rows[r]), tuple(rows[r])
             end = r + 1
         if end < len(rows) and _is_number_row(rows[end]):
             end += 1
         texts = frozenset(normalise_header(c) for row in rows[start:end] for c in row if c.strip())
-        return Header(start, end, fields, labels, texts)
+        return Header(start, end, fields, labels, sources, texts)
     return None
 
 
@@ -142,20 +143,27 @@ def _is_child_row(parent: _Row, child: _Row, schema: AnnexSchema) -> bool:
     return new
 
 
-def _combine(parent: _Row, child: _Row, schema: AnnexSchema) -> tuple[tuple[str | None, ...], _Row]:
-    """Fields and labels of a two-row header: a naming child wins over its parent."""
+def _combine(
+    parent: _Row, child: _Row, schema: AnnexSchema
+) -> tuple[tuple[str | None, ...], _Row, _Row]:
+    """Fields, labels and sources of a two-row header: a naming child wins over its parent."""
     groups = _group_texts(parent)
     fields: list[str | None] = []
     labels: list[str] = []
+    sources: list[str] = []
     for i, (top, below) in enumerate(zip(parent, child, strict=False)):
         if not below or below == top:
             fields.append(map_header(top, schema) if top else None)
             labels.append(top)
+            sources.append(top)
             continue
-        name = map_header(below, schema) or (map_header(groups[i], schema) if groups[i] else None)
+        name = map_header(below, schema)
+        sources.append(below if name else groups[i])
+        if name is None and groups[i]:
+            name = map_header(groups[i], schema)
         fields.append(name)
         labels.append(f"{groups[i]}/{below}" if groups[i] else below)
-    return _dedupe(fields), tuple(labels)
+    return _dedupe(fields), tuple(labels), tuple(sources)
 
 
 def _dedupe(fields: Iterable[str | None]) -> tuple[str | None, ...]:
