@@ -1,0 +1,255 @@
+"""Legacy formats: LibreOffice headless turns doc/wps/rtf/odt into docx and
+xls/et/ods into xlsx, then the native readers take over; HTML "spreadsheets"
+are read directly (:mod:`parsers.html`).
+
+Conversion cost is LibreOffice's start-up (~1.2 s), not the files, so a
+:class:`Converter` converts every waiting file of one target format in ONE
+``soffice --convert-to`` call. Safety:
+
+- its own user profile (``-env:UserInstallation``) in a temp dir removed on
+  exit: parallel soffice runs sharing a profile silently lose files;
+- a watchdog per file: soffice converts the inputs in order and writes each
+  output as it goes, so "no new output for ``timeout_seconds``" means the
+  current file hangs. The whole process group is killed and the files not yet
+  converted are retried one per call, so exactly the hanging file fails;
+- inputs are named ``0000.doc`` … (never the sender's name), and everything
+  lives under one temp dir that is removed afterwards.
+
+A Converter is not thread-safe; use one per worker.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+
+from parsers.errors import EncryptedFile, ParseError, ScanOnly, UnsupportedFormat
+from parsers.model import Document
+
+logger = logging.getLogger(__name__)
+
+# internal kind -> (suffix given to soffice so it picks the right import filter, target)
+_ROUTES: dict[str, tuple[str, str]] = {
+    "doc": ("doc", "docx"),
+    "wps": ("doc", "docx"),  # WPS text files are Word 97 binaries; ".wps" would mean MS Works
+    "rtf": ("rtf", "docx"),
+    "odt": ("odt", "docx"),
+    "xls": ("xls", "xlsx"),
+    "et": ("xls", "xlsx"),
+    "ods": ("ods", "xlsx"),
+}
+MISSING = {
+    "docx": "需要 LibreOffice 才能读取 .doc/.wps 文件：apt-get install libreoffice-writer-nogui",
+    "xlsx": "需要 LibreOffice 才能读取此表格文件：apt-get install libreoffice-calc-nogui",
+}
+TIMED_OUT = "文件转换超时，已放弃"
+FAILED = "文件无法转换，可能已损坏"
+_POLL_SECONDS = 0.05
+
+
+def find_soffice() -> str | None:
+    """Path of the soffice launcher, or None when LibreOffice is not installed."""
+    found = shutil.which("soffice") or shutil.which("libreoffice")
+    if found:
+        return found
+    debian = "/usr/lib/libreoffice/program/soffice"
+    return debian if os.access(debian, os.X_OK) else None
+
+
+def target_of(kind: str) -> str | None:
+    """"docx" or "xlsx" for a kind LibreOffice converts, else None."""
+    route = _ROUTES.get(kind)
+    return route[1] if route else None
+
+
+class Converter:
+    """Batch LibreOffice conversions with one isolated profile (a context manager)."""
+
+    def __init__(
+        self, timeout_seconds: float = 120.0, soffice: str | None = None, batch_size: int = 40
+    ) -> None:
+        self.timeout_seconds = timeout_seconds
+        self.batch_size = max(1, batch_size)
+        self.soffice = soffice or find_soffice()
+        self._workdir: Path | None = None
+
+    def __enter__(self) -> Converter:
+        self._workdir = Path(tempfile.mkdtemp(prefix="kaohe-soffice-"))
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            self._workdir = None
+
+    def convert(self, data: bytes, kind: str) -> bytes:
+        """Convert one file; raises :class:`ParseError` with the reason."""
+        result = self.convert_many([(data, kind)])[0]
+        if isinstance(result, ParseError):
+            raise result
+        return result
+
+    def convert_many(self, items: list[tuple[bytes, str]]) -> list[bytes | ParseError]:
+        """Convert (data, kind) pairs; each result is the docx/xlsx bytes or the error."""
+        if self._workdir is None:
+            with self:
+                return self.convert_many(items)
+        results: list[bytes | ParseError] = [ParseError(FAILED)] * len(items)
+        groups: dict[str, list[int]] = {}
+        for i, (_, kind) in enumerate(items):
+            target = target_of(kind)
+            if target is None:
+                results[i] = UnsupportedFormat(f"不支持转换此类文件（{kind}）")
+            elif self.soffice is None:
+                results[i] = ParseError(MISSING[target])
+            else:
+                groups.setdefault(target, []).append(i)
+        for target, indexes in groups.items():
+            for start in range(0, len(indexes), self.batch_size):
+                chunk = indexes[start : start + self.batch_size]
+                self._convert_group(target, [(i, items[i]) for i in chunk], results)
+        return results
+
+    # ----------------------------------------------------------------- internals
+
+    def _convert_group(
+        self,
+        target: str,
+        group: list[tuple[int, tuple[bytes, str]]],
+        results: list[bytes | ParseError],
+    ) -> None:
+        assert self._workdir is not None
+        batch = Path(tempfile.mkdtemp(dir=self._workdir, prefix="batch-"))
+        try:
+            inputs = batch / "in"
+            outputs = batch / "out"
+            inputs.mkdir()
+            outputs.mkdir()
+            paths = []
+            for n, (_, (data, kind)) in enumerate(group):
+                path = inputs / f"{n:04d}.{_ROUTES[kind][0]}"
+                path.write_bytes(data)
+                paths.append(path)
+            finished = self._run(target, paths, outputs)
+            pending = []
+            for path, (index, item) in zip(paths, group, strict=True):
+                out = outputs / f"{path.stem}.{target}"
+                if out.is_file() and out.stat().st_size > 0:
+                    results[index] = out.read_bytes()
+                elif finished:
+                    results[index] = ParseError(FAILED)
+                else:
+                    pending.append((index, item))
+        finally:
+            shutil.rmtree(batch, ignore_errors=True)
+        if not finished:
+            self._retry_singly(target, pending, results)
+
+    def _retry_singly(
+        self,
+        target: str,
+        pending: list[tuple[int, tuple[bytes, str]]],
+        results: list[bytes | ParseError],
+    ) -> None:
+        """After a hang, convert the files left over one per call to find the culprit."""
+        if len(pending) == 1:
+            results[pending[0][0]] = ParseError(TIMED_OUT)
+            return
+        for entry in pending:
+            self._convert_group(target, [entry], results)
+
+    def _run(self, target: str, inputs: list[Path], outdir: Path) -> bool:
+        """Run soffice over *inputs*; False when the watchdog had to kill it."""
+        assert self._workdir is not None and self.soffice is not None
+        profile = self._workdir / "profile"
+        cmd = [
+            self.soffice, f"-env:UserInstallation={profile.as_uri()}",
+            "--headless", "--invisible", "--nologo", "--norestore", "--nolockcheck",
+            "--nodefault", "--convert-to", target, "--outdir", str(outdir),
+            *map(str, inputs),
+        ]  # fmt: skip
+        env = {**os.environ, "HOME": str(self._workdir), "TMPDIR": str(self._workdir)}
+        proc = subprocess.Popen(
+            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            cwd=self._workdir, env=env, start_new_session=True,
+        )  # fmt: skip
+        try:
+            return _watch(proc, outdir, self.timeout_seconds)
+        finally:
+            _kill_group(proc)
+
+
+def _watch(proc: subprocess.Popen[bytes], outdir: Path, timeout: float) -> bool:
+    """Wait for *proc*; kill it when no new output appeared for *timeout* seconds."""
+    seen = 0
+    last_progress = time.monotonic()
+    while proc.poll() is None:
+        time.sleep(_POLL_SECONDS)
+        count = sum(1 for _ in outdir.iterdir())
+        now = time.monotonic()
+        if count > seen:
+            seen, last_progress = count, now
+        elif now - last_progress > timeout:
+            logger.warning("soffice made no progress for %.0f s; killed", timeout)
+            return False
+    return True
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """Kill soffice and whatever it spawned (oosplash → soffice.bin)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.wait()
+
+
+def convert(data: bytes, kind: str, converter: Converter | None = None) -> Document:
+    """Read a legacy file into a :class:`Document` (kind kept as detected).
+
+    doc/wps/rtf/odt are converted to docx and read by :func:`parsers.word.read_docx`;
+    xls/et/ods to xlsx and read by :func:`parsers.excel.read_xlsx`; html is read
+    as a table directly. Raises :class:`ParseError` subclasses with the reason.
+    """
+    if kind == "html":
+        from parsers.html import read_html
+
+        return read_html(data)
+    if kind == "encrypted":
+        raise EncryptedFile()
+    if kind == "image":
+        raise ScanOnly()
+    if kind == "empty":
+        raise ParseError("空文件")
+    target = target_of(kind)
+    if target is None:
+        raise UnsupportedFormat(f"无法读取此类文件（{kind}）")
+    if converter is None:
+        with Converter() as own:
+            converted = own.convert(data, kind)
+    else:
+        converted = converter.convert(data, kind)
+    return dataclasses.replace(_read_converted(converted, target), kind=kind)
+
+
+def _read_converted(data: bytes, target: str) -> Document:
+    if target == "docx":
+        from parsers.word import read_docx
+
+        return read_docx(data)
+    from parsers.excel import read_xlsx
+
+    return read_xlsx(data)
