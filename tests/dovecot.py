@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -169,7 +170,7 @@ class DovecotServer:
         self.proc = subprocess.Popen(  # type: ignore[call-overload]
             [DOVECOT, "-F", "-c", str(self.root / "dovecot.conf")],
             stdout=subprocess.DEVNULL, stderr=open(self.root / "stderr.log", "ab"),
-            **kwargs,
+            start_new_session=True, **kwargs,
         )
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
@@ -181,15 +182,18 @@ class DovecotServer:
         raise RuntimeError(f"dovecot did not start: {self.log_tail()}")
 
     def stop(self) -> None:
-        """Stop the server (connections drop); safe to call twice."""
+        """Take the server down hard, every process of it, so open connections drop; idempotent.
+
+        Dovecot's master leaves running imap processes behind when it is
+        terminated, so the whole process group is killed.
+        """
         if self.proc is None:
             return
-        self.proc.terminate()
         try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait(10)
         self.proc = None
         deadline = time.monotonic() + 10
         while self._answers(self.imap_port) and time.monotonic() < deadline:
@@ -258,7 +262,9 @@ class DovecotServer:
             c.select_folder(folder, readonly=True)
             uids = c.search("ALL")
             data = c.fetch(uids, ["FLAGS"]) if uids else {}
-        return {uid: tuple(sorted(v[b"FLAGS"])) for uid, v in data.items()}
+        # \Recent is per session, not something a client sets: leave it out
+        return {uid: tuple(sorted(f for f in v[b"FLAGS"] if f != b"\\Recent"))
+                for uid, v in data.items()}
 
     def uidvalidity(self, folder: str = "INBOX") -> int:
         with self.admin() as c:
