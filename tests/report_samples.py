@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
+
+from ingest.config import Config, config_from_dict
+from reports.mailtext import Office
 
 from reports.model import (
     AnnexStatus,
@@ -82,3 +87,22 @@ def sample_report(after_deadline: bool = True) -> StatusReport:
         unassigned=unassigned(),
         failures=[FailedItem("imap:INBOX:1:77", 5, "邮件过大，已跳过", t(22))],
     )
+
+
+def make_config(data_dir: Path, smtp: dict[str, Any] | None = None,
+                extra: dict[str, Any] | None = None) -> Config:
+    """A valid config whose data_dir is *data_dir* (roster path need not exist)."""
+    raw: dict[str, Any] = {
+        "mailbox": {"source": "maildir", "path": str(data_dir / "inbox"),
+                    "username": "nzkhb@163.com"},
+        "campaign": {"name": "2020年度考核指标申报", "deadline": "2020-03-20",
+                     "timezone": "Asia/Shanghai"},
+        "paths": {"data_dir": str(data_dir), "roster": str(data_dir / "roster.csv")},
+        "smtp": smtp or {"host": "127.0.0.1", "port": 465, "username": "nzkhb@163.com",
+                         "password_env": "KAOHE_TEST_SMTP_PASSWORD"},
+    }
+    raw.update(extra or {})
+    return config_from_dict(raw, base=data_dir)
+
+
+OFFICE = Office(name="南郑区考核办", contact="宋艳丽", phone="5511051", mailbox="nzkhb@163.com")
