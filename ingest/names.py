@@ -33,9 +33,11 @@ from email.message import Message
 __all__ = [
     "decode_filename",
     "decode_header_text",
+    "charset_known",
     "decode_text_bytes",
     "raw_header",
     "safe_display_name",
+    "unfold_raw",
     "unknown_charsets",
 ]
 
@@ -50,7 +52,7 @@ _GB_LABELS = frozenset(
 )  # fmt: skip
 _BIG5_LABELS = frozenset({"big5", "xbig5", "csbig5", "cp950", "ms950", "windows950", "big5hkscs"})
 # Labels that promise nothing about 8-bit bytes: read them like unlabelled text.
-_VAGUE_LABELS = frozenset({"", "usascii", "ascii", "unknown8bit", "unknown", "xunknown", "default"})
+_VAGUE_LABELS = frozenset({"", "usascii", "ascii", "unknown8bit", "default"})
 _FALLBACK = ("utf-8", "gb18030")
 
 # An encoded-word. Real clients also write them glued to other text and with
@@ -71,16 +73,16 @@ def _codecs_for(label: str | None) -> tuple[str, ...]:
     if squashed in _GB_LABELS:
         return ("gb18030",)
     if squashed in _BIG5_LABELS:
-        return ("big5hkscs", "cp950", *_FALLBACK)
+        return ("big5hkscs", "cp950")
     if squashed in _VAGUE_LABELS:
         return _FALLBACK
     try:
         name = codecs.lookup((label or "").strip().strip("\"'")).name
     except (LookupError, ValueError):
         return _FALLBACK
-    if name in ("gb2312", "gbk", "gb18030"):
-        return ("gb18030",)
-    return (name, *(c for c in _FALLBACK if c != name))
+    # A declared charset wins: a stray bad byte in UTF-8 text must give one
+    # replacement character, not a whole text of GB18030 mojibake.
+    return ("gb18030",) if name in ("gb2312", "gbk", "gb18030") else (name,)
 
 
 def charset_known(label: str | None) -> bool:
@@ -96,10 +98,11 @@ def charset_known(label: str | None) -> bool:
 
 
 def decode_text_bytes(data: bytes, charset: str | None = None) -> str:
-    """Decode *data* labelled *charset*: GB labels as GB18030, unknown → UTF-8 then GB18030.
+    """Decode *data* labelled *charset*: GB labels as GB18030, a known label as itself,
+    a missing, vague (us-ascii) or unknown label as strict UTF-8, else GB18030.
 
-    Each candidate is tried strictly; if none fits, the first is used with
-    replacement characters. Never raises.
+    If no candidate fits strictly, the first is used with replacement characters.
+    Never raises.
     """
     candidates = _codecs_for(charset)
     for codec in candidates:
@@ -108,6 +111,13 @@ def decode_text_bytes(data: bytes, charset: str | None = None) -> str:
         except (UnicodeDecodeError, LookupError):
             continue
     return data.decode(candidates[0], errors="replace")
+
+
+def unfold_raw(text: str) -> str:
+    """Unfold a raw header value and turn its 8-bit bytes into characters (UTF-8, else
+    GB18030), leaving encoded-words alone: for parsing addresses before decoding names.
+    """
+    return _restore_raw(_unfold(text))
 
 
 def _restore_raw(text: str) -> str:
