@@ -19,6 +19,7 @@ from ingest.config import LimitsConfig
 from ingest.identify import UnitMatch, identify_unit
 from ingest.mime import Part, Unpacked, unpack
 from ingest.roster import Roster
+from parsers.detect import contract_type, detect_type
 from parsers.errors import NoFormTable, ParseError, ScanOnly
 from parsers.model import AnnexGuess, Document, FormResult
 
@@ -87,16 +88,28 @@ def analyse_message(raw: bytes, ctx: AnalysisContext) -> MessageAnalysis:
     return MessageAnalysis(digest, msg, out)
 
 
-def _analyse_part(digest: str, msg: Unpacked, part: Part, container: str | None,
-                  ctx: AnalysisContext, depth: int) -> list[AttachmentAnalysis]:
+def _new_attachment(digest: str, part: Part, kind: str,
+                    container: str | None) -> AttachmentAnalysis:
     data = part.payload
-    kind = _detect(data, part.filename)
-    att = AttachmentAnalysis(
+    return AttachmentAnalysis(
         id=attachment_id(digest, part.path), part=part.path, filename=part.filename,
         container=container, size=len(data), sha256=hashlib.sha256(data).hexdigest(),
-        type=parsers.contract_type(kind), kind=kind, payload=data, inline=part.inline)
+        type=contract_type(kind, part.filename), kind=kind, payload=data, inline=part.inline)
+
+
+def _analyse_part(digest: str, msg: Unpacked, part: Part, container: str | None,
+                  ctx: AnalysisContext, depth: int, kind: str | None = None,
+                  ) -> list[AttachmentAnalysis]:
+    """One attachment (or archive member); archives only expand at the top level."""
+    kind = kind or _detect(part.payload, part.filename)
+    suffix = part.filename.rsplit(".", 1)[-1].lower() if "." in part.filename else ""
+    if kind == "zip" and suffix in ("docx", "xlsx", "xlsm"):
+        # An OOXML file is a zip; one whose parts cannot be listed (truncated, damaged)
+        # is still the form its name says, and its reader explains the damage.
+        kind = "xlsx" if suffix == "xlsm" else suffix
+    att = _new_attachment(digest, part, kind, container)
     try:
-        if kind in ARCHIVE_KINDS and not _too_big(att, ctx):
+        if kind in ARCHIVE_KINDS and depth == 0 and not _too_big(att, ctx):
             return _expand(digest, msg, att, ctx, depth)
         _read_and_extract(att, msg, ctx)
     except Exception as e:  # one attachment never takes down the message
@@ -109,7 +122,7 @@ def _analyse_part(digest: str, msg: Unpacked, part: Part, container: str | None,
 
 def _detect(data: bytes, filename: str) -> str:
     try:
-        return parsers.detect_type(data, filename)
+        return detect_type(data, filename)
     except Exception:  # detection must never fail the attachment
         log.exception("type detection failed for %r", filename)
         return "other"
@@ -136,6 +149,12 @@ def _read_and_extract(att: AttachmentAnalysis, msg: Unpacked, ctx: AnalysisConte
     guess = parsers.classify(doc, att.filename, msg.subject, ctx.schemas)
     _apply_guess(att, guess)
     form = _extract(att, doc, ctx) if doc is not None and att.annex else None
+    if (doc is not None and form is None and att.kind not in SCAN_KINDS
+            and (guess.source == "subject" or (not doc.tables and guess.source != "filename"))):
+        # The file holds no such table and its name does not claim to be the form: a
+        # cover letter or supporting document sent with the forms, not a form itself.
+        att.annex = None
+        att.reason = f"文件中没有附件{guess.annex}的表格（{guess.evidence}），作为说明材料存档"
     unit_line = form.unit_line if form else (parsers.find_unit_line(_doc_lines(doc)) if doc else None)
     if ctx.roster is not None:
         _apply_unit(att, identify_unit(
@@ -231,13 +250,15 @@ def _apply_clerk(att: AttachmentAnalysis, clerk: dict[str, Any], ctx: AnalysisCo
 
 def _expand(digest: str, msg: Unpacked, att: AttachmentAnalysis, ctx: AnalysisContext,
             depth: int) -> list[AttachmentAnalysis]:
+    """An archive becomes an ``expanded`` row; its members (nested ones flattened) follow."""
     from ingest.containers import expand
 
     result = expand(att.payload, att.kind, att.filename, ctx.limits, depth=depth)
+    files = [m for m in result.members if not m.expanded]
     att.outcome = "expanded"
-    notes = [f"压缩包，解出 {len(result.members)} 个文件"] + list(result.refusals)
-    att.reason = "；".join(notes)
-    if not result.members and result.refusals:
+    att.reason = "；".join([f"压缩包，解出 {len(files)} 个文件"] +
+                          [f"{r.path}：{r.reason}" for r in result.refusals])
+    if not files and result.refusals:
         att.outcome = "unassigned"
         att.annex_evidence = parsers.classify(None, att.filename, msg.subject, ctx.schemas).evidence
     out = [att]
@@ -245,7 +266,13 @@ def _expand(digest: str, msg: Unpacked, att: AttachmentAnalysis, ctx: AnalysisCo
         part = Part(path=f"{att.part}/{i}", filename=member.filename,
                     content_type="application/octet-stream", payload=member.payload,
                     inline=False)
-        out.extend(_analyse_part(digest, msg, part, att.filename, ctx, depth + 1))
+        if member.expanded:
+            inner = _new_attachment(digest, part, member.kind, member.container)
+            inner.outcome, inner.reason = "expanded", "压缩包内的压缩包，已解开"
+            out.append(inner)
+        else:
+            out.extend(_analyse_part(digest, msg, part, member.container, ctx, depth + 1,
+                                     kind=member.kind))
     return out
 
 
