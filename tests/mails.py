@@ -68,8 +68,8 @@ class Att:
 
 
 def header(name: str, value: str | bytes) -> bytes:
-    """One header line; *value* as bytes is written verbatim (8-bit allowed)."""
-    raw = value if isinstance(value, bytes) else value.encode("ascii")
+    """One header line; bytes are written verbatim, text as raw UTF-8 (8-bit allowed)."""
+    raw = value if isinstance(value, bytes) else value.encode()
     return name.encode("ascii") + b": " + raw + CRLF
 
 
