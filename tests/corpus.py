@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import shutil
 import struct
@@ -24,67 +25,42 @@ import subprocess
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import docx
-import openpyxl
+from forms import UNIT_LINE, cell_value, fields, make_docx_form, make_xlsx_form, sample_rows
 
-TITLE = "区直部门（单位）2020年度考核任务申报表"
-UNIT_LINE = "填报单位（盖章）：南郑区发展和改革局"
-HEADER = ("序号", "任务名称", "工作目标", "分值", "责任领导", "备注")
-ROWS = (
-    ("1", "招商引资", "引进项目5个", "10", "张三", ""),
-    ("2", "重点项目建设", "完成投资2亿元", "20", "李四", "跨页"),
-    ("3", "优化营商环境", "办理时限压缩30%", "15", "王五", ""),
-)
+ANNEX = 4
+ROWS = sample_rows(ANNEX, 3)
+UNIT = UNIT_LINE.split("：", 1)[1]
 
 
 # --------------------------------------------------------------------------- native forms
 
 
-def make_docx(rows: Sequence[Sequence[str]] = ROWS, header: Sequence[str] = HEADER) -> bytes:
-    """A Word form: annex label, title, unit line, then the table."""
-    document = docx.Document()
-    document.add_paragraph("附件4")
-    document.add_paragraph(TITLE)
-    document.add_paragraph(UNIT_LINE)
-    table = document.add_table(rows=1 + len(rows), cols=len(header))
-    table.style = "Table Grid"
-    for r, values in enumerate([header, *rows]):
-        for c, value in enumerate(values):
-            table.cell(r, c).text = str(value)
-    buf = io.BytesIO()
-    document.save(buf)
-    return buf.getvalue()
+def make_docx(rows: Sequence[Mapping[str, Any]] = ROWS) -> bytes:
+    """An annex 4 Word form (title, unit line, table, footer)."""
+    return make_docx_form(ANNEX, rows)
 
 
-def make_xlsx(rows: Sequence[Sequence[str]] = ROWS, header: Sequence[str] = HEADER) -> bytes:
-    """An Excel form: annex label, title and unit line rows above the header."""
-    wb = openpyxl.Workbook()
-    ws = wb.active
-    assert ws is not None
-    ws.title = "附件4"
-    ws.append(["附件4"])
-    ws.append([TITLE])
-    ws.append([UNIT_LINE])
-    ws.append(list(header))
-    for values in rows:
-        ws.append([int(v) if v.isdigit() else v for v in values])
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+def make_xlsx(rows: Sequence[Mapping[str, Any]] = ROWS) -> bytes:
+    """An annex 4 Excel form."""
+    return make_xlsx_form(ANNEX, rows)
 
 
-def make_html_xls(rows: Sequence[Sequence[str]] = ROWS) -> bytes:
-    """What an old web system exports as ``.xls``: a GBK HTML table."""
-    cells = "".join(
-        "<tr>" + "".join(f"<td>{v}</td>" for v in values) + "</tr>" for values in [HEADER, *rows]
+def make_html_xls(rows: Sequence[Mapping[str, Any]] = ROWS) -> bytes:
+    """What an old web system exports as ``.xls``: a GB2312-labelled HTML table."""
+    names = fields(ANNEX)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{cell_value(row.get(n))}</td>" for n in names) + "</tr>" for row in rows
     )
+    head = "<tr>" + "".join(f"<th>{n}</th>" for n in names) + "</tr>"
     page = (
         '<html><head><meta http-equiv="Content-Type" content="text/html; charset=gb2312">'
-        f"</head><body><p>附件4</p><p>{TITLE}</p><p>{UNIT_LINE}</p>"
-        f'<table border="1"><tr><td colspan="{len(HEADER)}">任务清单</td></tr>{cells}</table>'
+        f"</head><body><p>附件{ANNEX}</p><p>{UNIT_LINE}</p>"
+        f'<table border="1"><tr><td colspan="{len(names)}">考核任务申报表</td></tr>{head}{body}</table>'
         "</body></html>"
     )
     return page.encode("gbk")
@@ -257,3 +233,44 @@ def make_nested_zip(depth: int, inner: bytes, inner_name: str = "附件4.xlsx") 
     for level in range(depth):
         data, name = make_zip({name: data}), f"level{level + 1}.zip"
     return data
+
+
+# --------------------------------------------------------------------------- the corpus
+
+SOFFICE_HINT = "apt-get install -y libreoffice-writer-nogui libreoffice-calc-nogui"
+
+
+def require_soffice() -> None:
+    """Skip without LibreOffice — but fail in CI, where dev.sh must have installed it."""
+    import os
+
+    import pytest
+
+    if shutil.which("soffice"):
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"LibreOffice is missing: {SOFFICE_HINT}")
+    pytest.skip(f"LibreOffice is missing: {SOFFICE_HINT}")
+
+
+@functools.cache
+def legacy_files() -> dict[str, bytes]:
+    """Files a real LibreOffice made from the native forms, by the name a unit would send.
+
+    Keys: 附件4.doc, 附件4.wps (Word 97 bytes, as WPS writes them), 附件4.rtf,
+    附件4-rtf.doc (RTF sent as .doc), 附件4.odt, 附件4.xls, 附件4.et, 附件4.ods,
+    附件4.pdf (text layer), 扫描件.pdf (a picture only).
+    """
+    docx_in = {"form.docx": make_docx(), "scan.docx": make_picture_docx()}
+    made: dict[str, bytes] = {}
+    for target in ("doc", "rtf", "odt"):
+        made.update(soffice_convert({"form.docx": docx_in["form.docx"]}, target))
+    made.update(soffice_convert(docx_in, "pdf"))
+    for target in ("xls", "ods"):
+        made.update(soffice_convert({"form.xlsx": make_xlsx()}, target))
+    return {
+        "附件4.doc": made["form.doc"], "附件4.wps": made["form.doc"], "附件4.rtf": made["form.rtf"],
+        "附件4-rtf.doc": made["form.rtf"], "附件4.odt": made["form.odt"],
+        "附件4.xls": made["form.xls"], "附件4.et": made["form.xls"], "附件4.ods": made["form.ods"],
+        "附件4.pdf": made["form.pdf"], "扫描件.pdf": made["scan.pdf"],
+    }  # fmt: skip
