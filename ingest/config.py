@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, field, fields
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -331,8 +331,10 @@ def _synonyms(raw: dict[str, Any]) -> dict[int, dict[str, tuple[str, ...]]]:
                 raise ConfigError(f"synonyms.{annex_key}.{fname} 必须是字符串列表")
             per[fname] = tuple(values)
         out[int(annex_key)] = per
+    from parsers.schema import build_schemas  # the canonical field names live with the schemas
+
+    try:
+        build_schemas(out)
+    except ValueError as e:
+        raise ConfigError(f"synonyms 配置有误：{e}") from None
     return out
-
-
-def one_day() -> timedelta:
-    return timedelta(days=1)
