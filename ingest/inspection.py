@@ -12,6 +12,7 @@ from typing import Any
 
 from ingest.analyse import AnalysisContext, analyse_message
 from ingest.config import Config, LimitsConfig
+from ingest.pipeline import close_context, open_converter
 from ingest.roster import load_roster
 from parsers import build_schemas
 
@@ -22,13 +23,11 @@ def inspect_file(path: Path, cfg: Config | None) -> dict[str, Any]:
         schemas=build_schemas(cfg.synonyms if cfg else None),
         limits=cfg.limits if cfg else LimitsConfig(),
         roster=load_roster(cfg.paths.roster) if cfg else None,
-        converter=_converter(cfg))
+        converter=open_converter((cfg.limits if cfg else LimitsConfig()).convert_timeout_seconds))
     try:
         analysis = analyse_message(path.read_bytes(), ctx)
     finally:
-        close = getattr(ctx.converter, "close", None)
-        if close:
-            close()
+        close_context(ctx)
     h = analysis.headers
     tz = cfg.campaign.timezone if cfg else None
     return {
@@ -44,15 +43,6 @@ def inspect_file(path: Path, cfg: Config | None) -> dict[str, Any]:
         "_outcomes": [a.outcome for a in analysis.attachments],
         "_defects": list(h.defects),
     }
-
-
-def _converter(cfg: Config | None) -> Any:
-    try:
-        from parsers.legacy import Converter
-    except ImportError:
-        return None
-    timeout = cfg.limits.convert_timeout_seconds if cfg else LimitsConfig().convert_timeout_seconds
-    return Converter(timeout=timeout)
 
 
 OUTCOMES = {"parsed": "已解析", "unparsed": "无法读取", "unassigned": "待认领（需人工处理）",

@@ -60,15 +60,20 @@ OUTCOME_LABELS = {"parsed": "已解析", "unparsed": "无法读取", "unassigned
 def make_context(cfg: Config, db: sqlite_utils.Database | None = None) -> AnalysisContext:
     """Everything analysis needs for one cycle (roster, schemas, limits, converter)."""
     return AnalysisContext(schemas=build_schemas(cfg.synonyms), limits=cfg.limits,
-                           roster=load_roster(cfg.paths.roster), converter=_converter(cfg))
+                           roster=load_roster(cfg.paths.roster),
+                           converter=open_converter(cfg.limits.convert_timeout_seconds))
 
 
-def _converter(cfg: Config) -> Any:
-    try:
-        from parsers.legacy import Converter
-    except ImportError:
-        return None
-    return Converter(timeout=cfg.limits.convert_timeout_seconds)
+def open_converter(timeout_seconds: float) -> Any:
+    """One LibreOffice converter per cycle (its work dir is removed by :func:`close_context`)."""
+    from parsers.legacy import Converter
+
+    return Converter(timeout_seconds=timeout_seconds).__enter__()
+
+
+def close_context(ctx: AnalysisContext) -> None:
+    if ctx.converter is not None:
+        ctx.converter.__exit__(None, None, None)
 
 
 def poll(cfg: Config, source: MailSource | None = None, stop: threading.Event | None = None,
@@ -95,15 +100,9 @@ def poll(cfg: Config, source: MailSource | None = None, stop: threading.Event | 
         finally:
             if own:
                 src.close()
-            _close(ctx)
+            close_context(ctx)
             db.close()
         return summary
-
-
-def _close(ctx: AnalysisContext) -> None:
-    close = getattr(ctx.converter, "close", None)
-    if close is not None:
-        close()
 
 
 def ingest_item(db: sqlite_utils.Database, cfg: Config, ctx: AnalysisContext, item: SourceItem,
@@ -258,5 +257,5 @@ def reparse(cfg: Config, messages: Iterable[str] | None = None, since: datetime 
             done += 1
         return done
     finally:
-        _close(ctx)
+        close_context(ctx)
         db.close()

@@ -18,8 +18,7 @@ import sqlite_utils
 from ingest.config import Config
 from ingest.db import from_db, to_db
 from ingest.roster import Roster, Unit
-from reports.model import (AnnexStatus, FailedItem, Status, StatusReport, UnassignedItem,
-                           UnitStatus)
+from reports.model import AnnexStatus, FailedItem, Status, StatusReport, UnassignedItem, UnitStatus
 
 
 def build_status(db: sqlite_utils.Database, roster: Roster, cfg: Config,
