@@ -77,6 +77,8 @@ def _login(conn: smtplib.SMTP, cfg: SmtpConfig, password: str) -> None:
         conn.login(cfg.username, password)
     except smtplib.SMTPAuthenticationError:
         raise SmtpError(f"发信服务器 {cfg.host} 拒绝登录：请检查 smtp.username 和密码（授权码）") from None
+    except UnicodeEncodeError:  # smtplib sends AUTH as ASCII; never echo the value
+        raise SmtpError("发信密码含有中文或其他非 ASCII 字符，无法登录；163 授权码只含字母和数字") from None
     except (OSError, smtplib.SMTPException) as e:
         raise SmtpError(f"登录发信服务器 {cfg.host} 失败：{_describe(e)}") from None
 

@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 
 from ingest.config import Config, config_from_dict
 from reports.mailtext import Office
-
 from reports.model import (
     AnnexStatus,
     FailedItem,
@@ -106,3 +105,22 @@ def make_config(data_dir: Path, smtp: dict[str, Any] | None = None,
 
 
 OFFICE = Office(name="南郑区考核办", contact="宋艳丽", phone="5511051", mailbox="nzkhb@163.com")
+
+
+def make_demo(folder: Path, extra_toml: str = "") -> Config:
+    """The bundled demo inbox polled into *folder* (a real processed database)."""
+    from ingest.config import load_config
+    from ingest.demo import run_demo
+
+    run_demo(folder, echo=lambda _line: None)
+    config = folder / "config.toml"
+    if extra_toml:
+        config.write_text(config.read_text(encoding="utf-8") + "\n" + extra_toml,
+                          encoding="utf-8")
+    return load_config(config)
+
+
+def demo_as_of() -> datetime:
+    from ingest.demo import DEMO_AS_OF
+
+    return datetime.fromisoformat(DEMO_AS_OF)
