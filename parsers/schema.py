@@ -11,6 +11,7 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 __all__ = [
     "AnnexSchema",
@@ -79,6 +80,7 @@ _UNIT_SUFFIX = re.compile(
 _BRACKETS = str.maketrans({"【": "[", "】": "]", "〔": "(", "〕": ")", "［": "[", "］": "]"})
 
 
+@lru_cache(maxsize=8192)
 def normalise_header(text: str) -> str:
     """Canonical form of a header cell: no whitespace, ASCII brackets, no unit suffix.
 
