@@ -181,7 +181,8 @@ class _Walker:
         self._note_defects(node, path)
         if node.get_content_maintype() == "multipart" and not node.is_multipart():
             node = _salvage_multipart(node, path, self.defects)
-        if node.is_multipart() and node.get_content_type() not in _EMBEDDED:
+        # message/* parts are leaves: rfc822 is one .eml, delivery-status is no file.
+        if node.is_multipart() and node.get_content_maintype() != "message":
             self._walk_children(node, path, span)
             return
         try:
@@ -219,6 +220,9 @@ class _Walker:
         if name is None and ctype in ("text/plain", "text/html") and disposition != "attachment":
             self._body(node, path, ctype)
             return
+        if name is None and ctype.startswith("multipart/"):  # could not be split: keep its text
+            self._body(node, path, "text/plain")
+            return
         if name is None and (ctype.split("/")[0] in _NAMELESS_LISTED or disposition == "attachment"):
             name = _synthetic_name(ctype, path)
         if name is None:
@@ -252,7 +256,7 @@ class _Walker:
         charset = node.get_content_charset()
         if charset and not charset_known(charset):
             self.defects.append(f"第 {path} 部分正文使用了未知字符集“{charset}”，已按 UTF-8/GB18030 尽量解码")
-        text = decode_text_bytes(self._payload(node, path, "正文"), charset)
+        text = decode_text_bytes(self._payload(node, path, "正文"), charset).replace("\r\n", "\n")
         (self.plain if ctype == "text/plain" else self.html).append(text)
 
     def _embedded(self, node: Message, path: str, span: Span | None, name: str | None) -> None:
@@ -281,7 +285,7 @@ class _Walker:
 
     def body_text(self) -> str:
         if self.plain:
-            return "\n\n".join(t.strip("\r\n") for t in self.plain)
+            return "\n\n".join(t.strip("\n") for t in self.plain)
         return "\n\n".join(html_to_text(t) for t in self.html)
 
 

@@ -198,6 +198,17 @@ def test_single_part_message_that_is_the_attachment() -> None:
     assert msg.body_text == ""
 
 
+def test_bounce_report_lists_no_files() -> None:
+    status = leaf([header("Content-Type", "message/delivery-status")],
+                  b"Reporting-MTA: dns; mx.163.com\r\n\r\nFinal-Recipient: rfc822; a@b.cn\r\n")
+    headers_part = leaf([header("Content-Type", "text/rfc822-headers")], b"Subject: x\r\n")
+    raw = multipart("report", text_part("退信：无法投递\r\n第二行"), status, headers_part,
+                    headers=_heads())
+    msg = unpack(raw)
+    assert msg.parts == []
+    assert msg.body_text == "退信：无法投递\n第二行"
+
+
 def test_paths_are_stable() -> None:
     raw = make_mail(attachments=[(FORM4, XLSX), ("b.pdf", b"%PDF")])
     assert unpack(raw) == unpack(raw)
@@ -222,6 +233,13 @@ def test_wrong_boundary_parameter_is_salvaged() -> None:
     assert any("分隔符" in d for d in msg.defects)
 
 
+def test_multipart_that_cannot_be_split_keeps_its_text() -> None:
+    raw = b"From: a@b.cn\r\nContent-Type: multipart/alternative\r\n\r\njust text\r\n"
+    msg = unpack(raw)
+    assert (msg.parts, msg.body_text) == ([], "just text")
+    assert any("分隔符" in d for d in msg.defects)
+
+
 def test_truncated_message_decodes_what_it_can() -> None:
     data = bytes(random.Random(1).randrange(256) for _ in range(3000))
     raw = make_mail(attachments=[(FORM4, data)])
@@ -233,6 +251,13 @@ def test_truncated_message_decodes_what_it_can() -> None:
     assert data.startswith(got)
     assert any("结束分隔符" in d for d in msg.defects)
     assert any("base64" in d and FORM4 in d for d in msg.defects)
+
+
+def test_message_cut_inside_the_closing_boundary_keeps_the_payload() -> None:
+    raw = make_mail(attachments=[(FORM4, XLSX)])
+    msg = unpack(raw[: raw.rindex(b"--\r\n") - 6])
+    assert [(p.filename, p.payload) for p in msg.parts] == [(FORM4, XLSX)]
+    assert any("结束分隔符" in d for d in msg.defects)
 
 
 def test_bad_base64_characters_are_skipped_with_a_defect() -> None:

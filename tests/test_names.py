@@ -92,10 +92,20 @@ def test_encoded_word_glued_to_plain_extension_gets_no_space() -> None:
 
 
 @pytest.mark.parametrize("label", ["gb2312", "GB2312", "gbk", "cp936", "euc-cn", "x-gbk",
-                                   "gb_2312-80", "GB18030", "csGB2312", "x-euc-cn"])
+                                   "gb_2312-80", "GB18030", "csGB2312", "x-euc-cn", "936"])
 def test_every_gb_label_reads_gbk_only_characters(label: str) -> None:
     word = f"=?{label}?B?{base64.b64encode('王堃朱镕基'.encode('gbk')).decode()}?="
     assert decode_header_text(word) == "王堃朱镕基"
+
+
+def test_gb2312_label_on_four_byte_gb18030_characters() -> None:
+    # 𠮷 and 䶮 exist only in GB18030 (four-byte sequences), not in GBK.
+    word = f"=?GB2312?B?{base64.b64encode('𠮷野、刘䶮'.encode('gb18030')).decode()}?="
+    assert decode_header_text(word) == "𠮷野、刘䶮"
+
+
+def test_folded_plain_text_keeps_the_whitespace_after_the_line_break() -> None:
+    assert decode_header_text("Re: report\r\n\tfor March\r\n") == "Re: report\tfor March"
 
 
 def test_hz_label_is_not_mistaken_for_gb() -> None:
