@@ -256,3 +256,22 @@ def test_raw_archive_is_byte_for_byte(tmp_path: Path) -> None:
     [stored] = list((c.root / "data" / "raw").rglob("*.eml"))
     assert stored.read_bytes() == raw
     assert datetime.fromtimestamp(stored.stat().st_mtime).year >= 2024  # not a copy of the inbox file
+
+
+def test_export_cli_latest_version_in_roster_order(season: Campaign, tmp_path: Path) -> None:
+    import csv
+    import io
+
+    res = CliRunner().invoke(cli, ["-c", str(season.config_path), "export", "--annex", "4",
+                                   "--format", "csv", "-o", "-"])
+    assert res.exit_code == 0, res.output
+    rows = list(csv.reader(io.StringIO(res.output.lstrip("\ufeff"))))
+    assert rows[0][0] == "单位名称" and rows[0][1] == "序号" and "任务名称" in rows[0]
+    assert [r[0] for r in rows[1:]] == [CZ] * 5  # the 5 rows of version 2, not 3 + 5
+    out = tmp_path / "all.xlsx"
+    res = CliRunner().invoke(cli, ["-c", str(season.config_path), "export", "--all", "-o", str(out)])
+    assert res.exit_code == 0 and out.exists(), res.output
+    import openpyxl
+
+    assert [ws.title for ws in openpyxl.load_workbook(out).worksheets][-5:] == [
+        f"附件{n}" for n in range(2, 7)]
