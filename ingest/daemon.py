@@ -45,6 +45,7 @@ def setup_logging(level: int = logging.INFO) -> None:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter(LOG_FORMAT))
         root.addHandler(handler)
+    if root.level == logging.NOTSET or root.level > level:  # the CLI default is WARNING
         root.setLevel(level)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.getLogger("imapclient").setLevel(logging.WARNING)
@@ -131,9 +132,7 @@ class Daemon:
             return
         self._recovered()
         self.polls += 1
-        log.info("收信完成：取回 %s 封，新存 %s 封，重复 %s 封，跳过 %s 封，失败 %s 封",
-                 *(getattr(summary, f, "?") for f in
-                   ("fetched", "stored", "duplicates", "skipped", "failed")))
+        log.info("%s", summary.line())
         if self.cfg.receipts.send and not self.stop.is_set():
             self._send_receipts()
 

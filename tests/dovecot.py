@@ -79,6 +79,7 @@ ssl_cert = <{root}/cert.pem
 ssl_key = <{root}/key.pem
 disable_plaintext_auth = no
 auth_mechanisms = plain login
+auth_failure_delay = 0
 default_internal_user = {user}
 default_internal_group = {group}
 default_login_user = {user}
@@ -300,3 +301,44 @@ def running_dovecot() -> Iterator[DovecotServer]:
     finally:
         server.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- a whole config
+
+ROSTER_CSV = """单位名称,类别,应报附件,邮箱
+南郑区财政局,区直部门,4、6,nzczj@163.com
+南郑区发展和改革局,区直部门,4,nzfgj@163.com
+南郑区教育局,区直部门,4、6,nzjyj@163.com
+汉山街道办事处,镇（街道办）,2、5,hsjd@163.com
+"""
+
+
+def write_config(server: DovecotServer, where: Path, **mailbox: object) -> Path:
+    """Write a complete kaohe config for *server* into folder *where* (roster, data_dir, mailbox).
+
+    *mailbox* overrides ``[mailbox]`` keys. Returns the config path."""
+    where.mkdir(parents=True, exist_ok=True)
+    (where / "roster.csv").write_text(ROSTER_CSV, encoding="utf-8")
+    values: dict[str, object] = {
+        "source": "imap", "host": server.host, "port": server.imaps_port, "ssl": True,
+        "username": USER, "password_env": PASSWORD_ENV, "folder": "INBOX",
+        "ca_file": str(server.ca_file), "timeout_seconds": 10.0, "batch_size": 7,
+    }
+    values.update(mailbox)
+    lines = ["[mailbox]"] + [f"{k} = {_toml(v)}" for k, v in values.items()] + [
+        "", "[campaign]", 'name = "2020年度考核指标申报"',
+        'deadline = "2020-03-20T23:59:59+08:00"', 'timezone = "Asia/Shanghai"',
+        "", "[paths]", 'data_dir = "data"', 'roster = "roster.csv"',
+        "", "[schedule]", "poll_every_minutes = 10", 'report_at = "08:00"', "",
+    ]
+    path = where / "config.toml"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def _toml(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
