@@ -6,9 +6,9 @@ from markupsafe import Markup, escape
 
 from reports.summary import STATUS_COLOURS, STATUS_ORDER, Tally
 
-WIDTH = 640
-BAR_X = 8
-BAR_W = 520
+WIDTH = 420
+BAR_X = 4
+BAR_W = 320
 ROW_H = 44
 LEGEND_H = 28
 
@@ -40,7 +40,7 @@ def _legend() -> str:
         out.append(f'<rect x="{x}" y="6" width="14" height="14" fill="#{bg}" stroke="#{fg}" '
                    f'stroke-width="0.5"/><text x="{x + 18}" y="18" font-size="13">'
                    f"{escape(s.label)}</text>")
-        x += 18 + 14 * len(s.label) + 16
+        x += 18 + 13 * len(s.label) + 12
     return "".join(out)
 
 
@@ -59,6 +59,6 @@ def _row(t: Tally, y: int) -> str:
         out.append(f'<rect x="{x:.1f}" y="{y + 18}" width="{w:.1f}" height="18" '
                    f'fill="#{bg}"><title>{escape(t.name)} {escape(s.label)} {n}</title></rect>')
         x += w
-    out.append(f'<text x="{BAR_X + BAR_W + 8}" y="{y + 32}" font-size="13" '
+    out.append(f'<text x="{BAR_X + BAR_W + 6}" y="{y + 32}" font-size="13" '
                f'font-weight="bold">{t.done}/{t.total} {t.percent:.0f}%</text></g>')
     return "".join(out)
