@@ -157,7 +157,7 @@ def iter_rar(data: bytes, admit: Admit) -> Iterator[Entry]:
         path = workdir / "archive.rar"
         path.write_bytes(data)
         try:
-            rf = rarfile.RarFile(str(path))
+            rf = rarfile.RarFile(str(path), errors="strict")  # a torn header is an error
         except (rarfile.PasswordRequired, rarfile.RarWrongPassword) as e:
             raise ArchiveEncrypted(str(e)) from e
         except rarfile.Error as e:

@@ -121,9 +121,9 @@ def _expand_into(
         return
     try:
         for entry in _entries(data, kind, budget):
+            _take(budget, entry, name, prefix, depth)
             if budget.stopped:
                 break
-            _take(budget, entry, name, prefix, depth)
     except ArchiveEncrypted:
         budget.refusals.append(Refusal(prefix, ENCRYPTED))
     except ArchiveBroken:

@@ -25,7 +25,7 @@ import subprocess
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -117,13 +117,17 @@ class _RawNameZipInfo(zipfile.ZipInfo):
 
 
 def make_zip(
-    members: dict[str, bytes], gbk: bool = False, compression: int = zipfile.ZIP_DEFLATED
+    members: dict[str, bytes],
+    gbk: bool | Collection[str] = False,
+    compression: int = zipfile.ZIP_DEFLATED,
 ) -> bytes:
-    """A zip of *members*; with ``gbk`` the names are GBK bytes without the UTF-8 flag."""
+    """A zip of *members*; names in ``gbk`` (or all, for True) are GBK bytes without
+    the UTF-8 flag, the others are written by zipfile (UTF-8 flag when non-ASCII)."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression) as zf:
         for name, data in members.items():
-            info = _RawNameZipInfo(name) if gbk else zipfile.ZipInfo(name)
+            raw = gbk is True or (not isinstance(gbk, bool) and name in gbk)
+            info = _RawNameZipInfo(name) if raw else zipfile.ZipInfo(name)
             info.compress_type = compression
             zf.writestr(info, data)
     return buf.getvalue()
@@ -217,15 +221,31 @@ def sheet_with_dtd(entity_decl: str, use: str) -> str:
     )
 
 
-def make_zero_bomb(size: int = 1 << 30) -> bytes:
-    """A zip with one member of *size* zero bytes (~1 MB packed for 1 GiB)."""
-    buf = io.BytesIO()
+def make_zero_bomb(size: int = 1 << 30, name: str = "zeros.bin") -> bytes:
+    """A zip whose one member inflates to *size* zero bytes (~1 MB packed for 1 GiB).
+
+    Built in a fraction of a second: after a full flush deflate restarts from an
+    empty window, so the compressed form of one 1 MiB zero block can be repeated.
+    """
     block = bytes(1 << 20)
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        with zf.open("zeros.bin", "w", force_zip64=True) as f:
-            for _ in range(size // len(block)):
-                f.write(block)
-    return buf.getvalue()
+    comp = zlib.compressobj(9, zlib.DEFLATED, -15)
+    unit = comp.compress(block) + comp.flush(zlib.Z_FULL_FLUSH)
+    count = size // len(block)
+    deflated = unit * count + comp.flush(zlib.Z_FINISH)
+    crc = 0
+    for _ in range(count):
+        crc = zlib.crc32(block, crc)
+    return _raw_zip(name.encode(), deflated, crc, count * len(block))
+
+
+def _raw_zip(name: bytes, deflated: bytes, crc: int, size: int) -> bytes:
+    """One deflated member, headers written by hand (sizes < 4 GiB, no zip64)."""
+    local = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 8, 0, 0x21, crc, len(deflated), size,
+                        len(name), 0) + name
+    central = struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 8, 0, 0x21, crc,
+                          len(deflated), size, len(name), 0, 0, 0, 0, 0, 0) + name
+    end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 1, 1, len(central), len(local) + len(deflated), 0)
+    return local + deflated + central + end
 
 
 def make_nested_zip(depth: int, inner: bytes, inner_name: str = "附件4.xlsx") -> bytes:
