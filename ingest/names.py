@@ -133,7 +133,7 @@ def _unfold(text: str) -> str:
 
 
 def _word_bytes(encoding: str, payload: str) -> bytes:
-    raw = payload.encode("ascii", "surrogateescape") if payload.isascii() else payload.encode()
+    raw = payload.encode("utf-8", "surrogateescape")
     if encoding in "Qq":
         return binascii.a2b_qp(raw, header=True)
     return _b64_lenient(raw)
