@@ -23,7 +23,6 @@ Parsing uses the ``compat32`` policy so raw header text reaches :mod:`ingest.nam
 
 from __future__ import annotations
 
-import binascii
 import email
 import logging
 import mimetypes
@@ -36,6 +35,7 @@ from email.policy import compat32
 from email.utils import parseaddr, parsedate_to_datetime
 from html.parser import HTMLParser
 
+from ingest.mime_raw import Span, body_start, child_spans, decode_base64
 from ingest.names import (
     charset_known,
     decode_filename,
@@ -51,7 +51,6 @@ __all__ = ["Part", "Unpacked", "parse_address", "unpack"]
 
 log = logging.getLogger(__name__)
 
-Span = tuple[int, int]  # byte range of one MIME entity (headers + body) in the raw message
 
 
 @dataclass(frozen=True)
@@ -197,7 +196,7 @@ class _Walker:
         spans: list[Span | None] = [None] * len(children)
         boundary = node.get_boundary()
         if span is not None and boundary:
-            found = _child_spans(self.raw, _body_start(self.raw, *span), span[1], boundary)
+            found = child_spans(self.raw, body_start(self.raw, *span), span[1], boundary)
             if len(found) == len(children):
                 spans = list(found)
         for index, (child, child_span) in enumerate(zip(children, spans, strict=True), 1):
@@ -241,7 +240,7 @@ class _Walker:
             return b""
         cte = (raw_header(node, "content-transfer-encoding") or "").strip().lower()
         if cte == "base64":
-            data, damaged = _decode_base64(body.encode("utf-8", "surrogateescape"))
+            data, damaged = decode_base64(body.encode("utf-8", "surrogateescape"))
             if damaged:
                 self.defects.append(
                     f"第 {path} 部分“{safe_display_name(name)}”的 base64 编码有误（可能被截断），已尽量解码"
@@ -273,9 +272,9 @@ class _Walker:
     def _embedded_bytes(self, node: Message, span: Span | None) -> bytes:
         cte = (raw_header(node, "content-transfer-encoding") or "").strip().lower()
         if span is not None:
-            data = self.raw[_body_start(self.raw, *span) : span[1]]
+            data = self.raw[body_start(self.raw, *span) : span[1]]
             if cte == "base64":  # not allowed for message/rfc822, but some clients do it
-                return _decode_base64(data)[0]
+                return decode_base64(data)[0]
             return data
         inner = node.get_payload(0) if node.is_multipart() else None
         if isinstance(inner, Message):
@@ -368,66 +367,3 @@ def html_to_text(html: str) -> str:
     text = "".join(parser.out).replace("\xa0", " ")
     lines = (re.sub(r"[ \t]+", " ", line).strip() for line in text.splitlines())
     return "\n".join(line for line in lines if line)
-
-
-# --- raw bytes: entity spans and lenient base64 -------------------------------------
-
-_HEADER_END = re.compile(rb"\r?\n\r?\n")
-_B64_CLEAN = re.compile(rb"[A-Za-z0-9+/\s]*={0,2}\s*")
-_B64_CHUNK = re.compile(rb"[A-Za-z0-9+/]+=*")
-_B64_BOUNDARY_REST = re.compile(rb"^--", re.MULTILINE)
-
-
-def _body_start(raw: bytes, start: int, end: int) -> int:
-    """Offset of the body of the entity ``raw[start:end]``: just after the blank line."""
-    for blank in (b"\r\n", b"\n"):
-        if raw.startswith(blank, start):
-            return start + len(blank)
-    found = _HEADER_END.search(raw, start, end)
-    return found.end() if found else end
-
-
-def _child_spans(raw: bytes, start: int, end: int, boundary: str) -> list[Span]:
-    """Spans of the entities between ``--boundary`` lines in ``raw[start:end]``,
-    cut as the ``email`` parser cuts them (the line break before a delimiter is
-    part of the delimiter)."""
-    token = re.escape(boundary.encode("utf-8", "surrogateescape"))
-    delimiter = re.compile(rb"^--" + token + rb"(--)?[ \t]*\r?$", re.MULTILINE)
-    spans: list[Span] = []
-    part_start: int | None = None
-    for found in delimiter.finditer(raw, start, end):
-        if part_start is not None:
-            stop = found.start()
-            stop -= 2 if raw[stop - 2 : stop] == b"\r\n" else 1 if raw[stop - 1 : stop] == b"\n" else 0
-            spans.append((part_start, max(part_start, stop)))
-        if found.group(1):
-            return spans
-        line_end = found.end()
-        part_start = line_end + (2 if raw.startswith(b"\r\n", line_end) else 1)
-    if part_start is not None:  # no closing delimiter: the last part runs to the end
-        spans.append((part_start, max(part_start, end)))
-    return spans
-
-
-def _decode_base64(data: bytes) -> tuple[bytes, bool]:
-    """Decode base64 leniently: (bytes, damaged). Invalid characters are skipped, a
-    truncated tail is decoded as far as whole bytes go, padded blocks glued together
-    (some old encoders) are decoded one by one."""
-    if _B64_CLEAN.fullmatch(data):
-        try:
-            return binascii.a2b_base64(data), False
-        except binascii.Error:
-            pass
-    cut = _B64_BOUNDARY_REST.search(data)  # a truncated message ends in a half boundary line
-    text = re.sub(rb"\s+", b"", data[: cut.start()] if cut else data)
-    chunks = _B64_CHUNK.findall(text)
-    damaged = cut is not None or sum(map(len, chunks)) != len(text)
-    out = []
-    for chunk in chunks:
-        body = chunk.rstrip(b"=")
-        rest = len(body) % 4
-        if rest == 1 or (rest and len(chunk) - len(body) != 4 - rest):
-            damaged = True
-        body = body[: len(body) - (rest == 1)]
-        out.append(binascii.a2b_base64(body + b"=" * (-len(body) % 4)))
-    return b"".join(out), damaged
