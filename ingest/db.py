@@ -24,8 +24,11 @@ import sqlite_utils
 from parsers.schema import build_schemas
 
 # Canonical fields per annex, in form order (contract §4): one rows table per annex.
+_SCHEMAS = build_schemas()
 ANNEX_FIELDS: dict[int, tuple[str, ...]] = {
-    n: tuple(f.name for f in schema.fields) for n, schema in build_schemas().items()}
+    n: tuple(f.name for f in schema.fields) for n, schema in _SCHEMAS.items()}
+NUMERIC_FIELDS: dict[int, frozenset[str]] = {
+    n: frozenset(f.name for f in schema.fields if f.numeric) for n, schema in _SCHEMAS.items()}
 
 
 def to_db(dt: datetime) -> str:
@@ -115,10 +118,11 @@ def _ensure_derived(db: sqlite_utils.Database) -> None:
     for n, fields in ANNEX_FIELDS.items():
         name = f"annex{n}_rows"
         if not t(name).exists():
-            cols: dict[str, Any] = {"submission": str, "unit": str, "row_no": int}
-            cols.update({f: str for f in fields})
-            cols["extra"] = str
-            t(name).create(cols)
+            # NUMERIC affinity keeps 5 and 2.5 as numbers and "按实际完成情况" as text.
+            cols = ", ".join(f'"{f}" {"NUMERIC" if f in NUMERIC_FIELDS[n] else "TEXT"}'
+                             for f in fields)
+            db.execute(f'CREATE TABLE "{name}" (submission TEXT, unit TEXT, row_no INTEGER, '
+                       f"{cols}, extra TEXT)")
             t(name).create_index(["submission"])
 
 

@@ -275,3 +275,17 @@ def test_export_cli_latest_version_in_roster_order(season: Campaign, tmp_path: P
 
     assert [ws.title for ws in openpyxl.load_workbook(out).worksheets][-5:] == [
         f"附件{n}" for n in range(2, 7)]
+
+
+def test_scores_are_stored_as_numbers_where_they_are_numbers(tmp_path: Path) -> None:
+    from ingest.db import open_db
+
+    c = make_campaign(tmp_path)
+    rows = sample_rows(4, 3)
+    rows[2]["分值"] = "按实际完成情况"
+    c.deliver("m.eml", make_mail(subject="财政局附件4", attachments=[
+        ("附件4.xlsx", make_xlsx_form(4, rows))]), "2020-03-12T09:00:00")
+    poll(c.cfg)
+    db = open_db(c.cfg.db_path)
+    got = db.execute('select "分值", typeof("分值") from annex4_rows order by row_no').fetchall()
+    assert got == [(5, "integer"), (3, "integer"), ("按实际完成情况", "text")]
