@@ -18,6 +18,7 @@ import socket
 import ssl
 import threading
 from pathlib import Path
+from typing import Self
 
 UNSAFE = b"NO SELECT Unsafe Login. Please contact kefu@188.com for help"
 _COMMAND = re.compile(rb"^(\S+) (?:UID )?([A-Za-z]+)", re.IGNORECASE)
@@ -34,7 +35,7 @@ class _Listener:
         self._conns: list[socket.socket] = []
         self._thread = threading.Thread(target=self._accept_loop, daemon=True)
 
-    def start(self) -> _Listener:
+    def start(self) -> Self:
         self._thread.start()
         return self
 

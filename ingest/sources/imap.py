@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import socket
 import ssl
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from datetime import UTC, datetime
 from importlib import metadata
 from typing import Any
@@ -75,7 +75,7 @@ class ImapSource:
 
     # ------------------------------------------------------------------ public
 
-    def fetch_new(self, state: SourceState) -> Iterator[SourceItem]:
+    def fetch_new(self, state: SourceState) -> Generator[SourceItem, None, None]:
         """Earlier failures to retry first, then every message after the cursor, oldest first."""
         client = self._open()
         uidvalidity = self._select(client)
