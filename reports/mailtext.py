@@ -28,8 +28,8 @@ class Office:
         if self.contact or self.phone:
             who = "，".join(x for x in (f"联系人：{self.contact}" if self.contact else "",
                                        f"电话：{self.phone}" if self.phone else "") if x)
-            lines.append(f"\u3000\u3000{who}。")
-        lines += ["", self.name, cn_date(when)]
+            lines += [f"\u3000\u3000{who}。", ""]
+        lines += [self.name, cn_date(when)]
         return "\n".join(lines)
 
 

@@ -41,7 +41,7 @@ from reports.mailtext import (
 from reports.model import StatusReport
 from reports.reminders import INDENT, owed_line
 from reports.status import build_status
-from reports.summary import annex_label, local
+from reports.summary import annex_label, local, paper_outstanding
 
 log = logging.getLogger(__name__)
 
@@ -146,10 +146,13 @@ def _owes_paragraph(report: StatusReport, unit: str) -> str:
     status = next((u for u in report.units if u.unit == unit), None)
     if status is None:
         return f"{INDENT}{unit}不在本次申报单位名单中，考核办将人工核对。"
+    paper = paper_outstanding(status)
+    tail = (f"附件{'、'.join(map(str, paper))}的纸质版（盖章）请按通知要求报送考核办。"
+            if paper else "")
     if not status.owes:
-        return f"{INDENT}{unit}应报的电子版材料已全部收到，谢谢！"
+        return f"{INDENT}{unit}应报的电子版材料已全部收到，谢谢！{tail}"
     owed = "；".join(owed_line(a).rstrip("。") for a in sorted(status.owes, key=lambda a: a.annex))
-    return f"{INDENT}{unit}目前还需报送：{owed}。"
+    return f"{INDENT}{unit}目前还需报送：{owed}。{tail}"
 
 
 def write_receipt_drafts(db: sqlite_utils.Database, cfg: Config, report: StatusReport,
@@ -171,14 +174,18 @@ def send_drafts(db: sqlite_utils.Database, cfg: Config,
         return run
     with connect(cfg.smtp) as conn:
         for mid, msg in drafts:
-            if not _claim(db, cfg, mid, msg):
+            if not claim_receipt(db, cfg, mid, msg):
                 continue  # another run took it meanwhile
             _send_one(db, conn, mid, msg, run)
     return run
 
 
-def _claim(db: sqlite_utils.Database, cfg: Config, mid: str, msg: EmailMessage) -> bool:
-    """Record the receipt as being sent (committed) and keep a copy of exactly what goes out."""
+def claim_receipt(db: sqlite_utils.Database, cfg: Config, mid: str, msg: EmailMessage) -> bool:
+    """Record the receipt as being sent (committed) and keep a copy of exactly what goes out.
+
+    False when this message already has a receipt row (sent, refused or in flight).
+    """
+    ensure_receipt_columns(db)
     folder = cfg.data_dir / "outbox" / "receipts" / "sent"
     with transaction(db):
         taken = db.execute("select 1 from receipts where message = ?", [mid]).fetchone()

@@ -62,14 +62,15 @@ class SmtpServer:
     ca_file: Path
     handler: Handler
     logins: list[tuple[str, bool]]
+    implicit_tls: bool
 
     @property
     def received(self) -> list[Received]:
         return self.handler.received
 
-    def config(self, implicit_tls: bool) -> dict[str, Any]:
-        return {"host": self.host, "port": self.port, "ssl": implicit_tls,
-                "starttls": not implicit_tls, "username": USER, "password_env": PASSWORD_ENV,
+    def config(self) -> dict[str, Any]:
+        return {"host": self.host, "port": self.port, "ssl": self.implicit_tls,
+                "starttls": not self.implicit_tls, "username": USER, "password_env": PASSWORD_ENV,
                 "ca_file": str(self.ca_file), "timeout_seconds": 10}
 
 
@@ -102,7 +103,8 @@ def start_server(folder: Path, implicit_tls: bool) -> Iterator[SmtpServer]:
         ok = isinstance(auth_data, LoginPassword) and auth_data.login.decode() == USER \
             and auth_data.password.decode() == PASSWORD
         logins.append((mechanism, ok))
-        return AuthResult(success=ok)
+        # handled=False: aiosmtpd itself answers 535 (True would leave the client waiting)
+        return AuthResult(success=ok, handled=False)
 
     handler = Handler()
     port = free_port()
@@ -111,13 +113,13 @@ def start_server(folder: Path, implicit_tls: bool) -> Iterator[SmtpServer]:
         # aiosmtpd does not see the implicit TLS layer; AUTH still only travels inside it.
         kwargs["auth_require_tls"] = False
         controller = Controller(handler, hostname="127.0.0.1", port=port, ssl_context=ctx,
-                                server_kwargs=kwargs)
+                                **kwargs)
     else:
         controller = Controller(handler, hostname="127.0.0.1", port=port, tls_context=ctx,
                                 require_starttls=True, **kwargs)
     controller.start()
     try:
-        yield SmtpServer("127.0.0.1", port, cert, handler, logins)
+        yield SmtpServer("127.0.0.1", port, cert, handler, logins, implicit_tls)
     finally:
         controller.stop()
 
@@ -128,3 +130,17 @@ def smtp_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
     """A TLS SMTP server on loopback (implicit TLS and STARTTLS); the password is in env."""
     monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
     yield from start_server(tmp_path_factory.mktemp("smtp"), request.param == "ssl")
+
+
+@pytest.fixture
+def smtps(tmp_path_factory: pytest.TempPathFactory,
+          monkeypatch: pytest.MonkeyPatch) -> Iterator[SmtpServer]:
+    """Implicit TLS only (port 465 style, as 163.com)."""
+    monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
+    yield from start_server(tmp_path_factory.mktemp("smtps"), True)
+
+
+def smtp_toml(server: SmtpServer) -> str:
+    return (f'[smtp]\nhost = "{server.host}"\nport = {server.port}\nssl = true\n'
+            f'username = "{USER}"\npassword_env = "{PASSWORD_ENV}"\n'
+            f'ca_file = "{server.ca_file}"\ntimeout_seconds = 10\n')
