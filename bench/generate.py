@@ -23,7 +23,7 @@ import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from imapclient import IMAPClient
@@ -87,7 +87,7 @@ def _cache_dir() -> Path:
     return path
 
 
-@lru_cache(maxsize=None)
+@cache
 def template(annex: int, fmt: str, n_rows: int) -> bytes:
     """A form with the placeholder unit line, cached on disk (docx takes seconds to build)."""
     path = _cache_dir() / f"a{annex}-{n_rows}.{fmt}"
