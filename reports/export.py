@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import csv
 import io
+import sys
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
+from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
-from ingest.db import from_db
-from ingest.roster import Roster
+from ingest.config import Config
+from ingest.db import from_db, open_db
+from ingest.roster import Roster, load_roster
 from parsers.schema import build_schemas
 from reports.checks import as_number
 from reports.summary import annex_label
@@ -147,3 +150,36 @@ def _width(field: str) -> float:
                  "预期成效", "认定依据", "文件依据"):
         return 40
     return 16
+
+
+def write_export(cfg: Config, annex: int | None, fmt: str, output: str | None,
+                 now: datetime) -> Path | None:
+    """Build and write the export; ``output`` "-" writes to stdout (returns None).
+
+    Without ``output`` the file goes to ``data_dir/exports/``.
+    """
+    if fmt not in ("csv", "xlsx"):
+        raise ExportError(f"未知格式：{fmt}（可用：csv、xlsx）")
+    if fmt == "csv" and annex is None:
+        raise ExportError("csv 只能导出一个附件；全部附件请用 --format xlsx（每个附件一张工作表）")
+    db = open_db(cfg.db_path)
+    try:
+        tables = build_export(db, load_roster(cfg.paths.roster), annex)
+    finally:
+        db.close()
+    tz = cfg.campaign.timezone
+    data = export_csv(tables[0], tz) if fmt == "csv" else export_xlsx(tables, tz)
+    if output == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return None
+    what = f"附件{annex}" if annex is not None else "全部附件"
+    name = f"汇总表-{what}-{now.astimezone(tz):%Y%m%d-%H%M}.{fmt}"
+    path = Path(output).expanduser() if output else cfg.data_dir / "exports" / name
+    if path.is_dir():
+        path = path / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+    return path
