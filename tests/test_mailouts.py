@@ -181,3 +181,15 @@ def test_remind_dry_run_writes_eml_and_sends_nothing(tmp_path: Path) -> None:
 def test_help_has_an_example(command: str) -> None:
     res = CliRunner().invoke(cli, [command, "--help"])
     assert res.exit_code == 0 and "例：kaohe -c config.toml " + command in res.output
+
+
+def test_old_daily_reports_are_pruned(tmp_path: Path) -> None:
+    from datetime import date
+
+    from reports.daily import prune_reports
+
+    for name in ("2020-03-01", "2020-03-20", "2020-03-23", "manual"):
+        (tmp_path / name).mkdir()
+    removed = prune_reports(tmp_path, date(2020, 3, 20))
+    assert [p.name for p in removed] == ["2020-03-01"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["2020-03-20", "2020-03-23", "manual"]
