@@ -20,7 +20,7 @@ MAX_SPAN = 1000
 MAX_CELLS = 1_000_000
 _CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_\-]+)""", re.I)
 _BLOCKS = ("p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table", "caption")
-_MARK = "\x00TABLE\x00"
+_MARK = "\ue000TABLE\ue000"  # a private-use character cannot occur in a real page
 
 
 def read_html(data: bytes) -> Document:

@@ -11,7 +11,8 @@ Conversion cost is LibreOffice's start-up (~1.2 s), not the files, so a
 - a watchdog per file: soffice converts the inputs in order and writes each
   output as it goes, so "no new output for ``timeout_seconds``" means the
   current file hangs. The whole process group is killed and the files not yet
-  converted are retried one per call, so exactly the hanging file fails;
+  converted go again in a new call: soffice's per-file progress lines tell
+  which file hung (:func:`_hung_index`), and only that one fails;
 - inputs are named ``0000.doc`` … (never the sender's name), and everything
   lives under one temp dir that is removed afterwards.
 
@@ -50,6 +51,8 @@ MISSING = {
     "docx": "需要 LibreOffice 才能读取 .doc/.wps 文件：apt-get install libreoffice-writer-nogui",
     "xlsx": "需要 LibreOffice 才能读取此表格文件：apt-get install libreoffice-calc-nogui",
 }
+DEBIAN_SOFFICE = "/usr/lib/libreoffice/program/soffice"
+_LOAD_ERROR = "Error: source file could not be loaded"
 TIMED_OUT = "文件转换超时，已放弃"
 FAILED = "文件无法转换，可能已损坏"
 _POLL_SECONDS = 0.05
@@ -60,8 +63,7 @@ def find_soffice() -> str | None:
     found = shutil.which("soffice") or shutil.which("libreoffice")
     if found:
         return found
-    debian = "/usr/lib/libreoffice/program/soffice"
-    return debian if os.access(debian, os.X_OK) else None
+    return DEBIAN_SOFFICE if os.access(DEBIAN_SOFFICE, os.X_OK) else None
 
 
 def target_of(kind: str) -> str | None:
@@ -74,15 +76,21 @@ class Converter:
     """Batch LibreOffice conversions with one isolated profile (a context manager)."""
 
     def __init__(
-        self, timeout_seconds: float = 120.0, soffice: str | None = None, batch_size: int = 40
+        self,
+        timeout_seconds: float = 120.0,
+        soffice: str | None = None,
+        batch_size: int = 40,
+        temp_dir: str | None = None,
     ) -> None:
+        """*temp_dir*: where the private work dir goes (default: the system temp dir)."""
         self.timeout_seconds = timeout_seconds
         self.batch_size = max(1, batch_size)
         self.soffice = soffice or find_soffice()
+        self.temp_dir = temp_dir
         self._workdir: Path | None = None
 
     def __enter__(self) -> Converter:
-        self._workdir = Path(tempfile.mkdtemp(prefix="kaohe-soffice-"))
+        self._workdir = Path(tempfile.mkdtemp(prefix="kaohe-soffice-", dir=self.temp_dir))
         return self
 
     def __exit__(
@@ -143,35 +151,25 @@ class Converter:
                 path = inputs / f"{n:04d}.{_ROUTES[kind][0]}"
                 path.write_bytes(data)
                 paths.append(path)
-            finished = self._run(target, paths, outputs)
-            pending = []
-            for path, (index, item) in zip(paths, group, strict=True):
-                out = outputs / f"{path.stem}.{target}"
-                if out.is_file() and out.stat().st_size > 0:
-                    results[index] = out.read_bytes()
-                elif finished:
-                    results[index] = ParseError(FAILED)
-                else:
-                    pending.append((index, item))
+            log = batch / "soffice.log"
+            finished = self._run(target, paths, outputs, log)
+            done = [_output(outputs, path, target) for path in paths]
+            log_text = log.read_text(errors="replace")
         finally:
             shutil.rmtree(batch, ignore_errors=True)
-        if not finished:
-            self._retry_singly(target, pending, results)
+        hung = len(group) if finished else _hung_index(log_text, paths, done)
+        for n, (index, _) in enumerate(group):
+            converted = done[n]
+            if converted is not None:
+                results[index] = converted
+            elif n < hung:
+                results[index] = ParseError(FAILED)
+            elif n == hung:
+                results[index] = ParseError(TIMED_OUT)
+        if hung + 1 < len(group):
+            self._convert_group(target, group[hung + 1 :], results)
 
-    def _retry_singly(
-        self,
-        target: str,
-        pending: list[tuple[int, tuple[bytes, str]]],
-        results: list[bytes | ParseError],
-    ) -> None:
-        """After a hang, convert the files left over one per call to find the culprit."""
-        if len(pending) == 1:
-            results[pending[0][0]] = ParseError(TIMED_OUT)
-            return
-        for entry in pending:
-            self._convert_group(target, [entry], results)
-
-    def _run(self, target: str, inputs: list[Path], outdir: Path) -> bool:
+    def _run(self, target: str, inputs: list[Path], outdir: Path, log: Path) -> bool:
         """Run soffice over *inputs*; False when the watchdog had to kill it."""
         assert self._workdir is not None and self.soffice is not None
         profile = self._workdir / "profile"
@@ -182,14 +180,37 @@ class Converter:
             *map(str, inputs),
         ]  # fmt: skip
         env = {**os.environ, "HOME": str(self._workdir), "TMPDIR": str(self._workdir)}
-        proc = subprocess.Popen(
-            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            cwd=self._workdir, env=env, start_new_session=True,
-        )  # fmt: skip
-        try:
-            return _watch(proc, outdir, self.timeout_seconds)
-        finally:
-            _kill_group(proc)
+        with log.open("wb") as out:
+            proc = subprocess.Popen(
+                cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.DEVNULL,
+                cwd=self._workdir, env=env, start_new_session=True,
+            )  # fmt: skip
+            try:
+                return _watch(proc, outdir, self.timeout_seconds)
+            finally:
+                _kill_group(proc)
+
+
+def _hung_index(log: str, inputs: list[Path], done: list[bytes | None]) -> int:
+    """Which input soffice was stuck on when it was killed.
+
+    soffice works through its arguments in order and prints one line per file:
+    ``convert IN -> OUT …`` once loaded (then it stores), or ``Error: source
+    file could not be loaded``. A file named by the last convert line but without
+    output hung while storing; otherwise the next file hung while loading.
+    """
+    lines = [line for line in log.splitlines() if line.startswith(("convert ", _LOAD_ERROR))]
+    if lines and lines[-1].startswith("convert "):
+        named = lines[-1].split(" -> ", 1)[0].removeprefix("convert ")
+        for n, path in enumerate(inputs):
+            if str(path) == named and done[n] is None:
+                return n
+    return len(lines)
+
+
+def _output(outdir: Path, source: Path, target: str) -> bytes | None:
+    out = outdir / f"{source.stem}.{target}"
+    return out.read_bytes() if out.is_file() and out.stat().st_size > 0 else None
 
 
 def _watch(proc: subprocess.Popen[bytes], outdir: Path, timeout: float) -> bool:
