@@ -111,6 +111,15 @@ class ReceiptsConfig:
 
 
 @dataclass(frozen=True)
+class OfficeConfig:
+    """Who signs reminders and receipts (the notice's contact line)."""
+
+    name: str = "南郑区考核办"
+    contact: str = ""  # e.g. 宋艳丽
+    phone: str = ""  # e.g. 5511051
+
+
+@dataclass(frozen=True)
 class ChecksConfig:
     annex4_total: float | None = None  # expected total 分值 of a unit's annex 4
 
@@ -127,6 +136,7 @@ class Config:
     report: ReportConfig = field(default_factory=ReportConfig)
     receipts: ReceiptsConfig = field(default_factory=ReceiptsConfig)
     checks: ChecksConfig = field(default_factory=ChecksConfig)
+    office: OfficeConfig = field(default_factory=OfficeConfig)
     # annex number -> canonical field -> extra synonyms (extend the defaults)
     synonyms: dict[int, dict[str, tuple[str, ...]]] = field(default_factory=dict)
 
@@ -157,7 +167,7 @@ def load_config(path: str | Path) -> Config:
 def config_from_dict(raw: dict[str, Any], base: Path, path: Path | None = None) -> Config:
     """Validate a parsed TOML document; relative paths resolve against *base*."""
     known = {"mailbox", "campaign", "paths", "schedule", "limits", "smtp", "report",
-             "receipts", "checks", "synonyms"}
+             "receipts", "checks", "office", "synonyms"}
     _reject_unknown(raw, known, "")
     for req in ("campaign", "paths"):
         if req not in raw:
@@ -191,6 +201,7 @@ def config_from_dict(raw: dict[str, Any], base: Path, path: Path | None = None) 
         report=_section(ReportConfig, _table(raw, "report"), "report", base),
         receipts=_section(ReceiptsConfig, _table(raw, "receipts"), "receipts", base),
         checks=_section(ChecksConfig, _table(raw, "checks"), "checks", base),
+        office=_section(OfficeConfig, _table(raw, "office"), "office", base),
         synonyms=_synonyms(_table(raw, "synonyms")),
     )
 

@@ -135,8 +135,8 @@ def _ensure_clerk_tables(db: sqlite_utils.Database) -> None:
         t("paper").create({"unit": str, "annex": int, "received_on": str, "recorded_at": str},
                           pk=("unit", "annex"))
     if not t("receipts").exists():
-        t("receipts").create({"message": str, "sent_at": str, "recipient": str, "path": str},
-                             pk="message")
+        t("receipts").create({"message": str, "sent_at": str, "recipient": str, "path": str,
+                              "status": str, "error": str}, pk="message")
 
 
 # --------------------------------------------------------------------------- source state

@@ -34,14 +34,9 @@ class Office:
 
 
 def office_from_config(cfg: Config) -> Office:
-    """The office as configured (an optional ``office`` section), else from [smtp]/[mailbox]."""
-    configured = getattr(cfg, "office", None)
-    if isinstance(configured, Office):
-        return configured
-    name = cfg.smtp.sender_name or "南郑区考核办"
-    contact = getattr(configured, "contact", "") or ""
-    phone = getattr(configured, "phone", "") or ""
-    return Office(name=getattr(configured, "name", "") or name, contact=contact, phone=phone,
+    """The office as configured in ``[office]``; its mailbox is the one polled."""
+    o = cfg.office
+    return Office(name=o.name or cfg.smtp.sender_name, contact=o.contact, phone=o.phone,
                   mailbox=cfg.mailbox.username or cfg.smtp.sender or cfg.smtp.username)
 
 

@@ -33,16 +33,21 @@ def render(report: StatusReport, fmt: str, cfg: Config) -> bytes:
     if fmt == "txt":
         from reports.render_txt import render_txt
 
-        return render_txt(report).encode()
+        return render_txt(report, _cli(cfg)).encode()
     if fmt == "html":
         from reports.render_html import render_html
 
-        return render_html(report).encode()
+        return render_html(report, _cli(cfg)).encode()
     if fmt == "xlsx":
         from reports.render_xlsx import render_xlsx
 
-        return render_xlsx(report)
+        return render_xlsx(report, _cli(cfg))
     raise ValueError(fmt)
+
+
+def _cli(cfg: Config) -> str:
+    """The command prefix shown in ``kaohe assign …`` hints, ready to copy."""
+    return f"kaohe -c {cfg.path}" if cfg.path else "kaohe"
 
 
 def write_formats(cfg: Config, report: StatusReport, formats: list[str],

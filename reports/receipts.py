@@ -59,14 +59,6 @@ class ReceiptRun:
     unconfirmed: list[str] = field(default_factory=list)
 
 
-def ensure_receipt_columns(db: sqlite_utils.Database) -> None:
-    """``status`` and ``error`` on the receipts table (idempotent)."""
-    cols = db.table("receipts").columns_dict
-    for name in ("status", "error"):
-        if name not in cols:
-            db.table("receipts").add_column(name, str)
-
-
 def pending_messages(db: sqlite_utils.Database, cfg: Config,
                      as_of: datetime) -> list[dict[str, Any]]:
     """Processed messages (up to *as_of*) with a form-like attachment and no receipt yet."""
@@ -168,7 +160,6 @@ def write_receipt_drafts(db: sqlite_utils.Database, cfg: Config, report: StatusR
 def send_drafts(db: sqlite_utils.Database, cfg: Config,
                 drafts: list[tuple[str, EmailMessage]]) -> ReceiptRun:
     """Claim, send, confirm each receipt in turn (see the module docstring)."""
-    ensure_receipt_columns(db)
     run = ReceiptRun()
     if not drafts:
         return run
@@ -185,7 +176,6 @@ def claim_receipt(db: sqlite_utils.Database, cfg: Config, mid: str, msg: EmailMe
 
     False when this message already has a receipt row (sent, refused or in flight).
     """
-    ensure_receipt_columns(db)
     folder = cfg.data_dir / "outbox" / "receipts" / "sent"
     with transaction(db):
         taken = db.execute("select 1 from receipts where message = ?", [mid]).fetchone()
@@ -233,7 +223,6 @@ def _settle(db: sqlite_utils.Database, mid: str, status: str, error: str | None)
 
 def unconfirmed(db: sqlite_utils.Database) -> list[dict[str, Any]]:
     """Receipts claimed but never confirmed (a crash or a broken connection while sending)."""
-    ensure_receipt_columns(db)
     return list(db.query(
         "select r.*, m.sender, m.subject from receipts r left join messages m "
         "on m.id = r.message where r.status = 'sending' order by r.message"))
