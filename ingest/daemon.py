@@ -28,8 +28,9 @@ from typing import Any
 from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from ingest.config import Config
+from ingest.config import Config, ConfigError
 from ingest.lock import AlreadyRunning, hold_lock
+from ingest.roster import RosterError
 from ingest.sources.base import LoginFailed, MailboxError
 
 log = logging.getLogger("kaohe.daemon")
@@ -126,6 +127,9 @@ class Daemon:
             return
         except AlreadyRunning as e:
             log.warning("%s", e)
+            return
+        except (ConfigError, RosterError) as e:  # the clerk must fix a file: no traceback
+            log.error("本次未收信：%s", e)
             return
         except Exception:
             log.exception("本次收信出错，将按计划再试")

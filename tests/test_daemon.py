@@ -200,3 +200,12 @@ def test_report_job_runs_at_report_at_in_campaign_time(server: DovecotServer,
     daemon.report_job()
     written = [p for p in cfg.data_dir.rglob("*") if p.suffix in (".json", ".html", ".xlsx")]
     assert written, "the daily report job wrote nothing"
+
+
+def test_broken_roster_is_one_clear_error_line(server: DovecotServer, tmp_path: Path,
+                                               caplog: pytest.LogCaptureFixture) -> None:
+    cfg = load_config(write_config(server, tmp_path))
+    cfg.paths.roster.write_text("名称,类别\n某单位,区直部门\n", encoding="utf-8")
+    Daemon(cfg).poll_job()
+    errors = messages_logged(caplog, "本次未收信")
+    assert len(errors) == 1 and errors[0].exc_info is None
