@@ -20,7 +20,7 @@ from ingest.identify import UnitMatch, identify_unit
 from ingest.mime import Part, Unpacked, unpack
 from ingest.roster import Roster
 from parsers.detect import contract_type, detect_type
-from parsers.errors import NoFormTable, ParseError, ScanOnly
+from parsers.errors import NoFormTable, ParseError
 from parsers.model import AnnexGuess, Document, FormResult
 
 log = logging.getLogger(__name__)
@@ -142,17 +142,12 @@ def _read_and_extract(att: AttachmentAnalysis, msg: Unpacked, ctx: AnalysisConte
     else:
         try:
             doc = parsers.read_document(att.payload, att.kind, converter=ctx.converter)
-        except ScanOnly as e:
-            att.reason = e.reason
-        except ParseError as e:
+        except ParseError as e:  # encrypted, scan only, damaged …: the reason says which
             att.reason = e.reason
     guess = parsers.classify(doc, att.filename, msg.subject, ctx.schemas)
     _apply_guess(att, guess)
     form = _extract(att, doc, ctx) if doc is not None and att.annex else None
-    if (doc is not None and form is None and att.kind not in SCAN_KINDS
-            and (guess.source == "subject" or (not doc.tables and guess.source != "filename"))):
-        # The file holds no such table and its name does not claim to be the form: a
-        # cover letter or supporting document sent with the forms, not a form itself.
+    if doc is not None and form is None and _supporting_document(att, doc, guess):
         att.annex = None
         att.reason = f"文件中没有附件{guess.annex}的表格（{guess.evidence}），作为说明材料存档"
     unit_line = form.unit_line if form else (parsers.find_unit_line(_doc_lines(doc)) if doc else None)
@@ -163,6 +158,14 @@ def _read_and_extract(att: AttachmentAnalysis, msg: Unpacked, ctx: AnalysisConte
     elif unit_line:
         att.unit_evidence = f"form: {unit_line}（未加载单位名单，无法匹配）"
     att.document = doc
+
+
+def _supporting_document(att: AttachmentAnalysis, doc: Document, guess: AnnexGuess) -> bool:
+    """A readable file with no form table whose name does not claim to be the form:
+    a cover letter or supporting document sent with the forms, not a form itself."""
+    if att.kind in SCAN_KINDS:
+        return False  # a scan of the form counts as received
+    return guess.source == "subject" or (not doc.tables and guess.source != "filename")
 
 
 def _doc_lines(doc: Document) -> list[str]:
