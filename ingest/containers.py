@@ -148,10 +148,10 @@ def _admit(budget: _Budget, entry: Entry) -> int | str:
     if budget.count >= limits.max_archive_members:
         budget.stopped = TOO_MANY.format(n=limits.max_archive_members)
         return budget.stopped
+    if entry.size > _RATIO_FLOOR and entry.size / max(entry.packed, 1) > limits.max_archive_ratio:
+        return BOMB  # checked first: the more telling reason for a 1 GiB member
     if entry.size > budget.member_cap:
         return TOO_BIG.format(mb=limits.max_attachment_mb)
-    if entry.size > _RATIO_FLOOR and entry.size / max(entry.packed, 1) > limits.max_archive_ratio:
-        return BOMB
     if budget.total + entry.size > budget.total_cap:
         budget.stopped = TOTAL_TOO_BIG.format(mb=limits.max_archive_total_mb)
         return budget.stopped
