@@ -102,11 +102,11 @@ class ImapSource:
                 self._client.add_flags([uid], [self.cfg.post_keyword.encode()], silent=True)
             else:
                 self._client.copy([uid], self.cfg.post_folder)
-        except IMAPClientAbortError as e:
-            log.warning("邮件 %s 的后续处理（%s）失败：%s", item.key, action, e)
+        except NETWORK_ERRORS as e:  # the connection is unusable; the next fetch reconnects
+            log.warning("邮件 %s 的后续处理（%s）失败：%s", item.key, action, describe(e))
             self._drop()
-        except (IMAPClientError, OSError) as e:
-            log.warning("邮件 %s 的后续处理（%s）失败：%s", item.key, action, e)
+        except IMAPClientError as e:
+            log.warning("邮件 %s 的后续处理（%s）失败：%s", item.key, action, describe(e))
 
     def close(self) -> None:
         """Log out and drop the connection; safe to call twice."""
