@@ -22,6 +22,7 @@ A Converter is not thread-safe; use one per worker.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import os
 import shutil
@@ -88,6 +89,7 @@ class Converter:
         self.soffice = soffice or find_soffice()
         self.temp_dir = temp_dir
         self._workdir: Path | None = None
+        self._cache: dict[tuple[str, str], bytes | ParseError] = {}
 
     def __enter__(self) -> Converter:
         self._workdir = Path(tempfile.mkdtemp(prefix="kaohe-soffice-", dir=self.temp_dir))
@@ -103,9 +105,21 @@ class Converter:
             shutil.rmtree(self._workdir, ignore_errors=True)
             self._workdir = None
 
+    def prefetch(self, items: list[tuple[bytes, str]]) -> None:
+        """Convert every convertible item now, in batches, for later :meth:`convert` calls.
+
+        The pipeline reads attachments one by one; calling this first with all
+        of a cycle's legacy files pays soffice's start-up once per batch.
+        """
+        wanted = [(d, k) for d, k in items if target_of(k) and _key(d, k) not in self._cache]
+        unique = list({_key(d, k): (d, k) for d, k in wanted}.items())
+        results = self.convert_many([item for _, item in unique])
+        self._cache.update(zip([key for key, _ in unique], results, strict=True))
+
     def convert(self, data: bytes, kind: str) -> bytes:
-        """Convert one file; raises :class:`ParseError` with the reason."""
-        result = self.convert_many([(data, kind)])[0]
+        """Convert one file (from the prefetch cache when there); raises :class:`ParseError`."""
+        cached = self._cache.pop(_key(data, kind), None)
+        result = cached if cached is not None else self.convert_many([(data, kind)])[0]
         if isinstance(result, ParseError):
             raise result
         return result
@@ -189,6 +203,10 @@ class Converter:
                 return _watch(proc, outdir, self.timeout_seconds)
             finally:
                 _kill_group(proc)
+
+
+def _key(data: bytes, kind: str) -> tuple[str, str]:
+    return hashlib.sha256(data).hexdigest(), kind
 
 
 def _hung_index(log: str, inputs: list[Path], done: list[bytes | None]) -> int:

@@ -72,7 +72,25 @@ def test_one_soffice_call_per_target_and_nothing_left_behind(tmp_path: Path) -> 
     assert list(work.iterdir()) == []
 
 
-def test_hanging_file_is_killed_and_the_others_convert(tmp_path: Path) -> None:
+def test_prefetch_batches_then_serves_from_cache(tmp_path: Path) -> None:
+    require_soffice()
+    files = legacy_files()
+    log = tmp_path / "calls.log"
+    wrapper = tmp_path / "soffice"
+    wrapper.write_text(f'#!/bin/sh\necho call >> {log}\nexec soffice "$@"\n')
+    wrapper.chmod(0o755)
+    with Converter(soffice=str(wrapper)) as conv:
+        conv.prefetch([(files["附件4.doc"], "doc"), (files["附件4.rtf"], "rtf"),
+                       (files["附件4.doc"], "doc"), (b"x", "pdf")])
+        assert detect_type(conv.convert(files["附件4.rtf"], "rtf")) == "docx"
+        assert detect_type(conv.convert(files["附件4.doc"], "doc")) == "docx"
+        assert log.read_text().count("call") == 1
+        conv.convert(files["附件4.doc"], "doc")  # served once; a second read converts again
+        assert log.read_text().count("call") == 2
+
+
+@pytest.mark.parametrize("stage", ["LOAD", "STORE"])
+def test_hanging_file_is_killed_and_the_others_convert(tmp_path: Path, stage: str) -> None:
     """A stand-in soffice (LibreOffice cannot be made to hang on demand) that prints
     soffice's per-file lines, 'converts' by copying, fails to load FAIL, and sleeps
     on HANG in a child process, so killing only the parent would leave it behind."""
@@ -88,11 +106,14 @@ def test_hanging_file_is_killed_and_the_others_convert(tmp_path: Path) -> None:
             if f.read_bytes() == b"FAIL":
                 print("Error: source file could not be loaded", flush=True)
                 continue
-            print(f"convert {{f}} -> {{out / f.stem}}.{{target}} using filter : X", flush=True)
+            if f.read_bytes() == b"HANG" and "{stage}" == "STORE":
+                print(f"convert {{f}} -> {{out / f.stem}}.{{target}} using filter : X", flush=True)
             if f.read_bytes() == b"HANG":
                 p = subprocess.Popen(["sleep", "600"])
                 pathlib.Path("{pidfile}").write_text(str(p.pid))
                 p.wait()
+            if f.read_bytes() != b"HANG" or "{stage}" != "STORE":
+                print(f"convert {{f}} -> {{out / f.stem}}.{{target}} using filter : X", flush=True)
             (out / (f.stem + "." + target)).write_bytes(b"converted " + f.read_bytes())
         """))
     fake.chmod(0o755)
