@@ -21,6 +21,7 @@ from ingest.mime import Part, Unpacked, unpack
 from ingest.roster import Roster
 from parsers.detect import contract_type, detect_type
 from parsers.errors import NoFormTable, ParseError
+from parsers.legacy import target_of
 from parsers.model import AnnexGuess, Document, FormResult
 
 log = logging.getLogger(__name__)
@@ -82,10 +83,38 @@ def attachment_id(message_digest: str, part: str) -> str:
 def analyse_message(raw: bytes, ctx: AnalysisContext) -> MessageAnalysis:
     digest = hashlib.sha256(raw).hexdigest()
     msg = unpack(raw)
+    kinds = [kind_of(p.payload, p.filename) for p in msg.parts]
+    _prefetch(ctx, [(p.payload, k) for p, k in zip(msg.parts, kinds, strict=True)])
     out: list[AttachmentAnalysis] = []
-    for part in msg.parts:
-        out.extend(_analyse_part(digest, msg, part, None, ctx, depth=0))
+    for part, kind in zip(msg.parts, kinds, strict=True):
+        out.extend(_analyse_part(digest, msg, part, None, ctx, depth=0, kind=kind))
     return MessageAnalysis(digest, msg, out)
+
+
+def prefetch_messages(raws: list[bytes], ctx: AnalysisContext) -> None:
+    """Convert the legacy attachments of several messages in one LibreOffice batch."""
+    items = []
+    for raw in raws:
+        items += [(p.payload, kind_of(p.payload, p.filename)) for p in unpack(raw).parts]
+    _prefetch(ctx, items)
+
+
+def _prefetch(ctx: AnalysisContext, items: list[tuple[bytes, str]]) -> None:
+    """Pay LibreOffice's start-up once for all files that need converting."""
+    wanted = [(d, k) for d, k in items if target_of(k)]
+    if wanted and ctx.converter is not None:
+        ctx.converter.prefetch(wanted)
+
+
+def kind_of(data: bytes, filename: str) -> str:
+    """The detected type; an OOXML file whose parts cannot be listed keeps its name's type."""
+    kind = _detect(data, filename)
+    suffix = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+    if kind == "zip" and suffix in ("docx", "xlsx", "xlsm"):
+        # An OOXML file is a zip; a truncated or damaged one is still the form its name
+        # says, and its reader explains the damage.
+        kind = "xlsx" if suffix == "xlsm" else suffix
+    return kind
 
 
 def _new_attachment(digest: str, part: Part, kind: str,
@@ -101,12 +130,7 @@ def _analyse_part(digest: str, msg: Unpacked, part: Part, container: str | None,
                   ctx: AnalysisContext, depth: int, kind: str | None = None,
                   ) -> list[AttachmentAnalysis]:
     """One attachment (or archive member); archives only expand at the top level."""
-    kind = kind or _detect(part.payload, part.filename)
-    suffix = part.filename.rsplit(".", 1)[-1].lower() if "." in part.filename else ""
-    if kind == "zip" and suffix in ("docx", "xlsx", "xlsm"):
-        # An OOXML file is a zip; one whose parts cannot be listed (truncated, damaged)
-        # is still the form its name says, and its reader explains the damage.
-        kind = "xlsx" if suffix == "xlsm" else suffix
+    kind = kind or kind_of(part.payload, part.filename)
     att = _new_attachment(digest, part, kind, container)
     try:
         if kind in ARCHIVE_KINDS and depth == 0 and not _too_big(att, ctx):
@@ -265,6 +289,7 @@ def _expand(digest: str, msg: Unpacked, att: AttachmentAnalysis, ctx: AnalysisCo
         att.outcome = "unassigned"
         att.annex_evidence = parsers.classify(None, att.filename, msg.subject, ctx.schemas).evidence
     out = [att]
+    _prefetch(ctx, [(m.payload, m.kind) for m in files])
     for i, member in enumerate(result.members, start=1):
         part = Part(path=f"{att.part}/{i}", filename=member.filename,
                     content_type="application/octet-stream", payload=member.payload,

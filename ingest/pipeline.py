@@ -25,7 +25,13 @@ from typing import Any
 import sqlite_utils
 
 from ingest import db as dbm
-from ingest.analyse import AnalysisContext, MessageAnalysis, analyse_message, submissions_of
+from ingest.analyse import (
+    AnalysisContext,
+    MessageAnalysis,
+    analyse_message,
+    prefetch_messages,
+    submissions_of,
+)
 from ingest.archive import archive_file, archive_raw, read_raw
 from ingest.config import Config
 from ingest.lock import hold_lock
@@ -52,6 +58,8 @@ class PollSummary:
         return (f"本次收信 {self.fetched} 封：新邮件 {self.stored}，重复 {self.duplicates}，"
                 f"跳过 {self.skipped}，失败 {self.failed}" + (f"；附件：{outcomes}" if outcomes else ""))
 
+
+REPARSE_BATCH = 40  # messages whose legacy files are converted in one LibreOffice call
 
 OUTCOME_LABELS = {"parsed": "已解析", "unparsed": "无法读取", "unassigned": "待认领",
                   "ignored": "非申报表", "expanded": "压缩包"}
@@ -248,6 +256,9 @@ def reparse(cfg: Config, messages: Iterable[str] | None = None, since: datetime 
             db, dbm.to_db(since) if since else None)
         done = 0
         for mid in (progress(ids) if progress else ids):
+            if done % REPARSE_BATCH == 0:  # one LibreOffice run for the next batch's old files
+                prefetch_messages([read_raw(cfg.data_dir, m)
+                                   for m in ids[done:done + REPARSE_BATCH]], ctx)
             row = dbm.get_message(db, mid)
             if row is None:
                 raise KeyError(mid)

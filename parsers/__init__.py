@@ -6,14 +6,19 @@
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from parsers.classify import classify
+from parsers.detect import check_ooxml
 from parsers.errors import ParseError, UnsupportedFormat
+from parsers.excel import read_xls, read_xlsx
+from parsers.html import read_html
+from parsers.legacy import convert
 from parsers.model import AnnexGuess, Document, FormResult, Table
+from parsers.pdf import read_pdf
 from parsers.schema import AnnexSchema, FieldSpec, build_schemas, normalise_header
 from parsers.table import extract_form, find_unit_line
+from parsers.word import read_docx
 
 __all__ = [
     "AnnexGuess",
@@ -35,43 +40,21 @@ __all__ = [
 def read_document(data: bytes, kind: str, converter: Any = None) -> Document:
     """Read ``data`` of detected type ``kind`` into a Document.
 
-    docx, xlsx and xls/et are read here; pdf, html (".xls" that are HTML tables)
-    and the legacy formats (doc, wps, rtf, …) go to ``parsers.pdf``,
-    ``parsers.html`` / ``parsers.legacy`` when those are present.
-    ``converter`` is handed to the legacy converter (LibreOffice runner).
+    docx/xlsx are first checked for XML entity tricks (billion laughs, XXE) and
+    bomb-sized parts; xls/et are read directly; pdf and HTML ".xls" have their
+    own readers; everything else (doc, wps, rtf, odt …) goes through LibreOffice
+    (``converter`` is the cycle's :class:`parsers.legacy.Converter`).
     Raises :class:`ParseError` (or a subclass) with a Chinese reason.
     """
-    if kind == "docx":
-        from parsers.word import read_docx
-
-        return read_docx(data)
-    if kind == "xlsx":
-        from parsers.excel import read_xlsx
-
-        return read_xlsx(data)
+    if kind in ("docx", "xlsx"):
+        check_ooxml(data)
+        return read_docx(data) if kind == "docx" else read_xlsx(data)
     if kind in ("xls", "et"):
-        from parsers.excel import read_xls
-
         return read_xls(data)
-    if kind in ("pdf", "html"):
-        reader = _optional(f"parsers.{kind}", f"read_{kind}")
-        if reader is not None:
-            result: Document = reader(data)
-            return result
-    else:
-        legacy = _optional("parsers.legacy", "convert")
-        if legacy is not None:
-            converted: Document = legacy(data, kind, converter)
-            return converted
-    raise UnsupportedFormat(f"不支持的文件类型：{kind}")
-
-
-def _optional(module: str, name: str) -> Any:
-    """``module.name`` if another engineer's module is installed, else None."""
-    try:
-        found = importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name != module:
-            raise
-        return None
-    return getattr(found, name, None)
+    if kind == "pdf":
+        return read_pdf(data)
+    if kind == "html":
+        return read_html(data)
+    if kind in ("text", "other", "zip", "rar", "7z", "eml"):
+        raise UnsupportedFormat(f"不是表格文件（{kind}），无法读取")
+    return convert(data, kind, converter)
