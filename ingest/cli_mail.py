@@ -50,7 +50,7 @@ def paper(obj: Ctx, unit: str, annex: int, on: datetime | None, undo: bool) -> N
         kaohe -c config.toml paper 财政局 --annex 4 --undo
     单位可写全称、简称或别名（须能在名单中唯一确定）。
     """
-    from ingest.paper import record_paper
+    from ingest.clerk import record_paper
 
     day: date | None = on.date() if on else None
     with _errors():

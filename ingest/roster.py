@@ -84,6 +84,15 @@ class Roster:
             return exact[0]
         return units[0] if len(units) == 1 else None
 
+    def resolve(self, name: str) -> Unit:
+        """The unit a clerk typed, or :class:`RosterError` with the nearest candidates."""
+        unit = self.find(name)
+        if unit is None:
+            near = self.find_in_text(name)
+            hint = f"；可能是：{'、'.join(u.name for u in near)}" if near else ""
+            raise RosterError(f"单位名单中没有唯一对应“{name}”的单位{hint}")
+        return unit
+
     def find_in_text(self, text: str) -> list[Unit]:
         """Units named in *text*, longest matches first, each once, in roster order."""
         norm = normalise(text)
