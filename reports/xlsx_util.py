@@ -8,13 +8,16 @@ as text (never a formula — mail subjects and form cells are untrusted).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from copy import copy
 from datetime import date, datetime
 from io import BytesIO
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
@@ -33,29 +36,54 @@ def clean_text(text: str) -> str:
     return text[:MAX_CELL_TEXT]
 
 
+# Per workbook: the style of each (number format, bold, fill, colour, wrap) put() has
+# written. Setting border/alignment/font/fill through openpyxl's descriptors hashes
+# the style objects on every cell (70% of a 500-unit report); copying the finished
+# style array of an identical earlier cell costs nothing.
+_STYLES: WeakKeyDictionary[Any, dict[tuple[Any, ...], StyleArray]] = WeakKeyDictionary()
+
+
 def put(ws: Worksheet, row: int, col: int, value: Any, *, bold: bool = False,
         fill: PatternFill | None = None, colour: str | None = None,
         wrap: bool = True) -> Cell:
     """Write one bordered cell; strings are cleaned and always stay text."""
     cell = ws.cell(row=row, column=col)
+    number_format = None
     if isinstance(value, datetime):
         cell.value = value.replace(tzinfo=None)  # Excel has no time zones: local time
-        cell.number_format = TIME_FORMAT
+        number_format = TIME_FORMAT
     elif isinstance(value, date):
         cell.value = value
-        cell.number_format = DATE_FORMAT
+        number_format = DATE_FORMAT
     elif isinstance(value, str):
         cell.value = clean_text(value)
         cell.data_type = "s"  # "=…" from a mail subject must not become a formula
     else:
         cell.value = value
+    if cell.has_style:  # styled before: apply on top of what is there
+        _style(cell, number_format, bold, fill, colour, wrap)
+        return cell
+    styles = _STYLES.setdefault(ws.parent, {})
+    key = (number_format, bold, fill, colour, wrap)
+    done = styles.get(key)
+    if done is not None:
+        cell._style = copy(done)
+        return cell
+    _style(cell, number_format, bold, fill, colour, wrap)
+    styles[key] = copy(cell._style)
+    return cell
+
+
+def _style(cell: Cell, number_format: str | None, bold: bool, fill: PatternFill | None,
+           colour: str | None, wrap: bool) -> None:
+    if number_format is not None:
+        cell.number_format = number_format
     cell.border = BORDER
     cell.alignment = WRAP if wrap else Alignment(vertical="top")
     if bold or colour:
         cell.font = Font(bold=bold, color=colour)
     if fill is not None:
         cell.fill = fill
-    return cell
 
 
 def fill(rgb: str) -> PatternFill:
