@@ -95,9 +95,10 @@ def kaohe_env() -> dict[str, str]:
 
 
 def start_poll(config: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([KAOHE, "-c", str(config), "poll"], env=kaohe_env(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            start_new_session=True)
+    """``kaohe poll`` in its own process group; stderr goes to poll.err beside the config."""
+    with open(config.parent / "poll.err", "wb") as err:
+        return subprocess.Popen([KAOHE, "-c", str(config), "poll"], env=kaohe_env(),
+                                stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
 
 
 def kill_group(proc: subprocess.Popen[bytes]) -> None:
@@ -155,6 +156,19 @@ def check_database(data_dir: Path, expected_ids: list[str]) -> list[str]:
     return problems
 
 
+def stored_count(data_dir: Path) -> int:
+    try:
+        con = sqlite3.connect(f"file:{data_dir / 'kaohe.db'}?mode=ro", uri=True, timeout=30)
+    except sqlite3.OperationalError:  # no database yet
+        return 0
+    try:
+        return int(con.execute("select count(*) from messages").fetchone()[0])
+    except sqlite3.OperationalError:
+        return 0
+    finally:
+        con.close()
+
+
 def derived_rows(data_dir: Path) -> list[tuple[object, ...]]:
     con = sqlite3.connect(f"file:{data_dir / 'kaohe.db'}?mode=ro", uri=True)
     try:
@@ -176,28 +190,25 @@ def run_trials(trials: int, mails: int, seed: int, workdir: Path,
     with running_dovecot() as server:
         expected = append_batch(server, 0, mails)
         config = write_config(server, workdir / "crashed")
-        idle, window = _time_polls(config, workdir)  # for kill timing
-        say(f"an empty poll takes {idle:.1f} s, a poll of {mails} mails {window:.1f} s; "
-            "killing in between")
+        data = config.parent / "data"
         while result.kills < trials:
             result.trials += 1
+            stored = stored_count(data)
+            if stored >= len(expected):  # all in: give the next poll work to be killed in
+                expected += append_batch(server, len(expected), max(10, mails // 4))
             proc = start_poll(config)
-            try:
-                proc.wait(rng.uniform(0.7 * idle, window))
-            except subprocess.TimeoutExpired:
-                kill_group(proc)
+            if kill_at_random_moment(proc, data, stored, len(expected) - stored, rng):
                 result.kills += 1
                 continue
             if proc.returncode != 0:
-                result.problems.append(f"poll exited {proc.returncode}: "
-                                       f"{proc.stderr.read().decode(errors='replace')[-500:]}"
-                                       if proc.stderr else f"poll exited {proc.returncode}")
+                err = (config.parent / "poll.err").read_text(errors="replace")
+                result.problems.append(f"poll exited {proc.returncode}: {err[-500:]}")
                 break
-            result.completed_polls += 1  # finished before its kill: give it more work
-            expected += append_batch(server, len(expected), max(10, mails // 4))
+            result.completed_polls += 1
+        say(f"{result.kills} kills done; final poll and a clean run of {len(expected)} mails")
         poll_to_completion(config)
         result.mails = len(expected)
-        result.problems += check_database(config.parent / "data", expected)
+        result.problems += check_database(data, expected)
         clean = write_config(server, workdir / "clean")
         poll_to_completion(clean)
         result.problems += _compare(config, clean)
@@ -205,25 +216,27 @@ def run_trials(trials: int, mails: int, seed: int, workdir: Path,
     return result
 
 
-def _time_polls(config: Path, workdir: Path) -> tuple[float, float]:
-    """Seconds for a poll of the whole mailbox into a scratch data_dir, then for an empty poll.
+def kill_at_random_moment(proc: subprocess.Popen[bytes], data: Path, stored: int, pending: int,
+                          rng: random.Random) -> bool:
+    """SIGKILL *proc* at a random moment with work in hand; False if it finished first.
 
-    Kills are timed between the two, when there is work in hand, rather than
-    while the interpreter is still importing.
+    One kill in five lands during start-up, connect or search (a random time in
+    the first second); the others after a random number of new messages were
+    committed, plus a random part of the next message's work.
     """
-    scratch = write_config_like(config, workdir / "timing")
-    t0 = time.monotonic()
-    poll_to_completion(scratch)
-    t1 = time.monotonic()
-    poll_to_completion(scratch)
-    return time.monotonic() - t1, t1 - t0
-
-
-def write_config_like(config: Path, folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for name in ("config.toml", "roster.csv"):
-        (folder / name).write_bytes((config.parent / name).read_bytes())
-    return folder / "config.toml"
+    if rng.random() < 0.2:
+        deadline = time.monotonic() + rng.uniform(0.0, 1.0)
+        target = None
+    else:
+        deadline = time.monotonic() + 300
+        target = stored + rng.randrange(max(pending, 1))
+    while proc.poll() is None:
+        if time.monotonic() >= deadline or (target is not None and stored_count(data) >= target):
+            time.sleep(rng.uniform(0.0, 0.03) if target is not None else 0)
+            kill_group(proc)
+            return True
+        time.sleep(0.01)
+    return False
 
 
 def _compare(crashed: Path, clean: Path) -> list[str]:
