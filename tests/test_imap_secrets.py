@@ -67,3 +67,17 @@ def test_secret_never_prints_itself(tmp_path: Path) -> None:
         import pickle
 
         pickle.dumps(s)
+
+
+def test_imap_source_refuses_a_world_readable_password_file(tmp_path: Path) -> None:
+    from ingest.config import MailboxConfig
+    from ingest.sources.base import LoginFailed
+    from ingest.sources.imap import ImapSource
+
+    p = private_file(tmp_path, 0o644)
+    # host 127.0.0.1:9 is never contacted: the file is checked before connecting
+    src = ImapSource(MailboxConfig(host="127.0.0.1", port=9, username="u@163.com",
+                                   password_file=p))
+    with pytest.raises(LoginFailed, match=f"chmod 600 {p}"):
+        next(src.fetch_new(None))  # type: ignore[arg-type]
+    src.close()
