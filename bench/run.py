@@ -148,8 +148,16 @@ def machine() -> dict[str, str]:
         "python": platform.python_version(), "dovecot": dovecot, "libreoffice": lo,
         **{d: version(d) for d in ("imapclient", "python-calamine", "openpyxl", "python-docx",
                                    "lxml", "sqlite-utils")},
-        "sqlite": __import__("sqlite3").sqlite_version,
+        "sqlite": __import__("sqlite3").sqlite_version, "load_start": load_average(),
     }
+
+
+def load_average() -> str:
+    """1/5/15-minute load averages: other work on the machine skews the figures."""
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "?"
 
 
 # ---------------------------------------------------------------- the bench
@@ -497,6 +505,8 @@ def render(results: dict[str, Any], sizes: Sizes, total: float, smoke: bool) -> 
         f"- {m['nproc']} × {m['cpu']}, RAM {m['ram']}, {m['os']}",
         f"- Python {m['python']}, SQLite {m['sqlite']}, {m['dovecot'] and 'Dovecot ' + m['dovecot']},"
         f" {m['libreoffice']}",
+        f"- load average (1/5/15 min) at start {m['load_start']}, at end {m.get('load_end', '?')}"
+        " — other sessions share this machine",
         f"- imapclient {m['imapclient']}, python-calamine {m['python-calamine']}, openpyxl "
         f"{m['openpyxl']}, python-docx {m['python-docx']}, lxml {m['lxml']}, sqlite-utils "
         f"{m['sqlite-utils']}", "",
@@ -591,6 +601,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         shutil.rmtree(work, ignore_errors=True)
     total = time.perf_counter() - started
     bench.results["total_seconds"] = total
+    bench.results["machine"]["load_end"] = load_average()
     text = render(bench.results, sizes, total, a.smoke)
     if a.notes and a.notes.exists() and not a.smoke:
         text += "\n" + a.notes.read_text(encoding="utf-8")
