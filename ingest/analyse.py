@@ -80,29 +80,51 @@ def attachment_id(message_digest: str, part: str) -> str:
     return hashlib.sha256(f"{message_digest}:{part}".encode()).hexdigest()[:12]
 
 
-def analyse_message(raw: bytes, ctx: AnalysisContext) -> MessageAnalysis:
-    digest = hashlib.sha256(raw).hexdigest()
+@dataclass
+class PreparedMessage:
+    """A message unpacked and its parts' types detected: cheap, before any reading."""
+
+    digest: str
+    headers: Unpacked
+    kinds: list[str]
+
+    @property
+    def convertible(self) -> list[tuple[bytes, str]]:
+        """(payload, kind) of the parts LibreOffice has to convert."""
+        return [(p.payload, k) for p, k in zip(self.headers.parts, self.kinds, strict=True)
+                if target_of(k)]
+
+
+def prepare_message(raw: bytes) -> PreparedMessage:
     msg = unpack(raw)
-    kinds = [kind_of(p.payload, p.filename) for p in msg.parts]
-    _prefetch(ctx, [(p.payload, k) for p, k in zip(msg.parts, kinds, strict=True)])
+    return PreparedMessage(hashlib.sha256(raw).hexdigest(), msg,
+                           [kind_of(p.payload, p.filename) for p in msg.parts])
+
+
+def finish_message(prepared: PreparedMessage, ctx: AnalysisContext) -> MessageAnalysis:
+    """Read, classify and identify every part (legacy files converted in one batch)."""
+    msg = prepared.headers
+    _prefetch(ctx, prepared.convertible)
     out: list[AttachmentAnalysis] = []
-    for part, kind in zip(msg.parts, kinds, strict=True):
-        out.extend(_analyse_part(digest, msg, part, None, ctx, depth=0, kind=kind))
-    return MessageAnalysis(digest, msg, out)
+    for part, kind in zip(msg.parts, prepared.kinds, strict=True):
+        out.extend(_analyse_part(prepared.digest, msg, part, None, ctx, depth=0, kind=kind))
+    return MessageAnalysis(prepared.digest, msg, out)
 
 
-def prefetch_messages(raws: list[bytes], ctx: AnalysisContext) -> None:
+def analyse_message(raw: bytes, ctx: AnalysisContext) -> MessageAnalysis:
+    """How the pipeline sees one message (pure: nothing is written)."""
+    return finish_message(prepare_message(raw), ctx)
+
+
+def prefetch_messages(prepared: list[PreparedMessage], ctx: AnalysisContext) -> None:
     """Convert the legacy attachments of several messages in one LibreOffice batch."""
-    items = []
-    for raw in raws:
-        items += [(p.payload, kind_of(p.payload, p.filename)) for p in unpack(raw).parts]
-    _prefetch(ctx, items)
+    _prefetch(ctx, [item for p in prepared for item in p.convertible])
 
 
 def _prefetch(ctx: AnalysisContext, items: list[tuple[bytes, str]]) -> None:
     """Pay LibreOffice's start-up once for all files that need converting."""
     wanted = [(d, k) for d, k in items if target_of(k)]
-    if wanted and ctx.converter is not None:
+    if len(wanted) > 1 and ctx.converter is not None:
         ctx.converter.prefetch(wanted)
 
 

@@ -28,7 +28,7 @@ def assign_attachment(cfg: Config, attachment: str, unit_name: str, annex: int |
         if annex is None and not att["annex"]:
             raise RosterError("程序无法判断这个附件是附件几，请同时用 --annex 指定")
         with dbm.transaction(db):
-            dbm.set_assignment(db, att["id"], unit.name, annex)
+            dbm.set_assignment(db, att["id"], att["message"], unit.name, annex)
     finally:
         db.close()
     from ingest.pipeline import reparse

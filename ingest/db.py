@@ -129,8 +129,9 @@ def _ensure_derived(db: sqlite_utils.Database) -> None:
 def _ensure_clerk_tables(db: sqlite_utils.Database) -> None:
     t = db.table
     if not t("assignments").exists():
-        t("assignments").create({"attachment": str, "unit": str, "annex": int,
+        t("assignments").create({"attachment": str, "message": str, "unit": str, "annex": int,
                                  "assigned_at": str}, pk="attachment")
+        t("assignments").create_index(["message"])
     if not t("paper").exists():
         t("paper").create({"unit": str, "annex": int, "received_on": str, "recorded_at": str},
                           pk=("unit", "annex"))
@@ -266,12 +267,9 @@ def get_message(db: sqlite_utils.Database, message: str) -> dict[str, Any] | Non
 # --------------------------------------------------------------------------- clerk decisions
 
 
-def assignments_for(db: sqlite_utils.Database, ids: list[str]) -> dict[str, dict[str, Any]]:
-    """The clerk's decisions for these attachment ids, keyed by attachment id."""
-    if not ids:
-        return {}
-    marks = ",".join("?" * len(ids))
-    rows = db.query(f"select * from assignments where attachment in ({marks})", ids)
+def assignments_for(db: sqlite_utils.Database, message: str) -> dict[str, dict[str, Any]]:
+    """The clerk's decisions for attachments of *message*, keyed by attachment id."""
+    rows = db.query("select * from assignments where message = ?", [message])
     return {r["attachment"]: r for r in rows}
 
 
@@ -279,10 +277,10 @@ def all_assignments(db: sqlite_utils.Database) -> dict[str, dict[str, Any]]:
     return {r["attachment"]: r for r in db.query("select * from assignments")}
 
 
-def set_assignment(db: sqlite_utils.Database, attachment: str, unit: str,
+def set_assignment(db: sqlite_utils.Database, attachment: str, message: str, unit: str,
                    annex: int | None) -> None:
-    db.table("assignments").upsert({"attachment": attachment, "unit": unit, "annex": annex,
-                                    "assigned_at": now_db()}, pk="attachment")
+    db.table("assignments").upsert({"attachment": attachment, "message": message, "unit": unit,
+                                    "annex": annex, "assigned_at": now_db()}, pk="attachment")
 
 
 def find_attachment(db: sqlite_utils.Database, prefix: str) -> list[dict[str, Any]]:

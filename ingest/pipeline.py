@@ -28,8 +28,10 @@ from ingest import db as dbm
 from ingest.analyse import (
     AnalysisContext,
     MessageAnalysis,
-    analyse_message,
+    PreparedMessage,
+    finish_message,
     prefetch_messages,
+    prepare_message,
     submissions_of,
 )
 from ingest.archive import archive_file, archive_raw, read_raw
@@ -59,7 +61,8 @@ class PollSummary:
                 f"跳过 {self.skipped}，失败 {self.failed}" + (f"；附件：{outcomes}" if outcomes else ""))
 
 
-REPARSE_BATCH = 40  # messages whose legacy files are converted in one LibreOffice call
+LOOKAHEAD_MESSAGES = 20  # messages held so their old Office files convert in one batch
+LOOKAHEAD_BYTES = 16 * 1024 * 1024
 
 OUTCOME_LABELS = {"parsed": "已解析", "unparsed": "无法读取", "unassigned": "待认领",
                   "ignored": "非申报表", "expanded": "压缩包"}
@@ -93,18 +96,29 @@ def poll(cfg: Config, source: MailSource | None = None, stop: threading.Event | 
         own = source is None
         src = source if source is not None else open_source(cfg.mailbox)
         summary = PollSummary()
-        try:
-            state = dbm.DbSourceState(db, cfg.mailbox.max_attempts)
-            for item in src.fetch_new(state):
-                ingest_item(db, cfg, ctx, item, summary)
+        pending: list[Taken] = []
+
+        def commit_pending() -> None:
+            if len(pending) > 1:
+                prefetch_messages([t.prepared for t in pending if t.prepared], ctx)
+            for taken in pending:
+                commit_item(db, cfg, ctx, taken, summary)
                 mark_done = getattr(src, "mark_done", None)
                 if mark_done is not None:
-                    mark_done(item)
+                    mark_done(taken.item)
                 if on_item is not None:
-                    on_item(item)
+                    on_item(taken.item)
+            pending.clear()
+
+        try:
+            for item in src.fetch_new(dbm.DbSourceState(db, cfg.mailbox.max_attempts)):
+                pending.append(take_item(db, cfg, item, summary))
+                if not _worth_waiting(pending):
+                    commit_pending()
                 if stop is not None and stop.is_set():
-                    log.info("stop requested: finished the message in hand")
+                    log.info("stop requested: finishing the messages in hand")
                     break
+            commit_pending()
         finally:
             if own:
                 src.close()
@@ -113,43 +127,91 @@ def poll(cfg: Config, source: MailSource | None = None, stop: threading.Event | 
         return summary
 
 
-def ingest_item(db: sqlite_utils.Database, cfg: Config, ctx: AnalysisContext, item: SourceItem,
-                summary: PollSummary) -> None:
-    """Archive, analyse and commit one source item (steps 1–3 of the module docstring)."""
+def _worth_waiting(pending: list[Taken]) -> bool:
+    """Hold committed-later messages while old Office files wait for one LibreOffice batch.
+
+    Bounded in count and bytes; the cursor still only passes committed messages, so
+    a crash while messages wait loses nothing (they are fetched again).
+    """
+    if not any(t.prepared and t.prepared.convertible for t in pending):
+        return False
+    size = sum(t.item.size for t in pending)
+    return len(pending) < LOOKAHEAD_MESSAGES and size < LOOKAHEAD_BYTES
+
+
+@dataclass
+class Taken:
+    """A source item archived raw and unpacked, not yet committed."""
+
+    item: SourceItem
+    digest: str | None = None
+    raw_path: str | None = None
+    known: dict[str, Any] | None = None
+    prepared: PreparedMessage | None = None
+    error: str | None = None
+
+
+def take_item(db: sqlite_utils.Database, cfg: Config, item: SourceItem,
+              summary: PollSummary) -> Taken:
+    """Step 1 and the cheap part of 2: archive the raw bytes, unpack, detect types."""
     summary.fetched += 1
-    received = dbm.to_db(item.received)
     if item.raw is None:
+        return Taken(item)
+    digest, path = archive_raw(cfg.data_dir, item.raw)
+    taken = Taken(item, digest, path.relative_to(cfg.data_dir).as_posix(),
+                  dbm.get_message(db, digest))
+    if taken.known is None or dbm.to_db(item.received) < taken.known["received"]:
+        try:
+            taken.prepared = prepare_message(item.raw)
+        except Exception as e:  # a bug must not block the mailbox: the raw mail is safe
+            taken.error = _analysis_failed(digest, e)
+    return taken
+
+
+def commit_item(db: sqlite_utils.Database, cfg: Config, ctx: AnalysisContext, taken: Taken,
+                summary: PollSummary) -> None:
+    """Steps 2–3: analyse, then one transaction for the message, its outcome and the cursor."""
+    item, received = taken.item, dbm.to_db(taken.item.received)
+    if taken.digest is None:
         with dbm.transaction(db):
             dbm.record_source_item(db, item.key, message=None, received=received,
                                    status="skipped", reason=item.skipped_reason, size=item.size)
             _advance(db, item)
         summary.skipped += 1
         return
-    digest, path = archive_raw(cfg.data_dir, item.raw)
-    known = dbm.get_message(db, digest)
-    analysis, error = None, None
-    if known is None or received < known["received"]:
+    analysis = None
+    if taken.prepared is not None:
         try:
-            analysis = _analyse(db, ctx, item.raw)
-        except Exception as e:  # a bug must not block the mailbox: the raw mail is safe
-            log.exception("analysis of message %s failed", digest[:12])
-            error = f"分析失败（程序错误：{type(e).__name__}），原始邮件已存档，修复后可重新解析"
-            summary.failed += 1
+            analysis = _analyse(db, ctx, taken.prepared)
+        except Exception as e:  # as above: recorded, reparse can retry once fixed
+            taken.error = _analysis_failed(taken.digest, e)
+    summary.failed += taken.error is not None
     with dbm.transaction(db):
-        record = _message_record(digest, path.relative_to(cfg.data_dir).as_posix(), item,
-                                 received, analysis)
-        record["error"] = error
+        assert taken.raw_path is not None
+        record = _message_record(taken.digest, taken.raw_path, item, received, analysis)
+        record["error"] = taken.error
         is_new = dbm.upsert_message(db, record)
-        dbm.record_source_item(db, item.key, message=digest, received=received,
+        dbm.record_source_item(db, item.key, message=taken.digest, received=received,
                                status="stored", reason=None, size=item.size)
         if analysis is not None:
-            effective = received if is_new else min(received, known["received"])  # type: ignore[index]
-            _store_analysis(db, cfg, analysis, effective, summary)
+            earliest = received if taken.known is None else min(received, taken.known["received"])
+            _store_analysis(db, cfg, analysis, earliest, summary)
         _advance(db, item)
     if is_new:
         summary.stored += 1
     else:
         summary.duplicates += 1
+
+
+def ingest_item(db: sqlite_utils.Database, cfg: Config, ctx: AnalysisContext, item: SourceItem,
+                summary: PollSummary) -> None:
+    """Archive, analyse and commit one source item (steps 1–3 of the module docstring)."""
+    commit_item(db, cfg, ctx, take_item(db, cfg, item, summary), summary)
+
+
+def _analysis_failed(digest: str, e: Exception) -> str:
+    log.error("analysis of message %s failed", digest[:12], exc_info=e)
+    return f"分析失败（程序错误：{type(e).__name__}），原始邮件已存档，修复后可重新解析"
 
 
 def _advance(db: sqlite_utils.Database, item: SourceItem) -> None:
@@ -158,18 +220,14 @@ def _advance(db: sqlite_utils.Database, item: SourceItem) -> None:
         dbm.advance_cursor(db, c.folder, c.uidvalidity, c.uid)
 
 
-def _analyse(db: sqlite_utils.Database, ctx: AnalysisContext, raw: bytes) -> MessageAnalysis:
-    """Analyse with the clerk's decisions (``assign``) applied."""
-    analysis = analyse_message(raw, ctx)
-    ids = [a.id for a in analysis.attachments]
-    clerk = dbm.assignments_for(db, ids)
-    if clerk:
-        ctx.assignments = clerk
-        try:
-            analysis = analyse_message(raw, ctx)
-        finally:
-            ctx.assignments = {}
-    return analysis
+def _analyse(db: sqlite_utils.Database, ctx: AnalysisContext,
+             prepared: PreparedMessage) -> MessageAnalysis:
+    """Analyse with the clerk's decisions (``assign``) for this message applied."""
+    ctx.assignments = dbm.assignments_for(db, prepared.digest)
+    try:
+        return finish_message(prepared, ctx)
+    finally:
+        ctx.assignments = {}
 
 
 def _message_record(digest: str, raw_rel: str, item: SourceItem, received: str,
@@ -255,18 +313,27 @@ def reparse(cfg: Config, messages: Iterable[str] | None = None, since: datetime 
         ids = list(messages) if messages is not None else dbm.message_ids(
             db, dbm.to_db(since) if since else None)
         done = 0
+        batch: list[tuple[str, PreparedMessage]] = []
         for mid in (progress(ids) if progress else ids):
-            if done % REPARSE_BATCH == 0:  # one LibreOffice run for the next batch's old files
-                prefetch_messages([read_raw(cfg.data_dir, m)
-                                   for m in ids[done:done + REPARSE_BATCH]], ctx)
-            row = dbm.get_message(db, mid)
-            if row is None:
-                raise KeyError(mid)
-            analysis = _analyse(db, ctx, read_raw(cfg.data_dir, mid))
-            with dbm.transaction(db):
-                _store_analysis(db, cfg, analysis, row["received"])
-            done += 1
+            batch.append((mid, prepare_message(read_raw(cfg.data_dir, mid))))
+            if len(batch) == LOOKAHEAD_MESSAGES or mid == ids[-1]:
+                done += _reparse_batch(db, cfg, ctx, batch)
+                batch = []
         return done
     finally:
         close_context(ctx)
         db.close()
+
+
+def _reparse_batch(db: sqlite_utils.Database, cfg: Config, ctx: AnalysisContext,
+                   batch: list[tuple[str, PreparedMessage]]) -> int:
+    """Re-derive a few messages, their old Office files converted in one LibreOffice run."""
+    prefetch_messages([p for _, p in batch], ctx)
+    for mid, prepared in batch:
+        row = dbm.get_message(db, mid)
+        if row is None:
+            raise KeyError(mid)
+        analysis = _analyse(db, ctx, prepared)
+        with dbm.transaction(db):
+            _store_analysis(db, cfg, analysis, row["received"])
+    return len(batch)

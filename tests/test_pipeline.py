@@ -289,3 +289,35 @@ def test_scores_are_stored_as_numbers_where_they_are_numbers(tmp_path: Path) -> 
     db = open_db(c.cfg.db_path)
     got = db.execute('select "分值", typeof("分值") from annex4_rows order by row_no').fetchall()
     assert got == [(5, "integer"), (3, "integer"), ("按实际完成情况", "text")]
+
+
+@pytest.mark.integration
+def test_poll_converts_old_word_files_of_several_mails_in_one_libreoffice_run(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Three mails with a .doc each: one soffice start, all rows read, each mail counted."""
+    from corpus import require_soffice, soffice_convert
+
+    require_soffice()
+    units = ["南郑区财政局", "南郑区发展和改革局", "南郑区住房和城乡建设局"]
+    docs = {f"{i}.docx": make_docx_form(4, sample_rows(4, i + 2), unit_line=f"填报单位：{u}")
+            for i, u in enumerate(units)}
+    converted = soffice_convert(docs, "doc")
+    calls = tmp_path / "calls.log"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    wrapper = bin_dir / "soffice"
+    wrapper.write_text(f'#!/bin/sh\necho call >> {calls}\nexec /usr/bin/soffice "$@"\n')
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    c = make_campaign(tmp_path / "c")
+    for i, unit in enumerate(units):
+        c.deliver(f"{i}.eml", make_mail(sender="x@qq.com", subject="附件4", attachments=[
+            (f"附件4（{unit}）.doc", converted[f"{i}.doc"])]), f"2020-03-1{i}T09:00:00")
+    summary = poll(c.cfg)
+    assert (summary.stored, summary.attachments) == (3, {"parsed": 3})
+    assert calls.read_text().count("call") == 1
+    r = report_json(c, "2020-03-22")
+    assert [unit_of(r, u)["annexes"]["4"]["rows"] for u in units] == [2, 3, 4]
+    # a reparse of the archive batches the same way
+    assert reparse(c.cfg) == 3
+    assert calls.read_text().count("call") == 2
