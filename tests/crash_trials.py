@@ -137,8 +137,12 @@ def check_database(data_dir: Path, expected_ids: list[str]) -> list[str]:
         ids = [r[0] for r in con.execute("select message_id from messages")]
         items = con.execute("select status, count(*) from source_items group by status").fetchall()
         raws = [r[0] for r in con.execute("select raw_path from messages")]
+        errors = con.execute("select error, count(*) from messages where error is not null "
+                             "group by error").fetchall()
     finally:
         con.close()
+    for error, n in errors:
+        problems.append(f"{n} message(s) recorded with error: {error}")
     doubled = sorted({i for i in ids if ids.count(i) > 1})
     missing = sorted(set(expected_ids) - set(ids))
     extra = sorted(set(ids) - set(expected_ids))
@@ -194,7 +198,7 @@ def run_trials(trials: int, mails: int, seed: int, workdir: Path,
         while result.kills < trials:
             result.trials += 1
             stored = stored_count(data)
-            if stored >= len(expected):  # all in: give the next poll work to be killed in
+            if len(expected) - stored < max(10, mails // 10):  # keep work in hand to be killed in
                 expected += append_batch(server, len(expected), max(10, mails // 4))
             proc = start_poll(config)
             if kill_at_random_moment(proc, data, stored, len(expected) - stored, rng):
@@ -220,16 +224,17 @@ def kill_at_random_moment(proc: subprocess.Popen[bytes], data: Path, stored: int
                           rng: random.Random) -> bool:
     """SIGKILL *proc* at a random moment with work in hand; False if it finished first.
 
-    One kill in five lands during start-up, connect or search (a random time in
-    the first second); the others after a random number of new messages were
-    committed, plus a random part of the next message's work.
+    One kill in five lands at a random time in the first 1.5 s (start-up,
+    connect, login, search, first message); the others once a random number
+    (at least one) of new messages were committed, plus a random part of the
+    next message's work.
     """
     if rng.random() < 0.2:
-        deadline = time.monotonic() + rng.uniform(0.0, 1.0)
+        deadline = time.monotonic() + rng.uniform(0.0, 1.5)
         target = None
     else:
         deadline = time.monotonic() + 300
-        target = stored + rng.randrange(max(pending, 1))
+        target = stored + 1 + rng.randrange(max(pending, 1))
     while proc.poll() is None:
         if time.monotonic() >= deadline or (target is not None and stored_count(data) >= target):
             time.sleep(rng.uniform(0.0, 0.03) if target is not None else 0)
@@ -253,10 +258,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--trials", type=int, default=50, help="number of SIGKILLs (default 50)")
     ap.add_argument("--mails", type=int, default=300, help="mails in the first batch (default 300)")
     ap.add_argument("--seed", type=int, default=None, help="random seed (default: random)")
+    ap.add_argument("--keep", type=Path, default=None, metavar="DIR",
+                    help="work in DIR and keep it (databases, logs) instead of a temp folder")
     args = ap.parse_args(argv)
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
-    with tempfile.TemporaryDirectory(prefix="kaohe-crash-") as tmp:
-        res = run_trials(args.trials, args.mails, seed, Path(tmp))
+    if args.keep is not None:
+        args.keep.mkdir(parents=True, exist_ok=True)
+        res = run_trials(args.trials, args.mails, seed, args.keep)
+    else:
+        with tempfile.TemporaryDirectory(prefix="kaohe-crash-") as tmp:
+            res = run_trials(args.trials, args.mails, seed, Path(tmp))
     print(f"seed {seed}: {res.kills} kills in {res.trials} polls ({res.completed_polls} "
           f"completed before their kill), {res.mails} mails, {res.seconds:.0f} s")
     for p in res.problems:
