@@ -35,7 +35,16 @@ from email.policy import compat32
 from email.utils import parseaddr, parsedate_to_datetime
 from html.parser import HTMLParser
 
-from ingest.mime_raw import Span, body_start, child_spans, decode_base64
+from ingest.mime_raw import (
+    Span,
+    Spool,
+    body_start,
+    child_spans,
+    decode_base64,
+    decode_spooled,
+    restore,
+    spool_large_bodies,
+)
 from ingest.names import (
     charset_known,
     decode_filename,
@@ -115,12 +124,14 @@ def unpack(raw: bytes) -> Unpacked:
     """Headers, body text and file parts of one raw message. Never raises."""
     if not raw.strip():
         return _empty(["邮件内容为空"])
-    msg = email.message_from_bytes(raw, policy=compat32)
+    spool = spool_large_bodies(raw)
+    parsed = spool.reduced if spool else raw
+    msg = email.message_from_bytes(parsed, policy=compat32)
     if not msg.keys():
         return _empty(["不是邮件格式：找不到邮件头"])
-    walker = _Walker(raw)
+    walker = _Walker(parsed, spool)
     try:
-        walker.walk(msg, "", (0, len(raw)))
+        walker.walk(msg, "", (0, len(parsed)))
     except Exception as exc:  # the contract is "never raise": keep what was found
         log.warning("unpack: walk failed", exc_info=True)
         walker.defects.append(f"邮件结构无法完整解析（{type(exc).__name__}），部分内容可能缺失")
@@ -169,8 +180,9 @@ def _parse_date(value: str | None, defects: list[str]) -> datetime | None:
 class _Walker:
     """Collects file parts, body texts and defects while walking the MIME tree."""
 
-    def __init__(self, raw: bytes) -> None:
-        self.raw = raw
+    def __init__(self, raw: bytes, spool: Spool | None = None) -> None:
+        self.raw = raw  # the bytes the email package parsed (spool.reduced for large mail)
+        self.spool = spool
         self.parts: list[Part] = []
         self.plain: list[str] = []
         self.html: list[str] = []
@@ -240,7 +252,10 @@ class _Walker:
             return b""
         cte = (raw_header(node, "content-transfer-encoding") or "").strip().lower()
         if cte == "base64":
-            data, damaged = decode_base64(body.encode("utf-8", "surrogateescape"))
+            if self.spool is not None and self.spool.token in body:
+                data, damaged = decode_spooled(body, self.spool)
+            else:
+                data, damaged = decode_base64(body.encode("utf-8", "surrogateescape"))
             if damaged:
                 self.defects.append(
                     f"第 {path} 部分“{safe_display_name(name)}”的 base64 编码有误（可能被截断），已尽量解码"
@@ -248,6 +263,8 @@ class _Walker:
         else:
             decoded = node.get_payload(decode=True)
             data = decoded if isinstance(decoded, bytes) else b""
+            if self.spool is not None:  # a long base64-looking run in a 7bit/8bit body
+                data = restore(data, self.spool)
         node.set_payload("")  # keep memory to the message plus its decoded parts
         return data
 
@@ -273,6 +290,8 @@ class _Walker:
         cte = (raw_header(node, "content-transfer-encoding") or "").strip().lower()
         if span is not None:
             data = self.raw[body_start(self.raw, *span) : span[1]]
+            if self.spool is not None:
+                data = restore(data, self.spool)
             if cte == "base64":  # not allowed for message/rfc822, but some clients do it
                 return decode_base64(data)[0]
             return data

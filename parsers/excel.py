@@ -9,6 +9,7 @@ reader is needed for merges. xls files calamine refuses are retried with xlrd
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
 from collections.abc import Sequence
 from io import BytesIO, StringIO
 from typing import Any
@@ -39,10 +40,24 @@ def read_xls(data: bytes) -> Document:
         return _read_xlrd(data)
 
 
+_SPOOL_BYTES = 4 * 1024 * 1024
+
+
+def _open_book(data: bytes, kind: str) -> pc.CalamineWorkbook:
+    """calamine copies a file-like whole; a large workbook (pictures inside) is read from
+    a short-lived temp file instead, which it reads member by member."""
+    if len(data) < _SPOOL_BYTES:
+        return pc.CalamineWorkbook.from_filelike(BytesIO(data))
+    with tempfile.NamedTemporaryFile(suffix=f".{kind}") as tmp:
+        tmp.write(data)
+        tmp.flush()
+        return pc.CalamineWorkbook.from_path(tmp.name)
+
+
 def _read(data: bytes, kind: str) -> Document:
     reason = f"文件已损坏，无法打开（{kind}）"
     try:
-        book = pc.CalamineWorkbook.from_filelike(BytesIO(data))
+        book = _open_book(data, kind)
         sheets = [
             (meta.name, book.get_sheet_by_name(meta.name))
             for meta in book.sheets_metadata
