@@ -39,7 +39,7 @@ def build_status(db: sqlite_utils.Database, roster: Roster, cfg: Config,
 def _unit_status(unit: Unit, subs: dict[tuple[str, int], list[dict[str, Any]]],
                  paper: dict[tuple[str, int], str], cfg: Config, as_of: datetime,
                  db: sqlite_utils.Database) -> UnitStatus:
-    sent = {annex for (name, annex) in subs if name == unit.name}
+    sent = {annex for annex in range(2, 7) if (unit.name, annex) in subs}
     annexes = {}
     for annex in sorted(unit.required | sent):
         annexes[annex] = _annex_status(annex, annex in unit.required, subs.get((unit.name, annex), []),
