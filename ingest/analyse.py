@@ -95,9 +95,9 @@ class PreparedMessage:
                 if target_of(k)]
 
 
-def prepare_message(raw: bytes) -> PreparedMessage:
+def prepare_message(raw: bytes, digest: str | None = None) -> PreparedMessage:
     msg = unpack(raw)
-    return PreparedMessage(hashlib.sha256(raw).hexdigest(), msg,
+    return PreparedMessage(digest or hashlib.sha256(raw).hexdigest(), msg,
                            [kind_of(p.payload, p.filename) for p in msg.parts])
 
 

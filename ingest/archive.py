@@ -35,11 +35,15 @@ def archive_raw(data_dir: Path, raw: bytes) -> tuple[str, Path]:
     return digest, path
 
 
-def archive_file(data_dir: Path, payload: bytes) -> tuple[str, Path]:
-    """Store an attachment's decoded payload; returns (sha256, path). Idempotent."""
-    digest = sha256(payload)
+def archive_file(data_dir: Path, payload: bytes, digest: str | None = None) -> tuple[str, Path]:
+    """Store an attachment's decoded payload; returns (sha256, path). Idempotent.
+
+    Not fsynced: an attachment is derived from its archived raw message (which is),
+    and ``reparse`` writes it again; the rename still keeps it whole.
+    """
+    digest = digest or sha256(payload)
     path = file_path(data_dir, digest)
-    _write_once(path, payload)
+    _write_once(path, payload, durable=False)
     return digest, path
 
 
@@ -47,7 +51,7 @@ def read_raw(data_dir: Path, digest: str) -> bytes:
     return raw_path(data_dir, digest).read_bytes()
 
 
-def _write_once(path: Path, data: bytes) -> None:
+def _write_once(path: Path, data: bytes, durable: bool = True) -> None:
     if path.exists() and path.stat().st_size == len(data):
         return
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -56,11 +60,14 @@ def _write_once(path: Path, data: bytes) -> None:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    if not durable:
+        return
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(dir_fd)

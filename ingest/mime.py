@@ -207,7 +207,8 @@ class _Walker:
         assert isinstance(children, list)
         spans: list[Span | None] = [None] * len(children)
         boundary = node.get_boundary()
-        if span is not None and boundary:
+        # Byte spans are only needed to cut an attached mail out of the raw bytes exactly.
+        if span is not None and boundary and _holds_embedded(node):
             found = child_spans(self.raw, body_start(self.raw, *span), span[1], boundary)
             if len(found) == len(children):
                 spans = list(found)
@@ -306,6 +307,10 @@ class _Walker:
             return "\n\n".join(t.strip("\n") for t in self.plain)
         return "\n\n".join(html_to_text(t) for t in self.html)
 
+
+
+def _holds_embedded(node: Message) -> bool:
+    return any(part.get_content_type() in _EMBEDDED for part in node.walk())
 
 
 def _disposition(node: Message) -> str:

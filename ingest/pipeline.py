@@ -162,7 +162,7 @@ def take_item(db: sqlite_utils.Database, cfg: Config, item: SourceItem,
                   dbm.get_message(db, digest))
     if taken.known is None or dbm.to_db(item.received) < taken.known["received"]:
         try:
-            taken.prepared = prepare_message(item.raw)
+            taken.prepared = prepare_message(item.raw, digest)
         except Exception as e:  # a bug must not block the mailbox: the raw mail is safe
             taken.error = _analysis_failed(digest, e)
     return taken
@@ -254,7 +254,7 @@ def _store_analysis(db: sqlite_utils.Database, cfg: Config, analysis: MessageAna
         return
     attachments = []
     for a in analysis.attachments:
-        _, stored = archive_file(cfg.data_dir, a.payload)
+        _, stored = archive_file(cfg.data_dir, a.payload, a.sha256)
         attachments.append(_attachment_record(analysis.digest, a,
                                               stored.relative_to(cfg.data_dir).as_posix()))
         if summary is not None:

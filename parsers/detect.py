@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import zipfile
 
 import olefile
@@ -222,7 +223,12 @@ def _extension(filename: str) -> str:
 UNSAFE_XML = "文件包含不安全的XML实体，已拒绝"
 OOXML_TOO_BIG = "文件解压后过大，疑似压缩炸弹，已拒绝"
 OOXML_BROKEN = "文件已损坏，无法读取"
-_PROLOG_CHUNK = 64 * 1024
+# The parts the readers parse (python-docx/lxml for Word, calamine or openpyxl for Excel);
+# themes, fonts and document properties are never parsed, so a DTD there is harmless.
+_READ_PARTS = re.compile(
+    r"(?i)^(\[content_types\]\.xml|.*\.rels|word/document\.xml|xl/workbook\.xml"
+    r"|xl/worksheets/[^/]+\.xml|xl/sharedstrings\.xml|xl/styles\.xml)$")
+_PROLOG_CHUNK = 2048  # a prolog is a few hundred bytes; expat stops at the root element
 
 
 class _PrologDone(Exception):
@@ -251,7 +257,7 @@ def check_ooxml(
             infos = [i for i in zf.infolist() if not i.is_dir()]
             _check_ooxml_sizes(infos, max_expanded_bytes, max_ratio)
             for info in infos:
-                if info.filename.lower().endswith((".xml", ".rels", ".vml")):
+                if _READ_PARTS.match(info.filename):
                     _check_prolog(zf, info)
     except _DtdFound:
         raise ParseError(UNSAFE_XML) from None
