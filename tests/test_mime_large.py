@@ -31,8 +31,23 @@ def test_big_attachment_decodes_exactly_through_the_spool(linesep: bytes) -> Non
 
 
 def test_small_messages_are_not_spooled() -> None:
-    raw = make_mail(attachments=[("a.xlsx", os.urandom(100_000))])
+    raw = make_mail(attachments=[("a.xlsx", os.urandom(20_000))])
     assert len(raw) < SPOOL_MIN_MESSAGE and spool_large_bodies(raw) is None
+
+
+@pytest.mark.parametrize("line_len", [60, 64, 72, 74, 76])
+@pytest.mark.parametrize("size", [90_000, 400_003])
+def test_every_line_length_decodes_exactly(line_len: int, size: int) -> None:
+    """Clients wrap base64 at different widths (74 is not a multiple of 4)."""
+    data = os.urandom(size)
+    text = base64.b64encode(data)
+    body = b"\r\n".join(text[i:i + line_len] for i in range(0, len(text), line_len)) + b"\r\n"
+    part = (b'Content-Type: application/octet-stream; name="a.bin"\r\n'
+            b"Content-Transfer-Encoding: base64\r\n\r\n" + body)
+    raw = multipart("mixed", text_part("见附件"), part, headers=HEADERS)
+    assert spool_large_bodies(raw) is not None
+    [got] = unpack(raw).parts
+    assert got.payload == data
 
 
 def test_attached_mail_with_big_attachment_is_restored_byte_for_byte() -> None:
