@@ -2,9 +2,11 @@
 
 Layout under ``data_dir``: ``raw/ab/abcdef….eml`` for messages and
 ``files/ab/abcdef…`` for decoded attachment payloads. Names from mail are
-never used as paths. Writes are atomic (temp file, fsync, rename), so a crash
-leaves either the whole file or nothing, and writing the same content twice
-is a no-op.
+never used as paths. A raw message is written atomically and durably (temp file,
+fsync, rename, fsync of the folder) before anything else happens to it, so a
+crash leaves either the whole file or nothing. Attachment payloads are derived
+from the raw message and are simply written in place. Writing the same content
+twice is a no-op.
 """
 
 from __future__ import annotations
@@ -38,8 +40,8 @@ def archive_raw(data_dir: Path, raw: bytes) -> tuple[str, Path]:
 def archive_file(data_dir: Path, payload: bytes, digest: str | None = None) -> tuple[str, Path]:
     """Store an attachment's decoded payload; returns (sha256, path). Idempotent.
 
-    Not fsynced: an attachment is derived from its archived raw message (which is),
-    and ``reparse`` writes it again; the rename still keeps it whole.
+    Written in place and not fsynced: an attachment is derived from its archived raw
+    message (which is durable), and ``reparse`` writes it again.
     """
     digest = digest or sha256(payload)
     path = file_path(data_dir, digest)
@@ -54,20 +56,22 @@ def read_raw(data_dir: Path, digest: str) -> bytes:
 def _write_once(path: Path, data: bytes, durable: bool = True) -> None:
     if path.exists() and path.stat().st_size == len(data):
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.parent.is_dir():
+        path.parent.mkdir(parents=True, exist_ok=True)
+    if not durable:
+        # A torn write leaves a short file, which the size check above rewrites.
+        path.write_bytes(data)
+        return
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
-            if durable:
-                os.fsync(fh.fileno())
+            os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    if not durable:
-        return
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(dir_fd)

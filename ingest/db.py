@@ -233,6 +233,9 @@ def insert_many(db: sqlite_utils.Database, table: str, records: list[dict[str, A
 
 
 def delete_derived(db: sqlite_utils.Database, message: str) -> None:
+    if db.execute("select 1 from attachments where message = ? limit 1",
+                  [message]).fetchone() is None:
+        return  # never derived (a new message): nothing to delete
     old = db.execute("select distinct unit, annex from submissions where message = ?",
                      [message]).fetchall()
     for n in ANNEX_FIELDS:
