@@ -49,6 +49,15 @@ def archive_file(data_dir: Path, payload: bytes, digest: str | None = None) -> t
     return digest, path
 
 
+def clean_temp(data_dir: Path) -> int:
+    """Remove half-written raw files a killed poller left behind (call under the poll lock)."""
+    removed = 0
+    for leftover in (data_dir / "raw" / ".tmp").glob(".tmp-*"):
+        leftover.unlink(missing_ok=True)
+        removed += 1
+    return removed
+
+
 def read_raw(data_dir: Path, digest: str) -> bytes:
     return raw_path(data_dir, digest).read_bytes()
 
@@ -62,7 +71,11 @@ def _write_once(path: Path, data: bytes, durable: bool = True) -> None:
         # A torn write leaves a short file, which the size check above rewrites.
         path.write_bytes(data)
         return
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    # One folder for work files, so that a killed poller's leftovers are found at once
+    # (path is raw/ab/<digest>.eml; the work folder is raw/.tmp on the same file system).
+    work = path.parent.parent / ".tmp"
+    work.mkdir(exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=work, prefix=".tmp-")
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)

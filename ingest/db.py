@@ -165,7 +165,8 @@ class DbSourceState:
     def retry_keys(self, prefix: str) -> list[str]:
         rows = self.db.execute(
             "select key from source_items where status = 'failed' and attempts < ? "
-            "and key like ? order by key", [self.max_attempts, prefix + "%"]).fetchall()
+            "and substr(key, 1, ?) = ? order by key",
+            [self.max_attempts, len(prefix), prefix]).fetchall()
         return [r[0] for r in rows]
 
 

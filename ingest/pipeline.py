@@ -34,9 +34,10 @@ from ingest.analyse import (
     prepare_message,
     submissions_of,
 )
-from ingest.archive import archive_file, archive_raw, read_raw
+from ingest.archive import archive_file, archive_raw, clean_temp, read_raw
 from ingest.config import Config
 from ingest.lock import hold_lock
+from ingest.mime import Unpacked
 from ingest.roster import load_roster
 from ingest.sources import open_source
 from ingest.sources.base import MailSource, SourceItem
@@ -91,6 +92,7 @@ def poll(cfg: Config, source: MailSource | None = None, stop: threading.Event | 
          on_item: Callable[[SourceItem], None] | None = None) -> PollSummary:
     """Run one cycle against the configured (or given) source; see the module docstring."""
     with hold_lock(cfg.data_dir, "poll"):
+        clean_temp(cfg.data_dir)
         db = dbm.open_db(cfg.db_path)
         ctx = make_context(cfg)
         own = source is None
@@ -173,11 +175,16 @@ def commit_item(db: sqlite_utils.Database, cfg: Config, ctx: AnalysisContext, ta
     """Steps 2–3: analyse, then one transaction for the message, its outcome and the cursor."""
     item, received = taken.item, dbm.to_db(taken.item.received)
     if taken.digest is None:
+        status = "failed" if item.failed_reason else "skipped"
         with dbm.transaction(db):
-            dbm.record_source_item(db, item.key, message=None, received=received,
-                                   status="skipped", reason=item.skipped_reason, size=item.size)
+            dbm.record_source_item(db, item.key, message=None, received=received, status=status,
+                                   reason=item.failed_reason or item.skipped_reason,
+                                   size=item.size)
             _advance(db, item)
-        summary.skipped += 1
+        if item.failed_reason:
+            summary.failed += 1
+        else:
+            summary.skipped += 1
         return
     analysis = None
     if taken.prepared is not None:
@@ -188,7 +195,8 @@ def commit_item(db: sqlite_utils.Database, cfg: Config, ctx: AnalysisContext, ta
     summary.failed += taken.error is not None
     with dbm.transaction(db):
         assert taken.raw_path is not None
-        record = _message_record(taken.digest, taken.raw_path, item, received, analysis)
+        record = _message_record(taken.digest, taken.raw_path, item, received,
+                                 taken.prepared.headers if taken.prepared else None)
         record["error"] = taken.error
         is_new = dbm.upsert_message(db, record)
         dbm.record_source_item(db, item.key, message=taken.digest, received=received,
@@ -231,8 +239,8 @@ def _analyse(db: sqlite_utils.Database, ctx: AnalysisContext,
 
 
 def _message_record(digest: str, raw_rel: str, item: SourceItem, received: str,
-                    analysis: MessageAnalysis | None) -> dict[str, Any]:
-    h = analysis.headers if analysis is not None else None
+                    h: Unpacked | None) -> dict[str, Any]:
+    """The message row; headers come from unpacking, so even a failed analysis keeps them."""
     return {
         "id": digest, "message_id": h.message_id if h else None,
         "sender": h.sender if h else None, "sender_name": h.sender_name if h else None,

@@ -121,6 +121,18 @@ def test_flags_are_never_changed(server: DovecotServer, source_for) -> None:
     assert not any(b"\\Seen" in f for uid, f in after.items() if uid != 1)
 
 
+def test_large_message_arrives_whole_in_pieces_and_stays_unread(server: DovecotServer,
+                                                                source_for) -> None:
+    """Over CHUNK_BYTES a message is fetched with partial BODY.PEEK[]<offset.length>."""
+    from ingest.sources.imap import CHUNK_BYTES
+
+    big = mail(7, size=2 * CHUNK_BYTES + 12345)
+    server.append(big, T0)
+    [item] = poll(source_for(), MemoryState())
+    assert item.raw == big and item.size == len(big)
+    assert not any(b"\\Seen" in f for f in server.flags().values())
+
+
 def test_generator_is_lazy_one_body_at_a_time(server: DovecotServer) -> None:
     for i in range(5):
         server.append(mail(i), T0)

@@ -321,3 +321,55 @@ def test_poll_converts_old_word_files_of_several_mails_in_one_libreoffice_run(
     # a reparse of the archive batches the same way
     assert reparse(c.cfg) == 3
     assert calls.read_text().count("call") == 2
+
+
+def test_a_killed_pollers_half_written_files_are_removed(tmp_path: Path) -> None:
+    c = make_campaign(tmp_path)
+    work = c.root / "data" / "raw" / ".tmp"
+    work.mkdir(parents=True)
+    (work / ".tmp-abc123").write_bytes(b"half a mail")
+    c.deliver("m.eml", make_mail(subject="财政局附件4", attachments=[("附件4.xlsx", xlsx4(1))]),
+              "2020-03-12T09:00:00")
+    poll(c.cfg)
+    assert list(work.iterdir()) == []
+    assert len(list((c.root / "data" / "raw").glob("*/*.eml"))) == 1
+
+
+def test_a_message_the_source_could_not_fetch_is_recorded_and_retried(tmp_path: Path) -> None:
+    """A per-message fetch failure is a row (shown to the clerk), not a blocked mailbox."""
+    from datetime import UTC
+    from datetime import datetime as dt
+
+    from ingest.db import DbSourceState, open_db
+    from ingest.sources.base import SourceItem
+
+    class OneBadMessage:
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def fetch_new(self, state: DbSourceState) -> Any:
+            self.calls += 1
+            when = dt(2020, 3, 12, 1, 0, tzinfo=UTC)
+            if "test:1" in state.retry_keys("test:") or self.calls == 1:
+                ok = self.calls >= 3
+                yield SourceItem("test:1", when, xlsx_mail if ok else None, 10,
+                                 failed_reason=None if ok else "服务器没有返回这封邮件的内容")
+
+        def close(self) -> None:
+            pass
+
+    c = make_campaign(tmp_path)
+    xlsx_mail = make_mail(subject="财政局附件4", attachments=[("附件4.xlsx", xlsx4(2))])
+    src = OneBadMessage()
+    assert poll(c.cfg, source=src).failed == 1
+    db = open_db(c.cfg.db_path)
+    row = db.execute("select status, attempts, reason from source_items").fetchone()
+    assert row == ("failed", 1, "服务器没有返回这封邮件的内容")
+    from reports.output import build_report
+
+    failures = build_report(c.cfg, dt(2020, 3, 22, tzinfo=UTC)).failures
+    assert [f.key for f in failures] == ["test:1"]
+    assert poll(c.cfg, source=src).failed == 1  # retried, failed again
+    assert poll(c.cfg, source=src).stored == 1  # retried, fetched
+    assert db.execute("select status, attempts from source_items").fetchone() == ("stored", 2)
+    assert unit_of(report_json(c, "2020-03-22"), CZ)["annexes"]["4"]["rows"] == 2

@@ -42,6 +42,7 @@ class SourceItem:
     size: int
     cursor: Cursor | None = None
     skipped_reason: str | None = None  # e.g. "邮件过大（82.1 MB），未下载"
+    failed_reason: str | None = None  # could not be fetched now; retried on later polls
 
 
 class SourceState(Protocol):
