@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from copy import copy
 from datetime import date, datetime
+from functools import cache
 from io import BytesIO
 from typing import Any
 from weakref import WeakKeyDictionary
@@ -48,6 +49,7 @@ def put(ws: Worksheet, row: int, col: int, value: Any, *, bold: bool = False,
         wrap: bool = True) -> Cell:
     """Write one bordered cell; strings are cleaned and always stay text."""
     cell = ws.cell(row=row, column=col)
+    fresh = not cell.has_style  # before the value: openpyxl styles a cell given a date
     number_format = None
     if isinstance(value, datetime):
         cell.value = value.replace(tzinfo=None)  # Excel has no time zones: local time
@@ -60,11 +62,13 @@ def put(ws: Worksheet, row: int, col: int, value: Any, *, bold: bool = False,
         cell.data_type = "s"  # "=…" from a mail subject must not become a formula
     else:
         cell.value = value
-    if cell.has_style:  # styled before: apply on top of what is there
+    if not fresh:  # styled before: apply on top of what is there
         _style(cell, number_format, bold, fill, colour, wrap)
         return cell
     styles = _STYLES.setdefault(ws.parent, {})
-    key = (number_format, bold, fill, colour, wrap)
+    # id(): hashing an openpyxl style object walks all its fields; fill() hands out one
+    # object per colour, so its identity is a cheap, exact key.
+    key = (number_format, bold, None if fill is None else id(fill), colour, wrap)
     done = styles.get(key)
     if done is not None:
         cell._style = copy(done)
@@ -86,7 +90,9 @@ def _style(cell: Cell, number_format: str | None, bold: bool, fill: PatternFill 
         cell.fill = fill
 
 
+@cache
 def fill(rgb: str) -> PatternFill:
+    """The solid fill of a colour (one shared object per colour; treat it as read-only)."""
     return PatternFill("solid", fgColor=rgb)
 
 
