@@ -9,12 +9,13 @@ submitted, the clerk decides whether to call the unit.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 from typing import Any
 
 import sqlite_utils
 
 from ingest.config import Config
-from parsers.schema import build_schemas
+from parsers.schema import AnnexSchema, build_schemas
 
 # The field that names a row in each annex (what a row is "about").
 NAME_FIELD: dict[int, str] = {2: "指标名称", 3: "指标名称", 4: "任务名称",
@@ -38,6 +39,12 @@ def checks_for(db: sqlite_utils.Database, cfg: Config, unit: str, annex: int,
         out.extend(dropped_rows(annex, annex_rows(db, annex, earlier[-1]["id"]), rows,
                                 earlier[-1].get("version")))
     return out
+
+
+@cache
+def _schema(annex: int) -> AnnexSchema:
+    """The default schema of an annex (field names only; synonyms do not matter here)."""
+    return build_schemas()[annex]
 
 
 def annex_rows(db: sqlite_utils.Database, annex: int, submission: str) -> list[dict[str, Any]]:
@@ -72,7 +79,7 @@ def as_number(value: Any) -> float | None:
 
 def non_numeric(annex: int, rows: list[dict[str, Any]]) -> list[str]:
     out = []
-    for field in sorted(build_schemas()[annex].numeric_fields):
+    for field in sorted(_schema(annex).numeric_fields):
         for r in rows:
             if _text(r.get(field)) and as_number(r.get(field)) is None:
                 out.append(f"第{r['row_no']}行“{field}”不是数字：“{_text(r.get(field))}”")
@@ -88,7 +95,7 @@ def total_score(rows: list[dict[str, Any]], expected: float) -> list[str]:
 
 def _content(annex: int, row: dict[str, Any]) -> tuple[str, ...]:
     """A row's canonical values without 序号 (renumbered rows are still the same row)."""
-    return tuple(_text(row.get(f)) for f in build_schemas()[annex].field_names if f != "序号")
+    return tuple(_text(row.get(f)) for f in _schema(annex).field_names if f != "序号")
 
 
 def duplicates(annex: int, rows: list[dict[str, Any]]) -> list[str]:
