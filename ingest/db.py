@@ -289,10 +289,6 @@ def assignments_for(db: sqlite_utils.Database, message: str) -> dict[str, dict[s
     return {r["attachment"]: r for r in rows}
 
 
-def all_assignments(db: sqlite_utils.Database) -> dict[str, dict[str, Any]]:
-    return {r["attachment"]: r for r in db.query("select * from assignments")}
-
-
 def set_assignment(db: sqlite_utils.Database, attachment: str, message: str, unit: str,
                    annex: int | None) -> None:
     db.table("assignments").upsert({"attachment": attachment, "message": message, "unit": unit,
