@@ -172,12 +172,14 @@ class DbSourceState:
 
 def record_source_item(db: sqlite_utils.Database, key: str, *, message: str | None,
                        received: str, status: str, reason: str | None, size: int) -> None:
-    prev = db.execute("select attempts from source_items where key = ?", [key]).fetchone()
-    attempts = (prev[0] if prev else 0) + (1 if status == "failed" else 0)
-    db.table("source_items").upsert({
-        "key": key, "message": message, "received": received, "status": status,
-        "reason": reason, "attempts": attempts, "size": size, "updated_at": now_db(),
-    }, pk="key")
+    failed = 1 if status == "failed" else 0
+    db.execute(
+        "insert into source_items (key, message, received, status, reason, attempts, size, "
+        "updated_at) values (?, ?, ?, ?, ?, ?, ?, ?) on conflict (key) do update set "
+        "message = excluded.message, received = excluded.received, status = excluded.status, "
+        "reason = excluded.reason, attempts = source_items.attempts + ?, size = excluded.size, "
+        "updated_at = excluded.updated_at",
+        [key, message, received, status, reason, failed, size, now_db(), failed])
 
 
 def advance_cursor(db: sqlite_utils.Database, folder: str, uidvalidity: int, uid: int) -> None:
@@ -195,7 +197,7 @@ def upsert_message(db: sqlite_utils.Database, record: dict[str, Any]) -> bool:
     existing = db.execute("select received from messages where id = ?",
                           [record["id"]]).fetchone()
     if existing is None:
-        db.table("messages").insert(record, pk="id")
+        insert_many(db, "messages", [record])
         return True
     if record["received"] < existing[0]:
         db.execute("update messages set received = ? where id = ?",
@@ -226,11 +228,21 @@ def insert_many(db: sqlite_utils.Database, table: str, records: list[dict[str, A
     """
     if not records:
         return
-    columns = [c for c in db.table(table).columns_dict if c in records[0]]
+    columns = [c for c in _columns(db, table) if c in records[0]]
     names = ", ".join(f'"{c}"' for c in columns)
     marks = ", ".join("?" * len(columns))
     db.conn.executemany(f'INSERT INTO "{table}" ({names}) VALUES ({marks})',
                         [[r.get(c) for c in columns] for r in records])
+
+
+_COLUMNS: dict[str, list[str]] = {}
+
+
+def _columns(db: sqlite_utils.Database, table: str) -> list[str]:
+    """A table's columns, asked of SQLite once per process (``ensure_schema`` fixes them)."""
+    if table not in _COLUMNS:
+        _COLUMNS[table] = list(db.table(table).columns_dict)
+    return _COLUMNS[table]
 
 
 def delete_derived(db: sqlite_utils.Database, message: str) -> None:
