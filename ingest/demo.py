@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable
 from datetime import datetime
@@ -55,7 +56,10 @@ def run_demo(output: Path | None, echo: Callable[[str], None] = print) -> Path:
     echo(f"演示报告（截至 {DEMO_AS_OF}）已生成：")
     for p in paths:
         echo(f"  {p}")
-    echo(f"演示目录：{out}（配置 {out / 'config.toml'}，可继续试用：kaohe -c {out / 'config.toml'} report）")
+    exe = Path(sys.argv[0])
+    command = str(exe.resolve()) if exe.name == "kaohe" else "kaohe"
+    echo(f"演示目录：{out}")
+    echo(f"可以接着试：{command} -c {out / 'config.toml'} report")
     return folder
 
 
