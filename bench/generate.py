@@ -28,6 +28,7 @@ from pathlib import Path
 
 from imapclient import IMAPClient
 
+from tests.dovecot import config_text
 from tests.forms import make_docx_form, make_xlsx_form, sample_rows
 from tests.mails import NAME_STYLES, Att, make_mail
 
@@ -252,20 +253,7 @@ def write_config(folder: Path, roster_text: str, mailbox: dict[str, object],
     """A complete kaohe config (TOML) under *folder*; *mailbox* holds the [mailbox] keys."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "roster.csv").write_text(roster_text, encoding="utf-8")
-    lines = ["[mailbox]"] + [f"{k} = {_toml(v)}" for k, v in mailbox.items()] + [
-        "", "[campaign]", 'name = "2020年度考核指标申报"',
-        'deadline = "2020-03-20T23:59:59+08:00"', 'timezone = "Asia/Shanghai"',
-        *([f'not_before = "{not_before}"'] if not_before else []),
-        "", "[paths]", 'data_dir = "data"', 'roster = "roster.csv"', "",
-    ]
     path = folder / "config.toml"
-    path.write_text("\n".join(lines), encoding="utf-8")
+    path.write_text(config_text(mailbox, not_before=not_before), encoding="utf-8")
     return path
 
-
-def _toml(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -221,6 +221,14 @@ def sheet_with_dtd(entity_decl: str, use: str) -> str:
     )
 
 
+def laughs_sheet() -> str:
+    """A worksheet whose DTD nests entities ten deep (billion laughs)."""
+    entities = '<!ENTITY a "aaaaaaaaaa">' + "".join(
+        f'<!ENTITY a{i} "{("&a" + (str(i - 1) if i > 1 else "") + ";") * 10}">' for i in range(1, 10)
+    )
+    return sheet_with_dtd(entities, "&a9;")
+
+
 def make_zero_bomb(size: int = 1 << 30, name: str = "zeros.bin") -> bytes:
     """A zip whose one member inflates to *size* zero bytes (~1 MB packed for 1 GiB).
 

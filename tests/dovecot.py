@@ -325,15 +325,24 @@ def write_config(server: DovecotServer, where: Path, **mailbox: object) -> Path:
         "ca_file": str(server.ca_file), "timeout_seconds": 10.0, "batch_size": 7,
     }
     values.update(mailbox)
-    lines = ["[mailbox]"] + [f"{k} = {_toml(v)}" for k, v in values.items()] + [
+    path = where / "config.toml"
+    path.write_text(config_text(values, schedule=True), encoding="utf-8")
+    return path
+
+
+def config_text(mailbox: dict[str, object], *, not_before: str | None = None,
+                schedule: bool = False) -> str:
+    """A complete kaohe config (TOML): [mailbox] from *mailbox*, the 2020 campaign,
+    ``data/`` and ``roster.csv`` beside the config file."""
+    lines = ["[mailbox]"] + [f"{k} = {_toml(v)}" for k, v in mailbox.items()] + [
         "", "[campaign]", 'name = "2020年度考核指标申报"',
         'deadline = "2020-03-20T23:59:59+08:00"', 'timezone = "Asia/Shanghai"',
-        "", "[paths]", 'data_dir = "data"', 'roster = "roster.csv"',
-        "", "[schedule]", "poll_every_minutes = 10", 'report_at = "08:00"', "",
+        *([f'not_before = "{not_before}"'] if not_before else []),
+        "", "[paths]", 'data_dir = "data"', 'roster = "roster.csv"', "",
     ]
-    path = where / "config.toml"
-    path.write_text("\n".join(lines), encoding="utf-8")
-    return path
+    if schedule:
+        lines += ["[schedule]", "poll_every_minutes = 10", 'report_at = "08:00"', ""]
+    return "\n".join(lines)
 
 
 def _toml(value: object) -> str:

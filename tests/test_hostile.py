@@ -20,6 +20,7 @@ import pytest
 from corpus import (
     BILLION_LAUGHS,
     XXE,
+    laughs_sheet,
     make_docx,
     make_nested_zip,
     make_rar4_stored,
@@ -160,19 +161,12 @@ def test_hostile_names_and_rar_write_nothing(tmp_path: Path) -> None:
     assert result["names"] == ["evil.txt", "abs.txt"] and result["reasons"] == []
 
 
-def _laughs_sheet() -> str:
-    entities = '<!ENTITY a "aaaaaaaaaa">' + "".join(
-        f'<!ENTITY a{i} "{("&a" + (str(i - 1) if i > 1 else "") + ";") * 10}">' for i in range(1, 10)
-    )
-    return sheet_with_dtd(entities, "&a9;")
-
-
 @pytest.mark.parametrize(
     ("base", "part", "text"),
     [
         ("docx", "word/document.xml", BILLION_LAUGHS),
         ("docx", "word/document.xml", XXE),
-        ("xlsx", "xl/worksheets/sheet1.xml", _laughs_sheet()),
+        ("xlsx", "xl/worksheets/sheet1.xml", laughs_sheet()),
         ("xlsx", "xl/worksheets/sheet1.xml",
          sheet_with_dtd('<!ENTITY x SYSTEM "file:///etc/passwd">', "&x;")),
     ],
