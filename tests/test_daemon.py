@@ -102,7 +102,9 @@ def test_sigterm_mid_poll_finishes_the_message_in_hand(server: DovecotServer,
     assert 5 <= stored < total, "stopped at once, not after the whole mailbox"
     # every committed message is whole: one source item per message, cursor at the last one
     assert count(cfg, "select count(*) from source_items where status = 'stored'") == stored
-    assert count(cfg, "select max(uid) from cursors") == stored
+    last_stored = count(cfg, "select max(cast(substr(key, length(rtrim(key, '0123456789')) + 1) "
+                             "as integer)) from source_items where status = 'stored'")
+    assert count(cfg, "select max(uid) from cursors") == last_stored
     rest = subprocess.run([KAOHE, "-c", str(config), "poll"], env=kaohe_env(),
                           capture_output=True, text=True, timeout=120)
     assert rest.returncode == 0, rest.stderr
