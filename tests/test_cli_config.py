@@ -100,3 +100,20 @@ def test_report_writes_every_format_under_data_dir(tmp_path: Path) -> None:
 def test_synonyms_extend_the_defaults(tmp_path: Path) -> None:
     c = make_campaign(tmp_path, config=CONFIG + '[synonyms.4]\n"任务名称" = ["重点任务"]\n')
     assert load_config(c.config_path).synonyms == {4: {"任务名称": ("重点任务",)}}
+
+
+def test_config_example_loads_with_and_without_its_optional_sections(tmp_path: Path) -> None:
+    """The shipped example must stay valid as keys change, including the commented parts."""
+    import re
+
+    example = (Path(__file__).parent.parent / "config.example.toml").read_text(encoding="utf-8")
+    (tmp_path / "config.toml").write_text(example, encoding="utf-8")
+    cfg = load_config(tmp_path / "config.toml")
+    assert cfg.mailbox.send_id and cfg.mailbox.post_action == "none"
+    head, tail = example.split("[schedule]", 1)
+    opened = re.sub(r"^# (\[|[\"\w]+ = )", r"\1", tail, flags=re.MULTILINE)
+    (tmp_path / "config.toml").write_text(head + "[schedule]" + opened, encoding="utf-8")
+    full = load_config(tmp_path / "config.toml")
+    assert full.checks.annex4_total == 100 and full.office.contact == "宋艳丽"
+    assert full.synonyms == {4: {"任务名称": ("重点任务",)}}
+    assert full.limits.max_archive_depth == 2 and full.smtp.host == "smtp.163.com"
