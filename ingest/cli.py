@@ -1,7 +1,7 @@
 """The ``kaohe`` command: the clerk's and the administrator's interface.
 
 Each command parses its options, makes one library call and prints in Chinese.
-Library errors become :class:`click.ClickException` here, at the edge.
+Library errors become :class:`ClerkError` here, at the edge.
 """
 
 from __future__ import annotations
@@ -24,6 +24,13 @@ log = logging.getLogger("kaohe")
 REPORT_FORMATS = ("xlsx", "html", "txt", "json")
 
 
+class ClerkError(click.ClickException):
+    """An expected failure, shown as one Chinese line ("错误：…") and exit status 1."""
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"错误：{self.format_message()}", file=file, err=file is None)
+
+
 class Ctx:
     """Options of the top-level group; the config is loaded on first use, once."""
 
@@ -40,7 +47,7 @@ class Ctx:
             try:
                 self._cfg = load_config(self.config_path)
             except ConfigError as e:
-                raise click.ClickException(f"配置错误：{e}") from None
+                raise ClerkError(str(e)) from None
         return self._cfg
 
 
@@ -54,7 +61,7 @@ def clerk_errors() -> Iterator[None]:
     try:
         yield
     except (AlreadyRunning, RosterError, MailboxError, ConfigError) as e:
-        raise click.ClickException(str(e)) from None
+        raise ClerkError(str(e)) from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

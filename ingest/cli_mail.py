@@ -20,14 +20,14 @@ if TYPE_CHECKING:
 @contextmanager
 def _errors() -> Iterator[None]:
     """The CLI's error translation plus SMTP errors (imported late: ingest.cli imports us)."""
-    from ingest.cli import clerk_errors
+    from ingest.cli import ClerkError, clerk_errors
     from ingest.smtp import SmtpError
 
     with clerk_errors():
         try:
             yield
         except SmtpError as e:
-            raise click.ClickException(str(e)) from None
+            raise ClerkError(str(e)) from None
 
 
 def _now(obj: Ctx) -> datetime:
