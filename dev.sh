@@ -49,7 +49,8 @@ case "${1:-}" in
   test)
     setup test
     shift
-    .venv/bin/ruff check ingest parsers reports tests bench
+    .venv/bin/ruff check ingest parsers reports tests bench scripts
+    .venv/bin/ruff format --check ingest parsers reports tests bench scripts
     .venv/bin/mypy
     exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@" ;;
   setup)

@@ -39,8 +39,9 @@ def cells_docx_lxml(data: bytes) -> int:
     from lxml import etree
 
     with zipfile.ZipFile(io.BytesIO(data)) as z:
-        root = etree.fromstring(z.read("word/document.xml"),
-                                etree.XMLParser(resolve_entities=False, no_network=True))
+        root = etree.fromstring(
+            z.read("word/document.xml"), etree.XMLParser(resolve_entities=False, no_network=True)
+        )
     n = 0
     for tc in root.iter(f"{W}tc"):
         "".join(t.text or "" for t in tc.iter(f"{W}t"))
@@ -89,7 +90,9 @@ def ooxml_kind(data: bytes) -> str | None:
         return None
     with zipfile.ZipFile(io.BytesIO(data)) as z:
         names = set(z.namelist())
-    return "docx" if "word/document.xml" in names else "xlsx" if "xl/workbook.xml" in names else None
+    return (
+        "docx" if "word/document.xml" in names else "xlsx" if "xl/workbook.xml" in names else None
+    )
 
 
 READERS: dict[str, dict[str, Any]] = {
@@ -98,8 +101,16 @@ READERS: dict[str, dict[str, Any]] = {
 }
 
 
-def run(host: str, port: int, cafile: str, user: str, password: str, folder: str,
-        readers: str, batch: int = 25) -> dict[str, Any]:
+def run(
+    host: str,
+    port: int,
+    cafile: str,
+    user: str,
+    password: str,
+    folder: str,
+    readers: str,
+    batch: int = 25,
+) -> dict[str, Any]:
     read = READERS[readers]
     start = time.perf_counter()
     client = IMAPClient(host, port, ssl=True, ssl_context=ssl.create_default_context(cafile=cafile))
@@ -108,7 +119,7 @@ def run(host: str, port: int, cafile: str, user: str, password: str, folder: str
     uids = sorted(client.search("ALL"))
     mails = files = cells = 0
     for i in range(0, len(uids), batch):
-        for data in client.fetch(uids[i:i + batch], ["BODY.PEEK[]"]).values():
+        for data in client.fetch(uids[i : i + batch], ["BODY.PEEK[]"]).values():
             mails += 1
             msg = email.message_from_bytes(data[b"BODY[]"], policy=email.policy.default)
             for part in msg.walk():
@@ -129,8 +140,15 @@ def main() -> None:
         p.add_argument(arg)
     p.add_argument("--readers", choices=sorted(READERS), default="same")
     a = p.parse_args()
-    out = run(a.host, int(a.port), a.cafile, a.user, os.environ["KAOHE_BENCH_PASSWORD"], a.folder,
-              a.readers)
+    out = run(
+        a.host,
+        int(a.port),
+        a.cafile,
+        a.user,
+        os.environ["KAOHE_BENCH_PASSWORD"],
+        a.folder,
+        a.readers,
+    )
     print(json.dumps(out))
 
 

@@ -28,24 +28,76 @@ from pathlib import Path
 
 from imapclient import IMAPClient
 
-from tests.dovecot import config_text
-from tests.forms import make_docx_form, make_xlsx_form, sample_rows
-from tests.mails import NAME_STYLES, Att, make_mail
+from tests.support.dovecot import config_text
+from tests.support.forms import make_docx_form, make_xlsx_form, sample_rows
+from tests.support.mails import NAME_STYLES, Att, make_mail
 
 PLACEHOLDER = "@@UNIT@@"
 DATE_TEXT = "填报日期：2020年3月12日"
 ANNEXES = (2, 3, 4, 5, 6)
 ROW_COUNTS = (5, 8, 12)
-DISTRICTS = ("南郑区", "汉台区", "城固县", "洋县", "西乡县", "勉县", "宁强县", "略阳县",
-             "镇巴县", "留坝县", "佛坪县")
-DEPARTMENTS = ("财政局", "发展和改革局", "教育局", "公安局", "民政局", "司法局", "人力资源和社会保障局",
-               "自然资源局", "生态环境局", "住房和城乡建设局", "交通运输局", "水利局", "农业农村局",
-               "商务局", "文化和旅游局", "卫生健康委员会", "退役军人事务局", "应急管理局", "审计局",
-               "市场监督管理局", "统计局", "医疗保障局", "林业局", "信访局", "工业和信息化局",
-               "科学技术局", "档案馆", "融媒体中心", "供销合作社", "城市管理执法局", "行政审批服务局",
-               "数据局", "机关事务服务中心", "地方志办公室", "粮食和物资储备局", "国防动员办公室",
-               "乡村振兴局", "投资促进局", "总工会", "团委", "妇联", "科协", "残联", "红十字会",
-               "工商联", "侨联", "文联")
+DISTRICTS = (
+    "南郑区",
+    "汉台区",
+    "城固县",
+    "洋县",
+    "西乡县",
+    "勉县",
+    "宁强县",
+    "略阳县",
+    "镇巴县",
+    "留坝县",
+    "佛坪县",
+)
+DEPARTMENTS = (
+    "财政局",
+    "发展和改革局",
+    "教育局",
+    "公安局",
+    "民政局",
+    "司法局",
+    "人力资源和社会保障局",
+    "自然资源局",
+    "生态环境局",
+    "住房和城乡建设局",
+    "交通运输局",
+    "水利局",
+    "农业农村局",
+    "商务局",
+    "文化和旅游局",
+    "卫生健康委员会",
+    "退役军人事务局",
+    "应急管理局",
+    "审计局",
+    "市场监督管理局",
+    "统计局",
+    "医疗保障局",
+    "林业局",
+    "信访局",
+    "工业和信息化局",
+    "科学技术局",
+    "档案馆",
+    "融媒体中心",
+    "供销合作社",
+    "城市管理执法局",
+    "行政审批服务局",
+    "数据局",
+    "机关事务服务中心",
+    "地方志办公室",
+    "粮食和物资储备局",
+    "国防动员办公室",
+    "乡村振兴局",
+    "投资促进局",
+    "总工会",
+    "团委",
+    "妇联",
+    "科协",
+    "残联",
+    "红十字会",
+    "工商联",
+    "侨联",
+    "文联",
+)
 # The deadline in the bench config; mail before it is on time, after it late.
 DEADLINE = datetime(2020, 3, 20, 15, 59, 59, tzinfo=UTC)
 START = datetime(2020, 3, 2, 1, 0, tzinfo=UTC)
@@ -139,8 +191,9 @@ class Mail:
     forms: tuple[tuple[str, str], ...]  # (format, attachment name) of the declaration forms
 
 
-def campaign_mails(n_mails: int, units: Sequence[BenchUnit], seed: int = 7,
-                   start: datetime = START, tag: str = "") -> list[Mail]:
+def campaign_mails(
+    n_mails: int, units: Sequence[BenchUnit], seed: int = 7, start: datetime = START, tag: str = ""
+) -> list[Mail]:
     """*n_mails* mails in receipt order: ~85% submissions (~20% of them resubmissions), ~15% noise."""
     rnd = random.Random(seed)
     out: list[Mail] = []
@@ -171,31 +224,60 @@ def campaign_mails(n_mails: int, units: Sequence[BenchUnit], seed: int = 7,
             atts.append(Att(name, data, name_style=rnd.choice(NAME_STYLES[:4] + ("utf8",))))
             forms.append((fmt, name))
         subject = f"{unit.name}2020年度考核任务申报" + ("（更正）" if resubmit else "") + tag
-        raw = make_mail(sender=unit.email, sender_name=unit.name, subject=subject,
-                        attachments=atts, date=when, message_id=f"<b{i}{tag}.{seed}@bench.test>")
+        raw = make_mail(
+            sender=unit.email,
+            sender_name=unit.name,
+            subject=subject,
+            attachments=atts,
+            date=when,
+            message_id=f"<b{i}{tag}.{seed}@bench.test>",
+        )
         out.append(Mail(raw, when, tuple(forms)))
     return out
 
 
-def _noise(rnd: random.Random, i: int, units: Sequence[BenchUnit], when: datetime,
-           tag: str) -> bytes:
+def _noise(
+    rnd: random.Random, i: int, units: Sequence[BenchUnit], when: datetime, tag: str
+) -> bytes:
     kind = i % 4
     mid = f"<n{i}{tag}.{rnd.random():.8f}@bench.test>"
     if kind == 0:  # a question without attachments
         u = rnd.choice(units)
-        return make_mail(sender=u.email, sender_name=u.name, subject=f"请问申报表模板在哪里下载{tag}",
-                         attachments=[], date=when, message_id=mid)
+        return make_mail(
+            sender=u.email,
+            sender_name=u.name,
+            subject=f"请问申报表模板在哪里下载{tag}",
+            attachments=[],
+            date=when,
+            message_id=mid,
+        )
     if kind == 1:  # a photo of a stamped page
-        return make_mail(sender="someone@qq.com", sender_name="张伟", subject=f"盖章页照片{tag}",
-                         attachments=[("盖章页.jpg", b"\xff\xd8\xff\xe0" + rnd.randbytes(40_000))],
-                         date=when, message_id=mid)
+        return make_mail(
+            sender="someone@qq.com",
+            sender_name="张伟",
+            subject=f"盖章页照片{tag}",
+            attachments=[("盖章页.jpg", b"\xff\xd8\xff\xe0" + rnd.randbytes(40_000))],
+            date=when,
+            message_id=mid,
+        )
     if kind == 2:  # a text note
-        return make_mail(sender="office@126.com", sender_name="办公室", subject=f"会议通知{tag}",
-                         attachments=[("通知.txt", "请各单位按时报送。".encode("gbk"))],
-                         date=when, message_id=mid)
-    return make_mail(sender="news@service.netease.com", sender_name="网易邮箱",
-                     subject=f"您的邮箱容量提醒{tag}", attachments=[], date=when, message_id=mid,
-                     body="尊敬的用户：您的邮箱空间即将用完。" * 20)
+        return make_mail(
+            sender="office@126.com",
+            sender_name="办公室",
+            subject=f"会议通知{tag}",
+            attachments=[("通知.txt", "请各单位按时报送。".encode("gbk"))],
+            date=when,
+            message_id=mid,
+        )
+    return make_mail(
+        sender="news@service.netease.com",
+        sender_name="网易邮箱",
+        subject=f"您的邮箱容量提醒{tag}",
+        attachments=[],
+        date=when,
+        message_id=mid,
+        body="尊敬的用户：您的邮箱空间即将用完。" * 20,
+    )
 
 
 def small_mails(n: int, seed: int = 3, start: datetime = START) -> Iterator[tuple[bytes, datetime]]:
@@ -203,9 +285,18 @@ def small_mails(n: int, seed: int = 3, start: datetime = START) -> Iterator[tupl
     rnd = random.Random(seed)
     for i in range(n):
         when = start - timedelta(minutes=30 * (n - i))
-        yield make_mail(sender=f"p{rnd.randrange(5000)}@163.com", sender_name="历史邮件",
-                        subject=f"往来邮件 {i}", attachments=[], date=when,
-                        message_id=f"<h{i}.{seed}@bench.test>", body=f"第{i}封历史邮件。"), when
+        yield (
+            make_mail(
+                sender=f"p{rnd.randrange(5000)}@163.com",
+                sender_name="历史邮件",
+                subject=f"往来邮件 {i}",
+                attachments=[],
+                date=when,
+                message_id=f"<h{i}.{seed}@bench.test>",
+                body=f"第{i}封历史邮件。",
+            ),
+            when,
+        )
 
 
 def big_attachment_mail(mb: float, unit: BenchUnit) -> bytes:
@@ -216,18 +307,31 @@ def big_attachment_mail(mb: float, unit: BenchUnit) -> bytes:
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
         for info in src.infolist():
             dst.writestr(info, src.read(info))
-        dst.writestr(zipfile.ZipInfo("xl/media/image1.png"),
-                     random.Random(5).randbytes(int(mb * 1024 * 1024)), zipfile.ZIP_STORED)
+        dst.writestr(
+            zipfile.ZipInfo("xl/media/image1.png"),
+            random.Random(5).randbytes(int(mb * 1024 * 1024)),
+            zipfile.ZIP_STORED,
+        )
     name = f"附件4：{unit.name}申报表（含扫描件）.xlsx"
-    return make_mail(sender=unit.email, sender_name=unit.name, subject=f"{unit.name}申报（大附件）",
-                     attachments=[(name, out.getvalue())], date=START, message_id="<big@bench.test>")
+    return make_mail(
+        sender=unit.email,
+        sender_name=unit.name,
+        subject=f"{unit.name}申报（大附件）",
+        attachments=[(name, out.getvalue())],
+        date=START,
+        message_id="<big@bench.test>",
+    )
 
 
 # ---------------------------------------------------------------- loading
 
 
-def append_all(client: IMAPClient, folder: str, mails: Sequence[tuple[bytes, datetime]] | Iterator[
-        tuple[bytes, datetime]], chunk: int = 200) -> int:
+def append_all(
+    client: IMAPClient,
+    folder: str,
+    mails: Sequence[tuple[bytes, datetime]] | Iterator[tuple[bytes, datetime]],
+    chunk: int = 200,
+) -> int:
     """MULTIAPPEND *mails* into *folder* (created if missing), *chunk* per command."""
     if not client.folder_exists(folder):
         client.create_folder(folder)
@@ -248,12 +352,12 @@ def append_all(client: IMAPClient, folder: str, mails: Sequence[tuple[bytes, dat
 # ---------------------------------------------------------------- config
 
 
-def write_config(folder: Path, roster_text: str, mailbox: dict[str, object],
-                 not_before: str | None = None) -> Path:
+def write_config(
+    folder: Path, roster_text: str, mailbox: dict[str, object], not_before: str | None = None
+) -> Path:
     """A complete kaohe config (TOML) under *folder*; *mailbox* holds the [mailbox] keys."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "roster.csv").write_text(roster_text, encoding="utf-8")
     path = folder / "config.toml"
     path.write_text(config_text(mailbox, not_before=not_before), encoding="utf-8")
     return path
-

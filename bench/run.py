@@ -63,8 +63,17 @@ class Sizes:
 
 
 FULL = Sizes()
-SMOKE = Sizes(cold_mails=12, units=10, warm=(5, 40), incremental=2, big_mb=1.0,
-              report_units=(10, 20), lo_files=0, runs=1, warm_runs=2)
+SMOKE = Sizes(
+    cold_mails=12,
+    units=10,
+    warm=(5, 40),
+    incremental=2,
+    big_mb=1.0,
+    report_units=(10, 20),
+    lo_files=0,
+    runs=1,
+    warm_runs=2,
+)
 
 
 # ---------------------------------------------------------------- helpers
@@ -72,7 +81,7 @@ SMOKE = Sizes(cold_mails=12, units=10, warm=(5, 40), incremental=2, big_mb=1.0,
 
 def kaohe() -> list[str]:
     exe = Path(sys.executable).with_name("kaohe")
-    return [str(exe)] if exe.exists() else [sys.executable, "-m", "ingest.cli"]
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "ingest.app.cli.commands"]
 
 
 @dataclass(frozen=True)
@@ -95,11 +104,16 @@ sys.exit(os.waitstatus_to_exitcode(status))
 """
 
 
-def run_child(cmd: Sequence[str], env: dict[str, str] | None = None,
-              cwd: Path | None = None) -> Proc:
+def run_child(
+    cmd: Sequence[str], env: dict[str, str] | None = None, cwd: Path | None = None
+) -> Proc:
     """Run *cmd*; wall time and the peak RSS of that child alone (``wait4`` in a wrapper)."""
-    proc = subprocess.run([sys.executable, "-c", WRAPPER, *cmd], capture_output=True,
-                          env={**os.environ, **(env or {})}, cwd=cwd)
+    proc = subprocess.run(
+        [sys.executable, "-c", WRAPPER, *cmd],
+        capture_output=True,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+    )
     err = proc.stderr.decode(errors="replace")
     if proc.returncode != 0 or "@@BENCH" not in err:
         raise RuntimeError(f"{cmd[:3]} failed ({proc.returncode}): {err[-2000:]}")
@@ -139,16 +153,36 @@ def machine() -> dict[str, str]:
         mem = f"{kb / 1024 / 1024:.1f} GiB"
     except (OSError, ValueError, IndexError):
         pass
-    dovecot = subprocess.run(["dovecot", "--version"], capture_output=True, text=True).stdout.strip()
+    dovecot = subprocess.run(
+        ["dovecot", "--version"], capture_output=True, text=True
+    ).stdout.strip()
     soffice = shutil.which("soffice")
-    lo = (subprocess.run([soffice, "--version"], capture_output=True, text=True).stdout.strip()
-          if soffice else "not installed")
+    lo = (
+        subprocess.run([soffice, "--version"], capture_output=True, text=True).stdout.strip()
+        if soffice
+        else "not installed"
+    )
     return {
-        "nproc": str(os.cpu_count()), "cpu": cpu, "ram": mem, "os": platform.platform(),
-        "python": platform.python_version(), "dovecot": dovecot, "libreoffice": lo,
-        **{d: version(d) for d in ("imapclient", "python-calamine", "openpyxl", "python-docx",
-                                   "lxml", "sqlite-utils")},
-        "sqlite": __import__("sqlite3").sqlite_version, "load_start": load_average(),
+        "nproc": str(os.cpu_count()),
+        "cpu": cpu,
+        "ram": mem,
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "dovecot": dovecot,
+        "libreoffice": lo,
+        **{
+            d: version(d)
+            for d in (
+                "imapclient",
+                "python-calamine",
+                "openpyxl",
+                "python-docx",
+                "lxml",
+                "sqlite-utils",
+            )
+        },
+        "sqlite": __import__("sqlite3").sqlite_version,
+        "load_start": load_average(),
     }
 
 
@@ -176,17 +210,28 @@ class Bench:
     # -- config / mailbox
 
     def mailbox(self, folder: str) -> dict[str, object]:
-        from tests.dovecot import PASSWORD_ENV, USER
+        from tests.support.dovecot import PASSWORD_ENV, USER
 
         s = self.server
-        return {"source": "imap", "host": s.host, "port": s.imaps_port, "ssl": True,
-                "username": USER, "password_env": PASSWORD_ENV, "folder": folder,
-                "ca_file": str(s.ca_file), "timeout_seconds": 60.0}
+        return {
+            "source": "imap",
+            "host": s.host,
+            "port": s.imaps_port,
+            "ssl": True,
+            "username": USER,
+            "password_env": PASSWORD_ENV,
+            "folder": folder,
+            "ca_file": str(s.ca_file),
+            "timeout_seconds": 60.0,
+        }
 
     def config(self, folder: str, roster_text: str | None = None) -> Path:
         self._n += 1
-        return gen.write_config(self.work / f"c{self._n:03d}-{folder}",
-                                roster_text or self.roster_text, self.mailbox(folder))
+        return gen.write_config(
+            self.work / f"c{self._n:03d}-{folder}",
+            roster_text or self.roster_text,
+            self.mailbox(folder),
+        )
 
     def load(self, folder: str, mails: Any) -> int:
         with self.server.admin() as client:
@@ -197,8 +242,8 @@ class Bench:
 
     @staticmethod
     def poll_inproc(config: Path) -> tuple[float, Any]:
-        from ingest.config import load_config
-        from ingest.pipeline import poll
+        from ingest.core.config import load_config
+        from ingest.store.pipeline import poll
 
         cfg = load_config(config)
         start = time.perf_counter()
@@ -206,12 +251,25 @@ class Bench:
         return time.perf_counter() - start, summary
 
     def floor(self, folder: str, readers: str) -> tuple[Proc, dict[str, Any]]:
-        from tests.dovecot import PASSWORD, USER
+        from tests.support.dovecot import PASSWORD, USER
 
         s = self.server
-        proc = run_child([sys.executable, "-m", "bench.floor", s.host, str(s.imaps_port),
-                          str(s.ca_file), USER, folder, "--readers", readers],
-                         env={"KAOHE_BENCH_PASSWORD": PASSWORD}, cwd=ROOT)
+        proc = run_child(
+            [
+                sys.executable,
+                "-m",
+                "bench.floor",
+                s.host,
+                str(s.imaps_port),
+                str(s.ca_file),
+                USER,
+                folder,
+                "--readers",
+                readers,
+            ],
+            env={"KAOHE_BENCH_PASSWORD": PASSWORD},
+            cwd=ROOT,
+        )
         return proc, json.loads(proc.stdout)
 
     # -- 1 + 4b: cold ingest
@@ -240,13 +298,21 @@ class Bench:
             named.append(g.seconds)
         self.cold_config = cfg
         self.results["cold"] = {
-            "mails": sz.cold_mails, "forms": n_forms, "generate_seconds": gen_s,
+            "mails": sz.cold_mails,
+            "forms": n_forms,
+            "generate_seconds": gen_s,
             "mailbox_mb": sum(len(m.raw) for m in mails) / 1e6,
-            "pipeline_seconds": pipe, "floor_same_seconds": same, "floor_named_seconds": named,
-            "ratio_same": med(pipe) / med(same), "ratio_named": med(pipe) / med(named),
-            "calamine_gain": med(named) / med(same), "poll_summary": summary,
-            "floor_files": floor_info.get("files"), "floor_cells": floor_info.get("cells"),
-            "rss_mb": rss, "floor_rss_mb": floor_rss,
+            "pipeline_seconds": pipe,
+            "floor_same_seconds": same,
+            "floor_named_seconds": named,
+            "ratio_same": med(pipe) / med(same),
+            "ratio_named": med(pipe) / med(named),
+            "calamine_gain": med(named) / med(same),
+            "poll_summary": summary,
+            "floor_files": floor_info.get("files"),
+            "floor_cells": floor_info.get("cells"),
+            "rss_mb": rss,
+            "floor_rss_mb": floor_rss,
         }
 
     # -- 2: warm polls
@@ -263,8 +329,12 @@ class Bench:
             ingest_s, summary = self.poll_inproc(cfg)
             assert summary.stored == n, (summary, n)
             self.poll_inproc(cfg)  # settle: first poll after a big ingest checkpoints the WAL
-            out[str(n)] = {"load_seconds": load_s, "cold_ingest_seconds": ingest_s,
-                           "warm_seconds": [], "bare_seconds": []}
+            out[str(n)] = {
+                "load_seconds": load_s,
+                "cold_ingest_seconds": ingest_s,
+                "warm_seconds": [],
+                "bare_seconds": [],
+            }
             self.warm_configs[n] = cfg
         for _ in range(sz.warm_runs):
             for n, cfg in self.warm_configs.items():
@@ -275,8 +345,9 @@ class Bench:
         for n, cfg in self.warm_configs.items():
             out[str(n)]["warm_cli_seconds"] = self.poll_cli(cfg).seconds
         if hasattr(self, "cold_config"):  # the campaign mailbox, after its last cold ingest
-            out["campaign"] = {"warm_seconds": [self.poll_inproc(self.cold_config)[0]
-                                                for _ in range(sz.warm_runs)]}
+            out["campaign"] = {
+                "warm_seconds": [self.poll_inproc(self.cold_config)[0] for _ in range(sz.warm_runs)]
+            }
         lo, hi = str(min(sz.warm)), str(max(sz.warm))
         out["ratio"] = med(out[hi]["warm_seconds"]) / med(out[lo]["warm_seconds"])
         out["bare_ratio"] = med(out[hi]["bare_seconds"]) / med(out[lo]["bare_seconds"])
@@ -286,7 +357,7 @@ class Bench:
         """The floor of a warm poll: TLS login, ID, EXAMINE, UID SEARCH past the end."""
         from imapclient import IMAPClient
 
-        from tests.dovecot import PASSWORD, USER
+        from tests.support.dovecot import PASSWORD, USER
 
         s = self.server
         start = time.perf_counter()
@@ -306,8 +377,13 @@ class Bench:
         big = self.warm_configs[big_n]
         inc, cold = [], []
         for r in range(sz.runs):
-            mails = gen.campaign_mails(sz.incremental, self.units, seed=100 + r,
-                                       start=gen.DEADLINE - timedelta(days=2), tag=f"-{r}")
+            mails = gen.campaign_mails(
+                sz.incremental,
+                self.units,
+                seed=100 + r,
+                start=gen.DEADLINE - timedelta(days=2),
+                tag=f"-{r}",
+            )
             pairs = [(m.raw, m.when) for m in mails]
             self.load(f"Hist{big_n}", pairs)
             seconds, summary = self.poll_inproc(big)
@@ -317,9 +393,13 @@ class Bench:
             seconds, summary = self.poll_inproc(self.config(f"Fresh{r}"))
             assert summary.fetched == sz.incremental, summary
             cold.append(seconds)
-        self.results["incremental"] = {"mailbox": big_n, "new": sz.incremental,
-                                       "incremental_seconds": inc, "cold_seconds": cold,
-                                       "ratio": med(inc) / med(cold)}
+        self.results["incremental"] = {
+            "mailbox": big_n,
+            "new": sz.incremental,
+            "incremental_seconds": inc,
+            "cold_seconds": cold,
+            "ratio": med(inc) / med(cold),
+        }
 
     # -- 4a: one big attachment
 
@@ -327,9 +407,13 @@ class Bench:
         raw = gen.big_attachment_mail(self.sizes.big_mb, self.units[0])
         self.load("Big", [(raw, gen.START)])
         p = self.poll_cli(self.config("Big"))
-        self.results["big"] = {"attachment_mb": self.sizes.big_mb, "message_mb": len(raw) / 1e6,
-                               "rss_mb": p.max_rss_mb, "seconds": p.seconds,
-                               "summary": p.stdout.strip()}
+        self.results["big"] = {
+            "attachment_mb": self.sizes.big_mb,
+            "message_mb": len(raw) / 1e6,
+            "rss_mb": p.max_rss_mb,
+            "seconds": p.seconds,
+            "summary": p.stdout.strip(),
+        }
 
     # -- 5: report
 
@@ -337,18 +421,40 @@ class Bench:
         sz = self.sizes
         out: dict[str, Any] = {}
         for n_units in sz.report_units:
-            units = [gen.BenchUnit(u.name, u.email, gen.ANNEXES) for u in gen.roster(n_units, seed=9)]
+            units = [
+                gen.BenchUnit(u.name, u.email, gen.ANNEXES) for u in gen.roster(n_units, seed=9)
+            ]
             cfg_path = self.config(f"Report{n_units}", gen.roster_csv(units, all_annexes=True))
-            build_s, subs, mails = fill_report_db(cfg_path, units, n_units * sz.report_subs_per_unit)
+            build_s, subs, mails = fill_report_db(
+                cfg_path, units, n_units * sz.report_subs_per_unit
+            )
             inproc, cli = [], []
             outdir = cfg_path.parent / "out"
             for _ in range(sz.runs):
                 inproc.append(timed(partial(report_inproc, cfg_path, outdir)))
-                cli.append(run_child([*kaohe(), "-c", str(cfg_path), "report", "--as-of",
-                                      "2020-03-25", "--format", "xlsx,html,txt,json", "-o",
-                                      str(outdir)]).seconds)
-            out[str(n_units)] = {"submissions": subs, "mails": mails, "build_seconds": build_s,
-                                 "inproc_seconds": inproc, "cli_seconds": cli}
+                cli.append(
+                    run_child(
+                        [
+                            *kaohe(),
+                            "-c",
+                            str(cfg_path),
+                            "report",
+                            "--as-of",
+                            "2020-03-25",
+                            "--format",
+                            "xlsx,html,txt,json",
+                            "-o",
+                            str(outdir),
+                        ]
+                    ).seconds
+                )
+            out[str(n_units)] = {
+                "submissions": subs,
+                "mails": mails,
+                "build_seconds": build_s,
+                "inproc_seconds": inproc,
+                "cli_seconds": cli,
+            }
         self.results["report"] = out
 
     # -- 6: LibreOffice
@@ -366,27 +472,32 @@ class Bench:
             batch.append(converter_batch(docs))
             pipeline.append(converter_pipeline(docs, self.work / f"lo-poll{r}", self.roster_text))
         self.results["libreoffice"] = {
-            "files": n, "per_file_seconds": per_file, "batch_seconds": batch,
+            "files": n,
+            "per_file_seconds": per_file,
+            "batch_seconds": batch,
             "pipeline_seconds": pipeline,
-            "per_file_fps": n / med(per_file), "batch_fps": n / med(batch),
-            "pipeline_fps": n / med(pipeline)}
+            "per_file_fps": n / med(per_file),
+            "batch_fps": n / med(batch),
+            "pipeline_fps": n / med(pipeline),
+        }
 
 
 # ---------------------------------------------------------------- report DB
 
 
-def fill_report_db(cfg_path: Path, units: Sequence[gen.BenchUnit],
-                   n_subs: int) -> tuple[float, int, int]:
+def fill_report_db(
+    cfg_path: Path, units: Sequence[gen.BenchUnit], n_subs: int
+) -> tuple[float, int, int]:
     """Ingest generated mail through the real pipeline (``ingest_item``), without IMAP.
 
     Each mail sends all five annexes of one unit, so *n_subs* submissions are
     ``n_subs / 5`` mails; units are taken in roster order, with resubmissions
     once every unit has sent.
     """
-    from ingest import db as dbm
-    from ingest.config import load_config
-    from ingest.pipeline import PollSummary, close_context, ingest_item, make_context
-    from ingest.sources.base import SourceItem
+    from ingest.core.config import load_config
+    from ingest.mail.sources.base import SourceItem
+    from ingest.store import db as dbm
+    from ingest.store.pipeline import PollSummary, close_context, ingest_item, make_context
 
     cfg = load_config(cfg_path)
     n_mails = max(1, n_subs // len(gen.ANNEXES))
@@ -397,8 +508,13 @@ def fill_report_db(cfg_path: Path, units: Sequence[gen.BenchUnit],
     summary = PollSummary()
     try:
         for i, m in enumerate(mails):
-            ingest_item(db, cfg, ctx, SourceItem(key=f"bench:{i}", received=m.when, raw=m.raw,
-                                                 size=len(m.raw)), summary)
+            ingest_item(
+                db,
+                cfg,
+                ctx,
+                SourceItem(key=f"bench:{i}", received=m.when, raw=m.raw, size=len(m.raw)),
+                summary,
+            )
         subs = int(db.execute("select count(*) from submissions").fetchone()[0])
     finally:
         close_context(ctx)
@@ -407,13 +523,12 @@ def fill_report_db(cfg_path: Path, units: Sequence[gen.BenchUnit],
 
 
 def report_inproc(cfg_path: Path, outdir: Path) -> None:
-    from ingest.config import load_config
+    from ingest.core.config import load_config
     from reports.output import build_report, write_formats
 
     cfg = load_config(cfg_path)
     as_of = datetime(2020, 3, 25, 23, 59, tzinfo=cfg.campaign.timezone)
-    list(write_formats(cfg, build_report(cfg, as_of), ["xlsx", "html", "txt", "json"],
-                       str(outdir)))
+    list(write_formats(cfg, build_report(cfg, as_of), ["xlsx", "html", "txt", "json"], str(outdir)))
 
 
 # ---------------------------------------------------------------- LibreOffice
@@ -430,9 +545,21 @@ def make_docs(folder: Path, n: int, units: Sequence[gen.BenchUnit]) -> list[Path
         inputs.append(str(path))
     out = folder / "doc"
     soffice = shutil.which("soffice") or "soffice"
-    subprocess.run([soffice, f"-env:UserInstallation={(folder / 'profile').as_uri()}", "--headless",
-                    "--convert-to", "doc", "--outdir", str(out), *inputs],
-                   check=True, capture_output=True, timeout=600)
+    subprocess.run(
+        [
+            soffice,
+            f"-env:UserInstallation={(folder / 'profile').as_uri()}",
+            "--headless",
+            "--convert-to",
+            "doc",
+            "--outdir",
+            str(out),
+            *inputs,
+        ],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
     docs = sorted(out.glob("*.doc"))
     assert len(docs) == n, docs
     return docs
@@ -447,8 +574,9 @@ def soffice_per_file(soffice: str, docs: Sequence[Path], folder: Path) -> float:
     subprocess.run([*base, str(warm), str(docs[0])], check=True, capture_output=True, timeout=300)
     start = time.perf_counter()
     for doc in docs:
-        subprocess.run([*base, str(folder / "out"), str(doc)], check=True, capture_output=True,
-                       timeout=300)
+        subprocess.run(
+            [*base, str(folder / "out"), str(doc)], check=True, capture_output=True, timeout=300
+        )
     seconds = time.perf_counter() - start
     assert len(list((folder / "out").glob("*.docx"))) == len(docs)
     return seconds
@@ -471,17 +599,21 @@ def converter_pipeline(docs: Sequence[Path], folder: Path, roster_text: str) -> 
     """What a poll does: one mail per .doc in a maildir, ``pipeline.poll`` in-process.
 
     The poll holds mails whose old Office files wait and converts them in one
-    LibreOffice run (``ingest.pipeline._worth_waiting``).
+    LibreOffice run (``ingest.store.pipeline._worth_waiting``).
     """
-    from ingest.config import load_config
-    from ingest.pipeline import poll
+    from ingest.core.config import load_config
+    from ingest.store.pipeline import poll
 
     inbox = folder / "inbox"
     inbox.mkdir(parents=True, exist_ok=True)
     for i, doc in enumerate(docs):
-        (inbox / f"{i:03d}.eml").write_bytes(gen.make_mail(
-            sender=f"unit{i}@163.com", subject=f"附件（{i}）", attachments=[
-                (f"附件{2 + i % 5}.doc", doc.read_bytes())]))
+        (inbox / f"{i:03d}.eml").write_bytes(
+            gen.make_mail(
+                sender=f"unit{i}@163.com",
+                subject=f"附件（{i}）",
+                attachments=[(f"附件{2 + i % 5}.doc", doc.read_bytes())],
+            )
+        )
     cfg = load_config(gen.write_config(folder, roster_text, {"source": "maildir", "path": "inbox"}))
     start = time.perf_counter()
     summary = poll(cfg)
@@ -499,15 +631,19 @@ def verdict(ok: bool) -> str:
 
 def render(results: dict[str, Any], sizes: Sizes, total: float, smoke: bool) -> str:
     m = results["machine"]
-    c, w, inc, big, rep, lo = (results[k] for k in ("cold", "warm", "incremental", "big",
-                                                      "report", "libreoffice"))
+    c, w, inc, big, rep, lo = (
+        results[k] for k in ("cold", "warm", "incremental", "big", "report", "libreoffice")
+    )
     fmt = "{:.2f}".format
     lines = [
-        "# kaohe-inbox benchmarks", "",
+        "# kaohe-inbox benchmarks",
+        "",
         f"Reproduce: `{COMMAND}` (whole run {total / 60:.1f} min"
         f"{', SMOKE SIZES' if smoke else ''}; median of {sizes.runs} runs, warm polls of "
-        f"{sizes.warm_runs}).", "",
-        "## Machine", "",
+        f"{sizes.warm_runs}).",
+        "",
+        "## Machine",
+        "",
         f"- {m['nproc']} × {m['cpu']}, RAM {m['ram']}, {m['os']}",
         f"- Python {m['python']}, SQLite {m['sqlite']}, {m['dovecot'] and 'Dovecot ' + m['dovecot']},"
         f" {m['libreoffice']}",
@@ -515,9 +651,12 @@ def render(results: dict[str, Any], sizes: Sizes, total: float, smoke: bool) -> 
         " — other sessions share this machine",
         f"- imapclient {m['imapclient']}, python-calamine {m['python-calamine']}, openpyxl "
         f"{m['openpyxl']}, python-docx {m['python-docx']}, lxml {m['lxml']}, sqlite-utils "
-        f"{m['sqlite-utils']}", "",
-        "## Figures", "",
-        "| # | measure | figure | target | result |", "|---|---|---|---|---|",
+        f"{m['sqlite-utils']}",
+        "",
+        "## Figures",
+        "",
+        "| # | measure | figure | target | result |",
+        "|---|---|---|---|---|",
         f"| 1 | cold ingest, {c['mails']} mails / {c['forms']} forms: `kaohe poll` "
         f"{fmt(med(c['pipeline_seconds']))} s ÷ floor (calamine + lxml) "
         f"{fmt(med(c['floor_same_seconds']))} s | {fmt(c['ratio_same'])} | ≤ 1.3 | "
@@ -528,8 +667,9 @@ def render(results: dict[str, Any], sizes: Sizes, total: float, smoke: bool) -> 
         f"{fmt(c['calamine_gain'])}× | (report) | – |",
     ]
     lo_n, hi_n = str(min(sizes.warm)), str(max(sizes.warm))
-    warm_cells = ", ".join(f"{k}: {med(v['warm_seconds']) * 1000:.0f} ms"
-                           for k, v in w.items() if isinstance(v, dict))
+    warm_cells = ", ".join(
+        f"{k}: {med(v['warm_seconds']) * 1000:.0f} ms" for k, v in w.items() if isinstance(v, dict)
+    )
     lines += [
         f"| 2 | warm poll, nothing new ({warm_cells}); time({hi_n}) ÷ time({lo_n}) | "
         f"{fmt(w['ratio'])} | ≤ 1.5 | {verdict(w['ratio'] <= 1.5)} |",
@@ -552,7 +692,8 @@ def render(results: dict[str, Any], sizes: Sizes, total: float, smoke: bool) -> 
         lines.append(
             f"| 5 | `kaohe report` xlsx+html+txt+json, {n_units} units × 5 annexes, "
             f"{r['submissions']} submissions (in-process {fmt(med(r['inproc_seconds']))} s) | "
-            f"{fmt(cli)} s | ≤ 2 s | {verdict(cli <= 2)} |")
+            f"{fmt(cli)} s | ≤ 2 s | {verdict(cli <= 2)} |"
+        )
     if "skipped" in lo:
         lines.append(f"| 6 | LibreOffice conversion | skipped ({lo['skipped']}) | – | – |")
     else:
@@ -560,10 +701,22 @@ def render(results: dict[str, Any], sizes: Sizes, total: float, smoke: bool) -> 
             f"| 6 | LibreOffice .doc→docx, {lo['files']} files, files/s: pipeline (a poll, one mail per file) "
             f"{fmt(lo['pipeline_fps'])}, `Converter.convert_many` batch {fmt(lo['batch_fps'])}, "
             f"one `soffice` per file {fmt(lo['per_file_fps'])} | pipeline ÷ per-file "
-            f"{fmt(lo['pipeline_fps'] / lo['per_file_fps'])}× | (report) | – |")
-    lines += ["", "## Raw figures (seconds unless stated)", "", "```json",
-              json.dumps({k: v for k, v in results.items() if k != "machine"}, indent=1,
-                         ensure_ascii=False, default=str), "```", ""]
+            f"{fmt(lo['pipeline_fps'] / lo['per_file_fps'])}× | (report) | – |"
+        )
+    lines += [
+        "",
+        "## Raw figures (seconds unless stated)",
+        "",
+        "```json",
+        json.dumps(
+            {k: v for k, v in results.items() if k != "machine"},
+            indent=1,
+            ensure_ascii=False,
+            default=str,
+        ),
+        "```",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -576,8 +729,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--json", type=Path, help="also write the raw figures as JSON")
     p.add_argument("--smoke", action="store_true", help="tiny sizes (the CI smoke test)")
     p.add_argument("--runs", type=int, help="runs per figure (median)")
-    p.add_argument("--notes", type=Path, default=ROOT / "bench" / "NOTES.md",
-                   help="markdown appended to RESULTS.md (how to run, profile findings)")
+    p.add_argument(
+        "--notes",
+        type=Path,
+        default=ROOT / "bench" / "NOTES.md",
+        help="markdown appended to RESULTS.md (how to run, profile findings)",
+    )
     a = p.parse_args(argv)
     sizes = SMOKE if a.smoke else FULL
     if a.runs:
@@ -587,7 +744,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     logging.basicConfig(level=logging.WARNING)
     sys.path.insert(0, str(ROOT))
-    from tests.dovecot import running_dovecot
+    from tests.support.dovecot import running_dovecot
 
     started = time.perf_counter()
     gen.warm_templates()
@@ -597,12 +754,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             bench = Bench(server, work, sizes)
             bench.results["machine"] = machine()
             bench.results["sizes"] = sizes.__dict__
-            for step in (bench.cold, bench.warm, bench.incremental, bench.big, bench.report,
-                         bench.libreoffice):
+            for step in (
+                bench.cold,
+                bench.warm,
+                bench.incremental,
+                bench.big,
+                bench.report,
+                bench.libreoffice,
+            ):
                 t = time.perf_counter()
                 step()
-                print(f"{step.__name__}: {time.perf_counter() - t:.1f} s", file=sys.stderr,
-                      flush=True)
+                print(
+                    f"{step.__name__}: {time.perf_counter() - t:.1f} s", file=sys.stderr, flush=True
+                )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     total = time.perf_counter() - started
@@ -614,8 +778,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(text, encoding="utf-8")
     if a.json:
-        a.json.write_text(json.dumps(bench.results, indent=1, ensure_ascii=False, default=str),
-                          encoding="utf-8")
+        a.json.write_text(
+            json.dumps(bench.results, indent=1, ensure_ascii=False, default=str), encoding="utf-8"
+        )
     print(f"wrote {a.out} in {total:.0f} s", file=sys.stderr)
     return 0
 

@@ -41,7 +41,10 @@ def classify(
     name = _by_name(filename, schemas, "filename")
     subj = _by_name(subject, schemas, "subject")
     if doc is not None:
-        for source, vote in (("title", _by_title(doc, schemas)), ("header", _by_header(doc, schemas))):
+        for source, vote in (
+            ("title", _by_title(doc, schemas)),
+            ("header", _by_header(doc, schemas)),
+        ):
             if vote.annexes:
                 return _decide(source, vote, name, subj)
     if len(name.annexes) == 1:
@@ -151,7 +154,9 @@ def _by_header(doc: Document, schemas: Mapping[int, AnnexSchema]) -> _Vote:
 
 def _only_in(text: str, number: int, schemas: Mapping[int, AnnexSchema]) -> bool:
     """Is a header text known to annex ``number`` and no other?"""
-    return all(map_header(text, schema) is None for other, schema in schemas.items() if other != number)
+    return all(
+        map_header(text, schema) is None for other, schema in schemas.items() if other != number
+    )
 
 
 def _norm(text: str) -> str:

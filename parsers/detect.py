@@ -49,8 +49,16 @@ _CONTRACT_OF = {
     "ods": "other",
     "empty": "other",
 }
-_ENCRYPTED_BY_EXTENSION = {"docx": "docx", "docm": "docx", "xlsx": "xlsx", "xlsm": "xlsx",
-                           "doc": "doc", "wps": "doc", "xls": "xls", "et": "xls"}
+_ENCRYPTED_BY_EXTENSION = {
+    "docx": "docx",
+    "docm": "docx",
+    "xlsx": "xlsx",
+    "xlsm": "xlsx",
+    "doc": "doc",
+    "wps": "doc",
+    "xls": "xls",
+    "et": "xls",
+}
 
 
 def detect_type(data: bytes, filename: str = "") -> str:
@@ -102,7 +110,9 @@ def _zip_kind(data: bytes) -> str:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             names = set(zf.namelist())
-            types = _read_capped(zf, "[Content_Types].xml") if "[Content_Types].xml" in names else b""
+            types = (
+                _read_capped(zf, "[Content_Types].xml") if "[Content_Types].xml" in names else b""
+            )
             mimetype = _read_capped(zf, "mimetype") if "mimetype" in names else b""
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError):
         return "zip"  # a broken zip is still a zip; expanding it reports why
@@ -178,8 +188,17 @@ def _is_image(head: bytes) -> bool:
     )
 
 
-_EML_HEADERS = (b"received:", b"return-path:", b"from:", b"mime-version:", b"message-id:",
-                b"date:", b"subject:", b"delivered-to:", b"x-")
+_EML_HEADERS = (
+    b"received:",
+    b"return-path:",
+    b"from:",
+    b"mime-version:",
+    b"message-id:",
+    b"date:",
+    b"subject:",
+    b"delivered-to:",
+    b"x-",
+)
 
 
 def _text_kind(data: bytes) -> str:
@@ -227,7 +246,8 @@ OOXML_BROKEN = "文件已损坏，无法读取"
 # themes, fonts and document properties are never parsed, so a DTD there is harmless.
 _READ_PARTS = re.compile(
     r"(?i)^(\[content_types\]\.xml|.*\.rels|word/document\.xml|xl/workbook\.xml"
-    r"|xl/worksheets/[^/]+\.xml|xl/sharedstrings\.xml|xl/styles\.xml)$")
+    r"|xl/worksheets/[^/]+\.xml|xl/sharedstrings\.xml|xl/styles\.xml)$"
+)
 _PROLOG_CHUNK = 2048  # a prolog is a few hundred bytes; expat stops at the root element
 
 
@@ -239,9 +259,7 @@ class _DtdFound(Exception):
     """A DOCTYPE (and so possibly entities) appeared in a part."""
 
 
-def check_ooxml(
-    data: bytes, max_expanded_bytes: int = 200 << 20, max_ratio: float = 200.0
-) -> None:
+def check_ooxml(data: bytes, max_expanded_bytes: int = 200 << 20, max_ratio: float = 200.0) -> None:
     """Refuse a docx/xlsx whose XML parts declare a DTD, or that inflates like a bomb.
 
     OOXML never needs a DOCTYPE, so any DTD is refused: that stops billion-laughs

@@ -91,7 +91,9 @@ def sheet_table(name: str, values: Sequence[Sequence[Any]], merges: Sequence[_Ra
     _resolve_merges(grid, merges)
     grid = _trim(grid)
     start = _table_start(grid)
-    before = tuple(line for line in ("  ".join(c for c in row if c) for row in grid[:start]) if line)
+    before = tuple(
+        line for line in ("  ".join(c for c in row if c) for row in grid[:start]) if line
+    )
     return Table(tuple(tuple(row) for row in grid[start:]), before, f"sheet {name}")
 
 

@@ -68,7 +68,7 @@ def find_soffice() -> str | None:
 
 
 def target_of(kind: str) -> str | None:
-    """"docx" or "xlsx" for a kind LibreOffice converts, else None."""
+    """ "docx" or "xlsx" for a kind LibreOffice converts, else None."""
     route = _ROUTES.get(kind)
     return route[1] if route else None
 

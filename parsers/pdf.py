@@ -49,8 +49,7 @@ def _page_texts(data: bytes) -> list[str]:
         if reader.is_encrypted and not reader.decrypt(""):  # owner-only passwords open with ""
             raise EncryptedFile()
         return [
-            page.extract_text(extraction_mode="layout") or ""
-            for page in reader.pages[:MAX_PAGES]
+            page.extract_text(extraction_mode="layout") or "" for page in reader.pages[:MAX_PAGES]
         ]
     except ParseError:
         raise

@@ -70,7 +70,9 @@ def _matching_tables(
         seen.add(table.rows)
         header = locate_header(table.rows, schema)
         if header is None and previous is not None and _continues(table, previous):
-            header = Header(-1, 0, previous.fields, previous.labels, previous.sources, previous.texts)
+            header = Header(
+                -1, 0, previous.fields, previous.labels, previous.sources, previous.texts
+            )
         if header is not None:
             previous = header
             yield table, header
@@ -238,7 +240,7 @@ _NUMBER = re.compile(r"^([+-]?\d+(?:\.\d+)?)分?$")
 
 
 def _number(text: str, name: str, number: int, warnings: list[str]) -> int | float | str:
-    """"5", "5分", "５", "5.0", " 3.5 " -> 5 / 3.5; other text kept with a warning."""
+    """ "5", "5分", "５", "5.0", " 3.5 " -> 5 / 3.5; other text kept with a warning."""
     match = _NUMBER.match(re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)))
     if match is None:
         warnings.append(f"第{number}行“{name}”不是数字：{text}")
@@ -262,15 +264,47 @@ def _unit_candidates(doc: Document, located: list[tuple[Table, Header]]) -> Iter
 
 
 _S = r"[\s\u3000]*"
-_LABEL = _S.join("填报单位") + "|" + _S.join("申报单位") + "|" + _S.join("报送单位") + "|" + _S.join("单位名称")
-_SEAL = r"[（(]" + _S + r"(?:盖" + _S + "章|公" + _S + "章|签" + _S + "章|签" + _S + r"字|章)" + _S + r"[)）]"
+_LABEL = (
+    _S.join("填报单位")
+    + "|"
+    + _S.join("申报单位")
+    + "|"
+    + _S.join("报送单位")
+    + "|"
+    + _S.join("单位名称")
+)
+_SEAL = (
+    r"[（(]"
+    + _S
+    + r"(?:盖"
+    + _S
+    + "章|公"
+    + _S
+    + "章|签"
+    + _S
+    + "章|签"
+    + _S
+    + r"字|章)"
+    + _S
+    + r"[)）]"
+)
 _UNIT_RE = re.compile(
     rf"(?:(?:{_LABEL}){_S}(?:{_SEAL})?{_S}[:：]?|单{_S}位{_S}(?:{_SEAL}{_S}[:：]?|[:：])){_S}(?P<value>.*)"
 )
 _TRAILER = re.compile(
     "|".join(
         _S.join(word)
-        for word in ("填报日期", "填表日期", "报送日期", "日期", "联系人", "联系电话", "电话", "填表人", "时间")
+        for word in (
+            "填报日期",
+            "填表日期",
+            "报送日期",
+            "日期",
+            "联系人",
+            "联系电话",
+            "电话",
+            "填表人",
+            "时间",
+        )
     )
     + rf"|{_SEAL}|\d{{4}}{_S}年"
 )

@@ -73,8 +73,17 @@ def _load_body(data: bytes) -> etree._Element:
             root = etree.fromstring(package.read(name), _PARSER)
     except ParseError:
         raise
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError, zlib.error,
-            etree.LxmlError, NotImplementedError, RuntimeError) as exc:
+    except (
+        zipfile.BadZipFile,
+        KeyError,
+        ValueError,
+        OSError,
+        EOFError,
+        zlib.error,
+        etree.LxmlError,
+        NotImplementedError,
+        RuntimeError,
+    ) as exc:
         if isinstance(exc, RuntimeError) and "encrypted" in str(exc):
             raise EncryptedFile() from exc
         raise ParseError(_CORRUPT) from exc

@@ -37,18 +37,22 @@ def _legend() -> str:
     x = BAR_X
     for s in STATUS_ORDER:
         bg, fg = STATUS_COLOURS[s]
-        out.append(f'<rect x="{x}" y="6" width="14" height="14" fill="#{bg}" stroke="#{fg}" '
-                   f'stroke-width="0.5"/><text x="{x + 18}" y="18" font-size="13">'
-                   f"{escape(s.label)}</text>")
+        out.append(
+            f'<rect x="{x}" y="6" width="14" height="14" fill="#{bg}" stroke="#{fg}" '
+            f'stroke-width="0.5"/><text x="{x + 18}" y="18" font-size="13">'
+            f"{escape(s.label)}</text>"
+        )
         x += 18 + 13 * len(s.label) + 12
     return "".join(out)
 
 
 def _row(t: Tally, y: int) -> str:
-    out = [f'<g class="bar" data-done="{t.done}" data-total="{t.total}">',
-           f'<text x="{BAR_X}" y="{y + 13}" font-size="13">{escape(t.name)}</text>',
-           f'<rect x="{BAR_X}" y="{y + 18}" width="{BAR_W}" height="18" fill="#ffffff" '
-           f'stroke="#bfbfbf"/>']
+    out = [
+        f'<g class="bar" data-done="{t.done}" data-total="{t.total}">',
+        f'<text x="{BAR_X}" y="{y + 13}" font-size="13">{escape(t.name)}</text>',
+        f'<rect x="{BAR_X}" y="{y + 18}" width="{BAR_W}" height="18" fill="#ffffff" '
+        f'stroke="#bfbfbf"/>',
+    ]
     x = float(BAR_X)
     for s in STATUS_ORDER:
         n = t.counts[s]
@@ -56,9 +60,13 @@ def _row(t: Tally, y: int) -> str:
             continue
         w = BAR_W * n / t.total
         bg, _ = STATUS_COLOURS[s]
-        out.append(f'<rect x="{x:.1f}" y="{y + 18}" width="{w:.1f}" height="18" '
-                   f'fill="#{bg}"><title>{escape(t.name)} {escape(s.label)} {n}</title></rect>')
+        out.append(
+            f'<rect x="{x:.1f}" y="{y + 18}" width="{w:.1f}" height="18" '
+            f'fill="#{bg}"><title>{escape(t.name)} {escape(s.label)} {n}</title></rect>'
+        )
         x += w
-    out.append(f'<text x="{BAR_X + BAR_W + 6}" y="{y + 32}" font-size="13" '
-               f'font-weight="bold">{t.done}/{t.total} {t.percent:.0f}%</text></g>')
+    out.append(
+        f'<text x="{BAR_X + BAR_W + 6}" y="{y + 32}" font-size="13" '
+        f'font-weight="bold">{t.done}/{t.total} {t.percent:.0f}%</text></g>'
+    )
     return "".join(out)

@@ -14,17 +14,28 @@ from typing import Any
 
 import sqlite_utils
 
-from ingest.config import Config
+from ingest.core.config import Config
 from parsers.schema import AnnexSchema, build_schemas
 
 # The field that names a row in each annex (what a row is "about").
-NAME_FIELD: dict[int, str] = {2: "指标名称", 3: "指标名称", 4: "任务名称",
-                              5: "负面清单事项", 6: "特色亮点名称"}
+NAME_FIELD: dict[int, str] = {
+    2: "指标名称",
+    3: "指标名称",
+    4: "任务名称",
+    5: "负面清单事项",
+    6: "特色亮点名称",
+}
 SHOW_ROWS = 5  # list at most this many row numbers in one sentence
 
 
-def checks_for(db: sqlite_utils.Database, cfg: Config, unit: str, annex: int,
-               submission: dict[str, Any], received: Sequence[dict[str, Any]]) -> list[str]:
+def checks_for(
+    db: sqlite_utils.Database,
+    cfg: Config,
+    unit: str,
+    annex: int,
+    submission: dict[str, Any],
+    received: Sequence[dict[str, Any]],
+) -> list[str]:
     """Problems in *submission*'s rows; *received* is every version of this (unit, annex)
     up to the report's moment, oldest first (used to compare with the previous version)."""
     if annex not in NAME_FIELD:
@@ -33,11 +44,19 @@ def checks_for(db: sqlite_utils.Database, cfg: Config, unit: str, annex: int,
     out = [*empty_names(annex, rows), *non_numeric(annex, rows), *duplicates(annex, rows)]
     if annex == 4 and cfg.checks.annex4_total is not None:
         out.extend(total_score(rows, cfg.checks.annex4_total))
-    earlier = [s for s in received if s["status"] == "parsed" and s["id"] != submission["id"]
-               and (s["received"], s["id"]) < (submission["received"], submission["id"])]
+    earlier = [
+        s
+        for s in received
+        if s["status"] == "parsed"
+        and s["id"] != submission["id"]
+        and (s["received"], s["id"]) < (submission["received"], submission["id"])
+    ]
     if earlier:
-        out.extend(dropped_rows(annex, annex_rows(db, annex, earlier[-1]["id"]), rows,
-                                earlier[-1].get("version")))
+        out.extend(
+            dropped_rows(
+                annex, annex_rows(db, annex, earlier[-1]["id"]), rows, earlier[-1].get("version")
+            )
+        )
     return out
 
 
@@ -48,8 +67,11 @@ def _schema(annex: int) -> AnnexSchema:
 
 
 def annex_rows(db: sqlite_utils.Database, annex: int, submission: str) -> list[dict[str, Any]]:
-    return list(db.query(f"select * from annex{annex}_rows where submission = ? order by row_no",
-                         [submission]))
+    return list(
+        db.query(
+            f"select * from annex{annex}_rows where submission = ? order by row_no", [submission]
+        )
+    )
 
 
 def _text(value: Any) -> str:
@@ -112,8 +134,12 @@ def duplicates(annex: int, rows: list[dict[str, Any]]) -> list[str]:
     return out
 
 
-def dropped_rows(annex: int, previous: list[dict[str, Any]], latest: list[dict[str, Any]],
-                 previous_version: int | None) -> list[str]:
+def dropped_rows(
+    annex: int,
+    previous: list[dict[str, Any]],
+    latest: list[dict[str, Any]],
+    previous_version: int | None,
+) -> list[str]:
     """Rows of the previous version missing from the one that counts.
 
     Only the latest version counts; when a unit sends "just the additions" as a

@@ -19,9 +19,9 @@ from typing import Any
 
 import sqlite_utils
 
-from ingest.config import Config
-from ingest.db import from_db, open_db
-from ingest.roster import Roster, load_roster
+from ingest.core.config import Config
+from ingest.match.roster import Roster, load_roster
+from ingest.store.db import from_db, open_db
 from parsers.schema import build_schemas
 from reports.checks import as_number
 from reports.summary import annex_label
@@ -58,8 +58,7 @@ class ExportTable:
         return ("单位名称", *self.fields, *SOURCE_COLUMNS)
 
 
-def build_export(db: sqlite_utils.Database, roster: Roster,
-                 annex: int | None) -> list[ExportTable]:
+def build_export(db: sqlite_utils.Database, roster: Roster, annex: int | None) -> list[ExportTable]:
     """The table of *annex*, or of every annex when it is None."""
     if annex is not None and annex not in ANNEXES:
         raise ExportError(f"没有附件{annex}：只能导出附件 2 到 6")
@@ -70,9 +69,11 @@ def build_export(db: sqlite_utils.Database, roster: Roster,
 def _latest_parsed(db: sqlite_utils.Database, annex: int) -> dict[str, dict[str, Any]]:
     latest: dict[str, dict[str, Any]] = {}
     for s in db.query(
-            "select s.*, a.filename from submissions s left join attachments a "
-            "on a.id = s.attachment where s.annex = ? and s.status = 'parsed' "
-            "order by s.received, s.id", [annex]):
+        "select s.*, a.filename from submissions s left join attachments a "
+        "on a.id = s.attachment where s.annex = ? and s.status = 'parsed' "
+        "order by s.received, s.id",
+        [annex],
+    ):
         latest[s["unit"]] = s  # later receipt wins
     return latest
 
@@ -85,13 +86,12 @@ def _table(db: sqlite_utils.Database, annex: int, order: dict[str, int]) -> Expo
     for unit in units:
         s = latest[unit]
         source = f"{s['attachment'] or ''} {s['filename'] or ''}".strip()
-        for r in db.query(f"select * from annex{annex}_rows where submission = ? "
-                          "order by row_no", [s["id"]]):
+        for r in db.query(
+            f"select * from annex{annex}_rows where submission = ? order by row_no", [s["id"]]
+        ):
             values = tuple("" if r.get(f) is None else str(r[f]) for f in schema.field_names)
-            rows.append(ExportRow(unit, values, source, from_db(s["received"]),
-                                  s["version"] or 0))
-    return ExportTable(annex, schema.title, schema.field_names, schema.numeric_fields,
-                       tuple(rows))
+            rows.append(ExportRow(unit, values, source, from_db(s["received"]), s["version"] or 0))
+    return ExportTable(annex, schema.title, schema.field_names, schema.numeric_fields, tuple(rows))
 
 
 def _csv_safe(text: str) -> str:
@@ -146,14 +146,24 @@ def _cell_value(numeric: bool, text: str) -> Any:
 def _width(field: str) -> float:
     if field in ("序号", "分值"):
         return 7
-    if field in ("目标要求", "主要内容", "评价方法", "评分标准", "考核内容", "扣分标准",
-                 "预期成效", "认定依据", "文件依据"):
+    if field in (
+        "目标要求",
+        "主要内容",
+        "评价方法",
+        "评分标准",
+        "考核内容",
+        "扣分标准",
+        "预期成效",
+        "认定依据",
+        "文件依据",
+    ):
         return 40
     return 16
 
 
-def write_export(cfg: Config, annex: int | None, fmt: str, output: str | None,
-                 now: datetime) -> Path | None:
+def write_export(
+    cfg: Config, annex: int | None, fmt: str, output: str | None, now: datetime
+) -> Path | None:
     """Build and write the export; ``output`` "-" writes to stdout (returns None).
 
     Without ``output`` the file goes to ``data_dir/exports/``.

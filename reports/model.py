@@ -63,8 +63,11 @@ class UnitStatus:
     @property
     def owes(self) -> list[AnnexStatus]:
         """Required annexes not yet submitted in readable form."""
-        return [a for a in self.annexes.values() if a.required and a.status in (
-            Status.MISSING, Status.OVERDUE, Status.UNPARSED)]
+        return [
+            a
+            for a in self.annexes.values()
+            if a.required and a.status in (Status.MISSING, Status.OVERDUE, Status.UNPARSED)
+        ]
 
 
 @dataclass(frozen=True)
@@ -101,5 +104,9 @@ class StatusReport:
     failures: list[FailedItem] = field(default_factory=list)
 
     def count(self, status: Status, required_only: bool = True) -> int:
-        return sum(1 for u in self.units for a in u.annexes.values()
-                   if a.status is status and (a.required or not required_only))
+        return sum(
+            1
+            for u in self.units
+            for a in u.annexes.values()
+            if a.status is status and (a.required or not required_only)
+        )

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
-from ingest.config import Config
-from ingest.db import open_db
-from ingest.roster import load_roster
+from ingest.core.config import Config
+from ingest.match.roster import load_roster
+from ingest.store.db import open_db
 from reports.model import StatusReport
 from reports.status import build_status
 
@@ -50,8 +50,9 @@ def _cli(cfg: Config) -> str:
     return f"kaohe -c {cfg.path}" if cfg.path else "kaohe"
 
 
-def write_formats(cfg: Config, report: StatusReport, formats: list[str],
-                  output: str | None) -> Iterator[Path]:
+def write_formats(
+    cfg: Config, report: StatusReport, formats: list[str], output: str | None
+) -> Iterator[Path]:
     """Write each format; ``output`` "-" means stdout, a directory or a file path otherwise.
 
     Without ``output`` files go to ``data_dir/reports/manual/``.

@@ -34,8 +34,13 @@ from reports.summary import (
 
 @lru_cache(maxsize=1)
 def _environment() -> Environment:
-    return Environment(loader=PackageLoader("reports", "templates"), autoescape=True,
-                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    return Environment(
+        loader=PackageLoader("reports", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
 
 
 @dataclass(frozen=True)
@@ -67,13 +72,18 @@ def _context(report: StatusReport, cli: str) -> dict[str, Any]:
         "chart_category": progress_chart(by_category(report), "按单位类别的报送进度"),
         "chart_annex": progress_chart(annexes, "按附件的报送进度"),
         "follow_up": [(u, owed_phrases(u)) for u in follow_up_units(report)],
-        "unassigned": [(i, assign_command(i, cli), fmt_time(report, i.received))
-                       for i in report.unassigned],
+        "unassigned": [
+            (i, assign_command(i, cli), fmt_time(report, i.received)) for i in report.unassigned
+        ],
         "failures": [(f, fmt_time(report, f.last_attempt)) for f in report.failures],
         "annexes": [(n, annex_label(n)) for n in numbers],
         "rows": [(u, [_cell(report, u.annexes.get(n)) for n in numbers]) for u in report.units],
-        "checks": [(u.unit, a.annex, c) for u in report.units
-                   for a in sorted(u.annexes.values(), key=lambda a: a.annex) for c in a.checks],
+        "checks": [
+            (u.unit, a.annex, c)
+            for u in report.units
+            for a in sorted(u.annexes.values(), key=lambda a: a.annex)
+            for c in a.checks
+        ],
     }
 
 

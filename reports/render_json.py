@@ -15,20 +15,40 @@ def report_dict(report: StatusReport, tz: ZoneInfo) -> dict[str, Any]:
         return dt.astimezone(tz).isoformat(timespec="seconds") if dt else None
 
     def annex(a: AnnexStatus) -> dict[str, Any]:
-        return {"required": a.required, "status": a.status.value,
-                "first_received": t(a.first_received), "latest_received": t(a.latest_received),
-                "versions": a.versions, "rows": a.rows, "reason": a.reason}
+        return {
+            "required": a.required,
+            "status": a.status.value,
+            "first_received": t(a.first_received),
+            "latest_received": t(a.latest_received),
+            "versions": a.versions,
+            "rows": a.rows,
+            "reason": a.reason,
+        }
 
     return {
         "campaign": report.campaign,
         "as_of": t(report.as_of),
         "deadline": t(report.deadline),
-        "units": [{"unit": u.unit, "category": u.category,
-                   "annexes": {str(n): annex(a) for n, a in sorted(u.annexes.items())}}
-                  for u in report.units],
-        "unassigned": [{"attachment": x.attachment, "filename": x.filename, "from": x.sender,
-                        "subject": x.subject, "received": t(x.received), "annex": x.annex,
-                        "reason": x.reason} for x in report.unassigned],
+        "units": [
+            {
+                "unit": u.unit,
+                "category": u.category,
+                "annexes": {str(n): annex(a) for n, a in sorted(u.annexes.items())},
+            }
+            for u in report.units
+        ],
+        "unassigned": [
+            {
+                "attachment": x.attachment,
+                "filename": x.filename,
+                "from": x.sender,
+                "subject": x.subject,
+                "received": t(x.received),
+                "annex": x.annex,
+                "reason": x.reason,
+            }
+            for x in report.unassigned
+        ],
     }
 
 

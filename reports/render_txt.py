@@ -34,11 +34,13 @@ def render_txt(report: StatusReport, cli: str = "kaohe") -> str:
 
 
 def _head(report: StatusReport) -> str:
-    return "\n".join([
-        f"{report.campaign} 报送情况（截至 {fmt_time(report, report.as_of)}）",
-        deadline_phrase(report),
-        "进度：" + progress_line(report),
-    ])
+    return "\n".join(
+        [
+            f"{report.campaign} 报送情况（截至 {fmt_time(report, report.as_of)}）",
+            deadline_phrase(report),
+            "进度：" + progress_line(report),
+        ]
+    )
 
 
 def _counts(report: StatusReport) -> str:
@@ -46,8 +48,9 @@ def _counts(report: StatusReport) -> str:
     lines = ["按状态：" + "，".join(f"{s.label} {t.counts[s]}" for s in STATUS_ORDER)]
     lines.append("按类别：")
     for c in by_category(report):
-        lines.append(f"  {c.name}：{c.done}/{c.total}（{c.percent:.0f}%），"
-                     f"报齐单位 {c.units_done}/{c.units}")
+        lines.append(
+            f"  {c.name}：{c.done}/{c.total}（{c.percent:.0f}%），报齐单位 {c.units_done}/{c.units}"
+        )
     lines.append("按附件：")
     for a in by_annex(report):
         lines.append(f"  {annex_label(a.annex)}：{a.done}/{a.total}（{a.percent:.0f}%）")
@@ -81,8 +84,10 @@ def _unparsed(report: StatusReport) -> str:
     for u in report.units:
         for a in sorted(u.annexes.values(), key=lambda a: a.annex):
             if a.status is Status.UNPARSED:
-                lines.append(f"  {u.unit} {annex_label(a.annex)}：{a.reason or '原因不明'}"
-                             f"（最近收到 {fmt_time(report, a.latest_received)}）")
+                lines.append(
+                    f"  {u.unit} {annex_label(a.annex)}：{a.reason or '原因不明'}"
+                    f"（最近收到 {fmt_time(report, a.latest_received)}）"
+                )
     return "\n".join([f"无法读取（{len(lines)} 份）："] + lines) if lines else ""
 
 
@@ -100,8 +105,9 @@ def _unassigned(report: StatusReport, cli: str) -> str:
     lines = [f"待认领附件（{len(report.unassigned)} 个，请确认单位后执行所示命令）："]
     for item in report.unassigned:
         name = f"{item.container} › {item.filename}" if item.container else item.filename
-        lines.append(f"  {name}  来自 {item.sender}，{fmt_time(report, item.received)}，"
-                     f"主题“{item.subject}”")
+        lines.append(
+            f"  {name}  来自 {item.sender}，{fmt_time(report, item.received)}，主题“{item.subject}”"
+        )
         lines.append(f"    原因：{item.reason}")
         if len(item.unit_candidates) > 1:
             lines.append(f"    可能是：{'、'.join(item.unit_candidates)}")

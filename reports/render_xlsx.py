@@ -62,8 +62,9 @@ TALLY_HEADER = ("单位数", "报齐单位", "应报份数", *(s.label for s in 
 
 def _overview(ws: Worksheet, report: StatusReport) -> None:
     ws.cell(row=1, column=1, value=f"{report.campaign} 报送情况").font = Font(bold=True, size=14)
-    ws.cell(row=2, column=1, value=f"截至 {fmt_time(report, report.as_of)}；"
-            f"{deadline_phrase(report)}")
+    ws.cell(
+        row=2, column=1, value=f"截至 {fmt_time(report, report.as_of)}；{deadline_phrase(report)}"
+    )
     ws.cell(row=3, column=1, value="进度：" + progress_line(report))
     row = _tally_table(ws, 5, "类别", [*by_category(report), overall(report)])
     annexes = by_annex(report)
@@ -102,8 +103,9 @@ def _detail(ws: Worksheet, report: StatusReport) -> None:
         col = len(fixed) + 1 + i * len(ANNEX_COLUMNS)
         header_row(ws, 2, ANNEX_COLUMNS, start=col)
         put(ws, 1, col, annex_label(n), bold=True).alignment = CENTER
-        ws.merge_cells(start_row=1, start_column=col, end_row=1,
-                       end_column=col + len(ANNEX_COLUMNS) - 1)
+        ws.merge_cells(
+            start_row=1, start_column=col, end_row=1, end_column=col + len(ANNEX_COLUMNS) - 1
+        )
     for r, unit in enumerate(report.units, start=3):
         for col, v in enumerate((r - 2, unit.unit, unit.category), start=1):
             put(ws, r, col, v)
@@ -113,8 +115,9 @@ def _detail(ws: Worksheet, report: StatusReport) -> None:
     table_sheet(ws, header_rows=2, freeze_col=len(fixed) + 1)
 
 
-def _annex_cells(ws: Worksheet, row: int, col: int, report: StatusReport,
-                 unit: UnitStatus, annex: int) -> None:
+def _annex_cells(
+    ws: Worksheet, row: int, col: int, report: StatusReport, unit: UnitStatus, annex: int
+) -> None:
     a = unit.annexes.get(annex)
     if a is None:
         put(ws, row, col, NOT_REQUIRED, fill=fill(NOT_REQUIRED_FILL))
@@ -151,11 +154,19 @@ def annex_note(a: AnnexStatus) -> str:
 def _follow_up(ws: Worksheet, report: StatusReport) -> None:
     header_row(ws, 1, ("序号", "单位名称", "类别", "联系人", "联系电话", "邮箱", "缺报或问题"))
     for r, u in enumerate(follow_up_units(report), start=2):
-        worst = Status.OVERDUE if any(a.status is Status.OVERDUE for a in u.owes) \
-            else Status.UNPARSED
+        worst = (
+            Status.OVERDUE if any(a.status is Status.OVERDUE for a in u.owes) else Status.UNPARSED
+        )
         bg, fg = status_fill(worst)
-        values = (r - 1, u.unit, u.category, u.contact, u.phone, "\n".join(u.emails),
-                  "\n".join(owed_phrases(u)))
+        values = (
+            r - 1,
+            u.unit,
+            u.category,
+            u.contact,
+            u.phone,
+            "\n".join(u.emails),
+            "\n".join(owed_phrases(u)),
+        )
         for col, v in enumerate(values, start=1):
             put(ws, r, col, v)
         ws.cell(row=r, column=2).fill = fill(bg)
@@ -168,13 +179,35 @@ def _follow_up(ws: Worksheet, report: StatusReport) -> None:
 
 
 def _unassigned(ws: Worksheet, report: StatusReport, cli: str) -> None:
-    header_row(ws, 1, ("序号", "收到时间", "发件人", "主题", "文件名", "所在压缩包",
-                       "推测附件", "原因", "可能的单位", "认领命令"))
+    header_row(
+        ws,
+        1,
+        (
+            "序号",
+            "收到时间",
+            "发件人",
+            "主题",
+            "文件名",
+            "所在压缩包",
+            "推测附件",
+            "原因",
+            "可能的单位",
+            "认领命令",
+        ),
+    )
     for r, item in enumerate(report.unassigned, start=2):
-        values = (r - 1, local(report, item.received), item.sender, item.subject,
-                  item.filename, item.container or "",
-                  f"附件{item.annex}" if item.annex is not None else "未识别", item.reason,
-                  "、".join(item.unit_candidates), assign_command(item, cli))
+        values = (
+            r - 1,
+            local(report, item.received),
+            item.sender,
+            item.subject,
+            item.filename,
+            item.container or "",
+            f"附件{item.annex}" if item.annex is not None else "未识别",
+            item.reason,
+            "、".join(item.unit_candidates),
+            assign_command(item, cli),
+        )
         for col, v in enumerate(values, start=1):
             put(ws, r, col, v)
     set_widths(ws, [5, 16, 24, 30, 26, 18, 9, 30, 20, 60])

@@ -15,42 +15,76 @@ from typing import Any
 
 import sqlite_utils
 
-from ingest.config import Config
-from ingest.db import from_db, to_db
-from ingest.roster import Roster, Unit
+from ingest.core.config import Config
+from ingest.match.roster import Roster, Unit
+from ingest.store.db import from_db, to_db
+from reports.checks import checks_for
 from reports.model import AnnexStatus, FailedItem, Status, StatusReport, UnassignedItem, UnitStatus
 
 
-def build_status(db: sqlite_utils.Database, roster: Roster, cfg: Config,
-                 as_of: datetime) -> StatusReport:
+def build_status(
+    db: sqlite_utils.Database, roster: Roster, cfg: Config, as_of: datetime
+) -> StatusReport:
     """The report as of *as_of* (aware)."""
     cutoff = to_db(as_of)
     subs: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
-    for s in db.query("select * from submissions where received <= ? order by received, id",
-                      [cutoff]):
+    for s in db.query(
+        "select * from submissions where received <= ? order by received, id", [cutoff]
+    ):
         subs[(s["unit"], s["annex"])].append(s)
     paper = {(p["unit"], p["annex"]): p["received_on"] for p in db.query("select * from paper")}
     units = [_unit_status(u, subs, paper, cfg, as_of, db) for u in roster.units]
     return StatusReport(
-        campaign=cfg.campaign.name, as_of=as_of, deadline=cfg.campaign.deadline, units=units,
-        unassigned=_unassigned(db, cutoff, roster), failures=_failures(db, cutoff))
+        campaign=cfg.campaign.name,
+        as_of=as_of,
+        deadline=cfg.campaign.deadline,
+        units=units,
+        unassigned=_unassigned(db, cutoff, roster),
+        failures=_failures(db, cutoff),
+    )
 
 
-def _unit_status(unit: Unit, subs: dict[tuple[str, int], list[dict[str, Any]]],
-                 paper: dict[tuple[str, int], str], cfg: Config, as_of: datetime,
-                 db: sqlite_utils.Database) -> UnitStatus:
+def _unit_status(
+    unit: Unit,
+    subs: dict[tuple[str, int], list[dict[str, Any]]],
+    paper: dict[tuple[str, int], str],
+    cfg: Config,
+    as_of: datetime,
+    db: sqlite_utils.Database,
+) -> UnitStatus:
     sent = {annex for annex in range(2, 7) if (unit.name, annex) in subs}
     annexes = {}
     for annex in sorted(unit.required | sent):
-        annexes[annex] = _annex_status(annex, annex in unit.required, subs.get((unit.name, annex), []),
-                                       paper.get((unit.name, annex)), cfg, as_of, db, unit.name)
-    return UnitStatus(unit=unit.name, category=unit.category, annexes=annexes,
-                      contact=unit.contact, phone=unit.phone, emails=unit.emails)
+        annexes[annex] = _annex_status(
+            annex,
+            annex in unit.required,
+            subs.get((unit.name, annex), []),
+            paper.get((unit.name, annex)),
+            cfg,
+            as_of,
+            db,
+            unit.name,
+        )
+    return UnitStatus(
+        unit=unit.name,
+        category=unit.category,
+        annexes=annexes,
+        contact=unit.contact,
+        phone=unit.phone,
+        emails=unit.emails,
+    )
 
 
-def _annex_status(annex: int, required: bool, received: list[dict[str, Any]],
-                  paper_on: str | None, cfg: Config, as_of: datetime,
-                  db: sqlite_utils.Database, unit: str) -> AnnexStatus:
+def _annex_status(
+    annex: int,
+    required: bool,
+    received: list[dict[str, Any]],
+    paper_on: str | None,
+    cfg: Config,
+    as_of: datetime,
+    db: sqlite_utils.Database,
+    unit: str,
+) -> AnnexStatus:
     paper_date = date.fromisoformat(paper_on) if paper_on else None
     if paper_date is not None and paper_date > as_of.astimezone(cfg.campaign.timezone).date():
         paper_date = None
@@ -61,23 +95,45 @@ def _annex_status(annex: int, required: bool, received: list[dict[str, Any]],
     parsed = [s for s in received if s["status"] == "parsed"]
     scan = any(s["scan"] for s in received)
     if not parsed:
-        return AnnexStatus(annex, required, Status.UNPARSED, first, latest, len(received), 0,
-                           received[-1]["reason"] or "未读出数据行",
-                           paper_received=paper_date, stamped_scan=scan)
+        return AnnexStatus(
+            annex,
+            required,
+            Status.UNPARSED,
+            first,
+            latest,
+            len(received),
+            0,
+            received[-1]["reason"] or "未读出数据行",
+            paper_received=paper_date,
+            stamped_scan=scan,
+        )
     assert first is not None
     best = parsed[-1]
     status = Status.SUBMITTED if first <= cfg.campaign.deadline else Status.LATE
-    return AnnexStatus(annex, required, status, first, latest, len(received), best["rows"], None,
-                       latest_attachment=best["attachment"], paper_received=paper_date,
-                       stamped_scan=scan, checks=_checks(db, cfg, unit, annex, best, received))
+    return AnnexStatus(
+        annex,
+        required,
+        status,
+        first,
+        latest,
+        len(received),
+        best["rows"],
+        None,
+        latest_attachment=best["attachment"],
+        paper_received=paper_date,
+        stamped_scan=scan,
+        checks=_checks(db, cfg, unit, annex, best, received),
+    )
 
 
-def _checks(db: sqlite_utils.Database, cfg: Config, unit: str, annex: int,
-            best: dict[str, Any], received: list[dict[str, Any]]) -> tuple[str, ...]:
-    try:
-        from reports.checks import checks_for
-    except ImportError:
-        return ()
+def _checks(
+    db: sqlite_utils.Database,
+    cfg: Config,
+    unit: str,
+    annex: int,
+    best: dict[str, Any],
+    received: list[dict[str, Any]],
+) -> tuple[str, ...]:
     return tuple(checks_for(db, cfg, unit, annex, best, received))
 
 
@@ -85,14 +141,24 @@ def _unassigned(db: sqlite_utils.Database, cutoff: str, roster: Roster) -> list[
     rows = db.query(
         "select a.*, m.sender, m.subject, m.received from attachments a "
         "join messages m on m.id = a.message where a.outcome = 'unassigned' and m.received <= ? "
-        "order by m.received, a.part", [cutoff])
-    return [UnassignedItem(
-        attachment=r["id"], filename=r["filename"] or "", sender=r["sender"] or "",
-        subject=r["subject"] or "", received=from_db(r["received"]),  # type: ignore[arg-type]
-        annex=r["annex"], reason=r["reason"] or "", container=r["container"],
-        message=r["message"],
-        unit_candidates=tuple(u.name for u in _candidates(r["reason"] or "", roster)))
-        for r in rows]
+        "order by m.received, a.part",
+        [cutoff],
+    )
+    return [
+        UnassignedItem(
+            attachment=r["id"],
+            filename=r["filename"] or "",
+            sender=r["sender"] or "",
+            subject=r["subject"] or "",
+            received=from_db(r["received"]),  # type: ignore[arg-type]
+            annex=r["annex"],
+            reason=r["reason"] or "",
+            container=r["container"],
+            message=r["message"],
+            unit_candidates=tuple(u.name for u in _candidates(r["reason"] or "", roster)),
+        )
+        for r in rows
+    ]
 
 
 def _candidates(reason: str, roster: Roster) -> list[Unit]:
@@ -102,12 +168,30 @@ def _candidates(reason: str, roster: Roster) -> list[Unit]:
 
 
 def _failures(db: sqlite_utils.Database, cutoff: str) -> list[FailedItem]:
-    out = [FailedItem(key=r["key"], attempts=r["attempts"] or 0, error=r["reason"] or "",
-                      last_attempt=from_db(r["updated_at"]))
-           for r in db.query("select * from source_items where status in ('failed', 'skipped') "
-                             "and received <= ? order by received", [cutoff])]
-    out += [FailedItem(key=f"message:{r['id'][:12]}", attempts=1, error=r["error"],
-                       last_attempt=from_db(r["processed_at"]))
-            for r in db.query("select * from messages where error is not null "
-                              "and error like '分析失败%' and received <= ?", [cutoff])]
+    out = [
+        FailedItem(
+            key=r["key"],
+            attempts=r["attempts"] or 0,
+            error=r["reason"] or "",
+            last_attempt=from_db(r["updated_at"]),
+        )
+        for r in db.query(
+            "select * from source_items where status in ('failed', 'skipped') "
+            "and received <= ? order by received",
+            [cutoff],
+        )
+    ]
+    out += [
+        FailedItem(
+            key=f"message:{r['id'][:12]}",
+            attempts=1,
+            error=r["error"],
+            last_attempt=from_db(r["processed_at"]),
+        )
+        for r in db.query(
+            "select * from messages where error is not null "
+            "and error like '分析失败%' and received <= ?",
+            [cutoff],
+        )
+    ]
     return out

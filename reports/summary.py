@@ -23,7 +23,12 @@ ANNEX_NAMES: dict[int, str] = {
 }
 
 STATUS_ORDER: tuple[Status, ...] = (
-    Status.SUBMITTED, Status.LATE, Status.UNPARSED, Status.MISSING, Status.OVERDUE)
+    Status.SUBMITTED,
+    Status.LATE,
+    Status.UNPARSED,
+    Status.MISSING,
+    Status.OVERDUE,
+)
 
 DONE: frozenset[Status] = frozenset({Status.SUBMITTED, Status.LATE})
 
@@ -141,8 +146,10 @@ def deadline_phrase(report: StatusReport) -> str:
 
 def progress_line(report: StatusReport) -> str:
     t = overall(report)
-    return (f"应报 {t.total} 份，已收到可读 {t.done} 份（{t.percent:.0f}%）；"
-            f"{t.units} 个单位中 {t.units_done} 个已报齐")
+    return (
+        f"应报 {t.total} 份，已收到可读 {t.done} 份（{t.percent:.0f}%）；"
+        f"{t.units} 个单位中 {t.units_done} 个已报齐"
+    )
 
 
 def owed_phrase(a: AnnexStatus) -> str:
@@ -158,22 +165,31 @@ def owed_phrases(unit: UnitStatus) -> list[str]:
 
 def paper_outstanding(unit: UnitStatus) -> list[int]:
     """Annexes received electronically whose paper copy is not recorded yet."""
-    return sorted(a.annex for a in unit.annexes.values()
-                  if a.required and a.status in DONE and a.paper_received is None)
+    return sorted(
+        a.annex
+        for a in unit.annexes.values()
+        if a.required and a.status in DONE and a.paper_received is None
+    )
 
 
 def follow_up_units(report: StatusReport) -> list[UnitStatus]:
     """Units the clerk should phone: something overdue or unreadable (roster order)."""
-    return [u for u in report.units
-            if any(a.status in (Status.OVERDUE, Status.UNPARSED) for a in u.owes)]
+    return [
+        u
+        for u in report.units
+        if any(a.status in (Status.OVERDUE, Status.UNPARSED) for a in u.owes)
+    ]
 
 
 def quote_arg(text: str) -> str:
     """A shell-safe argument (double quotes; the clerk copies it into a terminal)."""
     if text and all(c.isalnum() or c in "-_./" for c in text):
         return text
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")\
-        .replace("`", "\\`") + '"'
+    return (
+        '"'
+        + text.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$").replace("`", "\\`")
+        + '"'
+    )
 
 
 def assign_command(item: UnassignedItem, cli: str = "kaohe") -> str:

@@ -44,9 +44,17 @@ def clean_text(text: str) -> str:
 _STYLES: WeakKeyDictionary[Any, dict[tuple[Any, ...], StyleArray]] = WeakKeyDictionary()
 
 
-def put(ws: Worksheet, row: int, col: int, value: Any, *, bold: bool = False,
-        fill: PatternFill | None = None, colour: str | None = None,
-        wrap: bool = True) -> Cell:
+def put(
+    ws: Worksheet,
+    row: int,
+    col: int,
+    value: Any,
+    *,
+    bold: bool = False,
+    fill: PatternFill | None = None,
+    colour: str | None = None,
+    wrap: bool = True,
+) -> Cell:
     """Write one bordered cell; strings are cleaned and always stay text."""
     cell = ws.cell(row=row, column=col)
     fresh = not cell.has_style  # before the value: openpyxl styles a cell given a date
@@ -78,8 +86,14 @@ def put(ws: Worksheet, row: int, col: int, value: Any, *, bold: bool = False,
     return cell
 
 
-def _style(cell: Cell, number_format: str | None, bold: bool, fill: PatternFill | None,
-           colour: str | None, wrap: bool) -> None:
+def _style(
+    cell: Cell,
+    number_format: str | None,
+    bold: bool,
+    fill: PatternFill | None,
+    colour: str | None,
+    wrap: bool,
+) -> None:
     if number_format is not None:
         cell.number_format = number_format
     cell.border = BORDER
@@ -112,7 +126,7 @@ def table_sheet(ws: Worksheet, header_rows: int, freeze_col: int = 1) -> None:
     last_col = max(ws.max_column, 1)
     last_row = max(ws.max_row, header_rows)
     ws.freeze_panes = ws.cell(row=header_rows + 1, column=freeze_col)
-    ws.auto_filter.ref = (f"A{header_rows}:{get_column_letter(last_col)}{last_row}")
+    ws.auto_filter.ref = f"A{header_rows}:{get_column_letter(last_col)}{last_row}"
     ws.print_title_rows = f"1:{header_rows}"
     print_setup(ws)
 

@@ -1,0 +1,91 @@
+"""The ``kaohe`` group, its context object and the CLI's error edge.
+
+Each command parses its options, makes one library call and prints in Chinese.
+Library errors become :class:`ClerkError` here, at the edge.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+
+from ingest.core.config import Config, ConfigError, load_config
+from ingest.core.lock import AlreadyRunning
+from ingest.mail.sources.base import MailboxError
+from ingest.match.roster import RosterError
+
+log = logging.getLogger("kaohe")
+
+REPORT_FORMATS = ("xlsx", "html", "txt", "json")
+
+
+class ClerkError(click.ClickException):
+    """An expected failure, shown as one Chinese line ("错误：…") and exit status 1."""
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"错误：{self.format_message()}", file=file, err=file is None)
+
+
+class Ctx:
+    """Options of the top-level group; the config is loaded on first use, once."""
+
+    def __init__(self, config_path: str | None) -> None:
+        self.config_path = config_path or os.environ.get("KAOHE_CONFIG")
+        self._cfg: Config | None = None
+
+    @property
+    def cfg(self) -> Config:
+        if self._cfg is None:
+            if not self.config_path:
+                raise click.UsageError(
+                    "请用 -c 指定配置文件，例如：kaohe -c /etc/kaohe/config.toml poll"
+                    "（或设置环境变量 KAOHE_CONFIG）"
+                )
+            try:
+                self._cfg = load_config(self.config_path)
+            except ConfigError as e:
+                raise ClerkError(str(e)) from None
+        return self._cfg
+
+
+@contextmanager
+def clerk_errors() -> Iterator[None]:
+    """Turn the library's expected errors into one clear line, no traceback."""
+    try:
+        yield
+    except (AlreadyRunning, RosterError, MailboxError, ConfigError) as e:
+        raise ClerkError(str(e)) from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "-c",
+    "--config",
+    "config_path",
+    metavar="CONFIG",
+    help="配置文件路径（TOML），也可用环境变量 KAOHE_CONFIG 指定。",
+)
+@click.option("-v", "--verbose", is_flag=True, help="输出更详细的日志。")
+@click.version_option(package_name="kaohe-inbox")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
+    """kaohe —— 考核申报材料收件箱：收信、归档、识别单位和附件、解析表格、生成每日报送情况。
+
+    \b
+    常用命令：
+      kaohe -c config.toml poll        收一次信
+      kaohe -c config.toml report      查看今天的报送情况
+      kaohe -c config.toml assign ID --unit 南郑区财政局 --annex 4
+    """
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    ctx.obj = Ctx(config_path)

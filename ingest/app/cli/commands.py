@@ -1,0 +1,221 @@
+"""Mailbox and report commands: ``poll``, ``run``, ``report``, ``reparse``, ``assign``,
+``inspect``, ``demo``.
+
+Each command parses its options, makes one library call and prints in Chinese.
+Library modules are imported inside the commands so that ``kaohe --help`` and the
+commands that do not need them stay fast to start; every such import runs down
+the layers (app → store/match/mail/core, reports).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ingest.app.cli.base import REPORT_FORMATS, Ctx, clerk_errors, cli
+from ingest.core.config import Config, ConfigError, parse_moment
+
+
+@cli.command()
+@click.pass_obj
+def poll(obj: Ctx) -> None:
+    """收一次信：取新邮件、原样归档、拆附件、识别、解析、入库。
+
+    \b
+    例：kaohe -c config.toml poll
+    个别附件读不出时照常结束（原因记录在报告里）；邮箱无法访问时返回非零。
+    """
+    from ingest.store.pipeline import poll as run_poll
+
+    with clerk_errors():
+        summary = run_poll(obj.cfg)
+    click.echo(summary.line())
+
+
+@cli.command()
+@click.pass_obj
+def run(obj: Ctx) -> None:
+    """守护进程：按 poll_every_minutes 定时收信，每天 report_at 生成报告。
+
+    \b
+    例：kaohe -c /etc/kaohe/config.toml run
+    收到 SIGTERM / Ctrl-C 时处理完手头这封邮件后退出。
+    """
+    from ingest.app.daemon import run_daemon
+
+    with clerk_errors():
+        code = run_daemon(obj.cfg)
+    sys.exit(code)
+
+
+def _moment(value: str | None, obj: Ctx, end_of_day: bool = True) -> datetime:
+    tz = obj.cfg.campaign.timezone
+    if not value:
+        return datetime.now(tz)
+    try:
+        return parse_moment(value, tz, "--as-of", end_of_day=end_of_day)
+    except ConfigError as e:
+        raise click.BadParameter(str(e)) from None
+
+
+def _formats(value: str | None) -> list[str]:
+    if not value:
+        return []
+    out = [f.strip().lower() for f in value.split(",") if f.strip()]
+    bad = [f for f in out if f not in REPORT_FORMATS]
+    if bad:
+        raise click.BadParameter(f"未知格式：{'、'.join(bad)}（可用：xlsx,html,txt,json）")
+    return out
+
+
+@cli.command()
+@click.option(
+    "--as-of",
+    "as_of",
+    metavar="TIME",
+    help="统计截至该时间收到的邮件（默认现在）；只写日期表示当天结束。",
+)
+@click.option(
+    "--format", "fmt", metavar="FORMATS", help="xlsx,html,txt,json 中的一个或多个，逗号分隔。"
+)
+@click.option(
+    "-o", "--output", metavar="OUT", help="输出文件或目录；“-”表示输出到屏幕（只限一种格式）。"
+)
+@click.pass_obj
+def report(obj: Ctx, as_of: str | None, fmt: str | None, output: str | None) -> None:
+    """报送情况报告：谁交了哪个附件、谁逾期、哪些读不出或待认领。
+
+    \b
+    例：kaohe -c config.toml report
+        kaohe -c config.toml report --as-of 2020-03-21 --format xlsx,html -o 报告目录
+        kaohe -c config.toml report --format json -o -
+    """
+    from reports.output import build_report, write_formats
+
+    with clerk_errors():
+        formats = _formats(fmt)
+        data = build_report(obj.cfg, _moment(as_of, obj))
+        if not formats:
+            formats, output = ["txt"], output or "-"
+        if output == "-" and len(formats) != 1:
+            raise click.UsageError("“-o -” 只能与一种格式一起使用")
+        for path in write_formats(obj.cfg, data, formats, output):
+            click.echo(f"已生成：{path}")
+
+
+@cli.command()
+@click.option("--all", "all_", is_flag=True, help="重新解析全部已归档邮件。")
+@click.option(
+    "--message", "messages", multiple=True, metavar="ID", help="只重新解析这封邮件（可多次）。"
+)
+@click.option("--since", metavar="DATE", help="重新解析该日期之后收到的邮件。")
+@click.pass_obj
+def reparse(obj: Ctx, all_: bool, messages: tuple[str, ...], since: str | None) -> None:
+    """修改名单或模板后，对已归档的邮件重新识别和解析（人工认领保留不变）。
+
+    \b
+    例：kaohe -c config.toml reparse --all
+        kaohe -c config.toml reparse --since 2020-03-15
+    """
+    from ingest.store.pipeline import reparse as run_reparse
+
+    if sum(bool(x) for x in (all_, messages, since)) != 1:
+        raise click.UsageError("请指定 --all、--message 或 --since 之一")
+    with clerk_errors():
+        ids = _resolve_messages(obj.cfg, messages) if messages else None
+        since_dt = _moment(since, obj, end_of_day=False) if since else None
+
+        def bar(items: Any) -> Any:
+            return _progress(list(items))
+
+        n = run_reparse(obj.cfg, ids, since_dt, progress=bar)
+    click.echo(f"已重新解析 {n} 封邮件。")
+
+
+def _progress(items: list[str]) -> Iterator[str]:
+    with click.progressbar(items, label="重新解析", file=sys.stderr, show_pos=True) as bar:
+        yield from bar
+
+
+def _resolve_messages(cfg: Config, prefixes: tuple[str, ...]) -> list[str]:
+    from ingest.store.db import open_db
+
+    db = open_db(cfg.db_path)
+    try:
+        out = []
+        for p in prefixes:
+            rows = db.execute(
+                "select id from messages where id like ?", [p.lower() + "%"]
+            ).fetchall()
+            if len(rows) != 1:
+                raise click.BadParameter(f"邮件编号“{p}”{'不存在' if not rows else '不唯一'}")
+            out.append(rows[0][0])
+        return out
+    finally:
+        db.close()
+
+
+@cli.command()
+@click.argument("attachment")
+@click.option("--unit", required=True, metavar="NAME", help="单位名称或别名（须在名单中）。")
+@click.option("--annex", type=click.IntRange(2, 6), help="附件编号 2–6。")
+@click.pass_obj
+def assign(obj: Ctx, attachment: str, unit: str, annex: int | None) -> None:
+    """人工认领：指定某个附件属于哪个单位（和附件几）。重新解析后依然有效。
+
+    \b
+    例：kaohe -c config.toml assign a1b2c3d4e5f6 --unit 南郑区财政局 --annex 4
+    附件编号见报告“待认领”部分。
+    """
+    from ingest.store.clerk import assign_attachment
+
+    with clerk_errors():
+        done = assign_attachment(obj.cfg, attachment, unit, annex)
+    click.echo(done)
+
+
+@cli.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--format", "fmt", type=click.Choice(["txt", "json"]), default="txt", show_default=True
+)
+@click.pass_obj
+def inspect(obj: Ctx, file: Path, fmt: str) -> None:
+    """查看程序如何理解一封 .eml 邮件（不写入数据库）：为什么没认出单位或附件。
+
+    \b
+    例：kaohe inspect 来信.eml
+        kaohe -c config.toml inspect 来信.eml --format json
+    """
+    from ingest.app.inspect import inspect_file, render_inspection
+
+    with clerk_errors():
+        cfg = obj.cfg if obj.config_path else None
+        result = inspect_file(file, cfg)
+    click.echo(render_inspection(result, fmt), nl=False)
+
+
+@cli.command()
+@click.option(
+    "-o",
+    "--output",
+    metavar="DIR",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="演示目录（默认新建一个临时目录）。",
+)
+def demo(output: Path | None) -> None:
+    """演示：用自带的样例邮件和单位名单跑一遍完整流程（无需网络和配置）。
+
+    \b
+    例：kaohe demo
+        kaohe demo -o /tmp/kaohe-demo
+    """
+    from ingest.app.demo import run_demo
+
+    with clerk_errors():
+        run_demo(output, echo=click.echo)

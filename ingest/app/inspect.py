@@ -1,0 +1,97 @@
+"""``kaohe inspect``: how the pipeline sees one ``.eml`` file, without writing anything.
+
+The same :func:`ingest.match.analyse.analyse_message` the pipeline uses, printed as
+contract §8 JSON or as a readable Chinese summary.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ingest.core.config import Config, LimitsConfig
+from ingest.match.analyse import AnalysisContext, analyse_message
+from ingest.match.roster import load_roster
+from ingest.store.pipeline import close_context, open_converter
+from parsers import build_schemas
+
+
+def inspect_file(path: Path, cfg: Config | None) -> dict[str, Any]:
+    """Analyse *path*; with a config the roster is used for unit matching."""
+    ctx = AnalysisContext(
+        schemas=build_schemas(cfg.synonyms if cfg else None),
+        limits=cfg.limits if cfg else LimitsConfig(),
+        roster=load_roster(cfg.paths.roster) if cfg else None,
+        converter=open_converter((cfg.limits if cfg else LimitsConfig()).convert_timeout_seconds),
+    )
+    try:
+        analysis = analyse_message(path.read_bytes(), ctx)
+    finally:
+        close_context(ctx)
+    h = analysis.headers
+    tz = cfg.campaign.timezone if cfg else None
+    return {
+        "message_id": h.message_id,
+        "from": h.sender,
+        "subject": h.subject,
+        "date": (h.date.astimezone(tz) if tz and h.date else h.date).isoformat(timespec="seconds")
+        if h.date
+        else None,
+        "attachments": [
+            {
+                "filename": a.filename,
+                "size": a.size,
+                "sha256": a.sha256,
+                "type": a.type,
+                "container": a.container,
+                "annex": a.annex,
+                "annex_evidence": a.annex_evidence or None,
+                "unit": a.unit,
+                "unit_evidence": a.unit_evidence or None,
+                "rows": len(a.rows),
+                "reason": a.reason,
+            }
+            for a in analysis.attachments
+        ],
+        "_outcomes": [a.outcome for a in analysis.attachments],
+        "_defects": list(h.defects),
+    }
+
+
+OUTCOMES = {
+    "parsed": "已解析",
+    "unparsed": "无法读取",
+    "unassigned": "待认领（需人工处理）",
+    "ignored": "非申报表，已存档",
+    "expanded": "压缩包，已解开",
+}
+
+
+def render_inspection(result: dict[str, Any], fmt: str) -> str:
+    outcomes = result.get("_outcomes", [])
+    defects = result.get("_defects", [])
+    public = {k: v for k, v in result.items() if not k.startswith("_")}
+    if fmt == "json":
+        return json.dumps(public, ensure_ascii=False, indent=2) + "\n"
+    lines = [
+        f"发件人：{public['from']}",
+        f"主题：{public['subject']}",
+        f"发送时间：{public['date'] or '（无）'}",
+        f"Message-ID：{public['message_id']}",
+    ]
+    lines += [f"邮件格式问题：{d}" for d in defects]
+    if not public["attachments"]:
+        lines.append("没有附件。")
+    for i, (a, outcome) in enumerate(zip(public["attachments"], outcomes, strict=True), start=1):
+        inside = f"（来自压缩包 {a['container']}）" if a["container"] else ""
+        lines += [
+            f"\n附件 {i}：{a['filename']}{inside}",
+            f"  类型：{a['type']}，大小：{a['size']} 字节",
+            f"  附件几：{a['annex'] or '未识别'}　依据：{a['annex_evidence'] or '无'}",
+            f"  单位：{a['unit'] or '未识别'}　依据：{a['unit_evidence'] or '无'}",
+            f"  读出数据行：{a['rows']}",
+            f"  结果：{OUTCOMES.get(outcome, outcome)}"
+            + (f"　原因：{a['reason']}" if a["reason"] else ""),
+        ]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,282 @@
+"""Receipts (回执): tell each sender what we understood of their mail.
+
+A receipt is never sent twice. The choice is *at most once*: before a receipt
+is handed to the SMTP server, a row ``receipts(message, status='sending')`` is
+committed; after the server accepts it the row becomes ``sent`` and
+``messages.receipt_sent_at`` is set. A crash or a dropped connection between
+the two leaves ``sending`` — that mail may or may not have gone out, so it is
+*not* retried automatically; :func:`unconfirmed` lists it for the clerk (the
+office mailbox's "sent" folder tells). A definite refusal by the server before
+the data was accepted (4xx) releases the claim so the next run retries; a
+permanent refusal (bad address, 5xx) is kept as ``refused`` with the reason.
+A duplicate receipt would confuse a unit; a missing one makes it phone — the
+phone call is the lesser harm, and the clerk sees every unconfirmed case.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import formataddr
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from ingest.app.outbox.compose import (
+    Office,
+    cn_time,
+    new_message,
+    office_from_config,
+    stamp_folder,
+    write_drafts,
+)
+from ingest.app.outbox.reminders import INDENT, owed_line
+from ingest.app.outbox.smtp import SmtpError, connect
+from ingest.core.config import Config
+from ingest.match.roster import load_roster
+from ingest.store.db import from_db, now_db, open_db, to_db, transaction
+from reports.model import StatusReport
+from reports.status import build_status
+from reports.summary import annex_label, local, paper_outstanding
+
+log = logging.getLogger(__name__)
+
+LISTED_OUTCOMES = ("parsed", "unparsed", "unassigned")
+NO_REPLY = ("mailer-daemon", "postmaster", "noreply", "no-reply", "donotreply")
+
+
+@dataclass
+class ReceiptRun:
+    """What one sending run did (for the CLI and the daemon's log)."""
+
+    sent: list[str] = field(default_factory=list)  # message ids
+    deferred: list[str] = field(default_factory=list)  # temporary refusal: next run retries
+    refused: list[tuple[str, str]] = field(default_factory=list)  # (message id, reason)
+    unconfirmed: list[str] = field(default_factory=list)
+
+
+def pending_messages(
+    db: sqlite_utils.Database, cfg: Config, as_of: datetime
+) -> list[dict[str, Any]]:
+    """Processed messages (up to *as_of*) with a form-like attachment and no receipt yet."""
+    own = {a.lower() for a in (cfg.smtp.sender, cfg.smtp.username, cfg.mailbox.username) if a}
+    rows = db.query(
+        "select * from messages m where m.processed_at is not null and m.error is null "
+        "and m.receipt_sent_at is null and m.received <= ? "
+        "and not exists (select 1 from receipts r where r.message = m.id) "
+        "and not exists (select 1 from receipts r join messages o on o.id = r.message "
+        "  where m.message_id is not null and o.message_id = m.message_id) "
+        "and exists (select 1 from attachments a where a.message = m.id and a.outcome in "
+        "  ('parsed', 'unparsed', 'unassigned')) order by m.received, m.id",
+        [to_db(as_of)],
+    )
+    return [r for r in rows if _replyable(r.get("sender") or "", own)]
+
+
+def _replyable(sender: str, own: set[str]) -> bool:
+    s = sender.strip().lower()
+    return bool(s) and "@" in s and s not in own and not s.startswith(NO_REPLY)
+
+
+def draft_receipts(
+    db: sqlite_utils.Database, cfg: Config, report: StatusReport, office: Office | None = None
+) -> list[tuple[str, EmailMessage]]:
+    """(message id, receipt) for every message that still needs one."""
+    office = office or office_from_config(cfg)
+    out = []
+    for m in pending_messages(db, cfg, report.as_of):
+        attachments = list(
+            db.query(
+                "select * from attachments where message = ? and outcome in "
+                "('parsed', 'unparsed', 'unassigned') order by part",
+                [m["id"]],
+            )
+        )
+        out.append((m["id"], draft_receipt(cfg, m, attachments, report, office)))
+    return out
+
+
+def draft_receipt(
+    cfg: Config,
+    message: dict[str, Any],
+    attachments: list[dict[str, Any]],
+    report: StatusReport,
+    office: Office,
+) -> EmailMessage:
+    now = local(report, report.as_of)
+    to = formataddr((message.get("sender_name") or "", message["sender"]))
+    subject = message.get("subject") or "（无主题）"
+    msg = new_message(
+        cfg, [to], f"回执：{subject}", _body(message, attachments, report, office), now
+    )
+    if message.get("message_id"):
+        msg["In-Reply-To"] = message["message_id"]
+        msg["References"] = message["message_id"]
+    msg["Auto-Submitted"] = "auto-replied"  # RFC 3834: auto-responders must not answer it
+    return msg
+
+
+def attachment_line(a: dict[str, Any]) -> str:
+    name = f"{a['container']} › {a['filename']}" if a.get("container") else a["filename"]
+    if a["outcome"] == "parsed":
+        what = f"{a['unit']}，{annex_label(a['annex'])}，读取 {a['rows']} 行数据"
+    elif a["outcome"] == "unparsed":
+        what = (
+            f"{a['unit']}，{annex_label(a['annex'])}，但未能读取数据（{a['reason'] or '原因不明'}）"
+        )
+    else:
+        what = "暂未能确定报送单位或附件类别，考核办将人工核对"
+    return f"“{name}”：{what}"
+
+
+def _body(
+    message: dict[str, Any], attachments: list[dict[str, Any]], report: StatusReport, office: Office
+) -> str:
+    received = from_db(message["received"])
+    when = cn_time(local(report, received)) if received else "近日"
+    lines = [
+        "您好！",
+        "",
+        f"{INDENT}考核办已于{when}收到您发送的邮件“{message.get('subject') or '（无主题）'}”，"
+        f"其中 {len(attachments)} 个附件的处理结果如下：",
+        "",
+    ]
+    lines += [f"{INDENT}{i}. {attachment_line(a)}。" for i, a in enumerate(attachments, 1)]
+    units = sorted({a["unit"] for a in attachments if a.get("unit")})
+    for unit in units:
+        lines += ["", _owes_paragraph(report, unit)]
+    lines += [
+        "",
+        f"{INDENT}如以上结果与实际不符，请回复本邮件或来电告知。",
+        "",
+        office.signature(local(report, report.as_of)),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _owes_paragraph(report: StatusReport, unit: str) -> str:
+    status = next((u for u in report.units if u.unit == unit), None)
+    if status is None:
+        return f"{INDENT}{unit}不在本次申报单位名单中，考核办将人工核对。"
+    paper = paper_outstanding(status)
+    tail = (
+        f"附件{'、'.join(map(str, paper))}的纸质版（盖章）请按通知要求报送考核办。" if paper else ""
+    )
+    if not status.owes:
+        return f"{INDENT}{unit}应报的电子版材料已全部收到，谢谢！{tail}"
+    owed = "；".join(owed_line(a).rstrip("。") for a in sorted(status.owes, key=lambda a: a.annex))
+    return f"{INDENT}{unit}目前还需报送：{owed}。{tail}"
+
+
+def write_receipt_drafts(
+    db: sqlite_utils.Database,
+    cfg: Config,
+    report: StatusReport,
+    now: datetime,
+    office: Office | None = None,
+) -> list[Path]:
+    """``--dry-run``: drafts as .eml files under data_dir/outbox/receipts/<stamp>/; nothing recorded."""
+    drafts = draft_receipts(db, cfg, report, office)
+    if not drafts:
+        return []
+    folder = stamp_folder(cfg.data_dir / "outbox" / "receipts", now)
+    return write_drafts([m for _, m in drafts], folder, [mid[:12] for mid, _ in drafts])
+
+
+def send_drafts(
+    db: sqlite_utils.Database, cfg: Config, drafts: list[tuple[str, EmailMessage]]
+) -> ReceiptRun:
+    """Claim, send, confirm each receipt in turn (see the module docstring)."""
+    run = ReceiptRun()
+    if not drafts:
+        return run
+    with connect(cfg.smtp) as conn:
+        for mid, msg in drafts:
+            if not claim_receipt(db, cfg, mid, msg):
+                continue  # another run took it meanwhile
+            _send_one(db, conn, mid, msg, run)
+    return run
+
+
+def claim_receipt(db: sqlite_utils.Database, cfg: Config, mid: str, msg: EmailMessage) -> bool:
+    """Record the receipt as being sent (committed) and keep a copy of exactly what goes out.
+
+    False when this message already has a receipt row (sent, refused or in flight).
+    """
+    folder = cfg.data_dir / "outbox" / "receipts" / "sent"
+    with transaction(db):
+        taken = db.execute("select 1 from receipts where message = ?", [mid]).fetchone()
+        if taken:
+            return False
+        path = write_drafts([msg], folder, [mid[:12]])[0]
+        db.table("receipts").insert(
+            {
+                "message": mid,
+                "sent_at": None,
+                "recipient": msg["To"],
+                "path": path.relative_to(cfg.data_dir).as_posix(),
+                "status": "sending",
+            }
+        )
+    return True
+
+
+def _send_one(
+    db: sqlite_utils.Database, conn: smtplib.SMTP, mid: str, msg: EmailMessage, run: ReceiptRun
+) -> None:
+    try:
+        conn.send_message(msg)
+    except smtplib.SMTPRecipientsRefused as e:
+        _settle(db, mid, "refused", f"收件人被拒绝：{e.recipients}")
+        run.refused.append((mid, "收件人被拒绝"))
+    except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as e:
+        if 400 <= e.smtp_code < 500:  # temporary: nothing accepted, retry next run
+            db.execute("delete from receipts where message = ? and status = 'sending'", [mid])
+            run.deferred.append(mid)
+        else:
+            _settle(db, mid, "refused", f"{e.smtp_code} {e.smtp_error!r}")
+            run.refused.append((mid, f"服务器拒收（{e.smtp_code}）"))
+    except (OSError, smtplib.SMTPException) as e:
+        # The server may or may not have the mail: stay 'sending', never resend silently.
+        log.warning("receipt for %s unconfirmed: %s", mid[:12], e)
+        run.unconfirmed.append(mid)
+        raise SmtpError(f"发送回执时连接中断：{e}") from None
+    else:
+        _settle(db, mid, "sent", None)
+        run.sent.append(mid)
+
+
+def _settle(db: sqlite_utils.Database, mid: str, status: str, error: str | None) -> None:
+    stamp = now_db()
+    with transaction(db):
+        db.execute(
+            "update receipts set status = ?, error = ?, sent_at = ? where message = ?",
+            [status, error, stamp if status == "sent" else None, mid],
+        )
+        if status == "sent":
+            db.execute("update messages set receipt_sent_at = ? where id = ?", [stamp, mid])
+
+
+def unconfirmed(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    """Receipts claimed but never confirmed (a crash or a broken connection while sending)."""
+    return list(
+        db.query(
+            "select r.*, m.sender, m.subject from receipts r left join messages m "
+            "on m.id = r.message where r.status = 'sending' order by r.message"
+        )
+    )
+
+
+def send_receipts(cfg: Config, now: datetime | None = None) -> ReceiptRun:
+    """Build the report as of *now*, draft and send every receipt still owed (daemon entry)."""
+    now = now or datetime.now(UTC).astimezone(cfg.campaign.timezone)
+    db = open_db(cfg.db_path)
+    try:
+        report = build_status(db, load_roster(cfg.paths.roster), cfg, now)
+        return send_drafts(db, cfg, draft_receipts(db, cfg, report))
+    finally:
+        db.close()

@@ -1,0 +1,363 @@
+"""The typed configuration: loaded and validated once at start-up, then frozen.
+
+Every key is declared here; an unknown key or a bad value raises
+:class:`ConfigError` naming the key, so nothing runs on a half-valid config.
+Relative paths resolve against the config file's folder. Secrets are never
+stored here: only the *name* of the environment variable or the path of the
+private file that holds them (see :mod:`ingest.core.secrets`).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+class ConfigError(Exception):
+    """Raised when the configuration file is missing, malformed or has a bad key/value."""
+
+
+@dataclass(frozen=True)
+class MailboxConfig:
+    source: str = "imap"  # "imap" | "maildir"
+    host: str = "imap.163.com"
+    port: int = 993
+    ssl: bool = True
+    starttls: bool = False
+    username: str = ""
+    password_env: str = ""
+    password_file: Path | None = None
+    folder: str = "INBOX"
+    send_id: bool = True
+    path: Path | None = None  # for source = "maildir"
+    ca_file: Path | None = None  # extra CA bundle for certificate verification
+    verify_tls: bool = True  # turning this off is logged loudly at every connect
+    timeout_seconds: float = 60.0  # socket connect/read timeout
+    batch_size: int = 25  # UIDs per FETCH round; one message body in memory at a time
+    max_message_mb: float = 60.0  # larger messages are recorded as skipped, not fetched
+    max_attempts: int = 5  # per-message fetch/processing retries before the clerk sees it
+    post_action: str = "none"  # "none" | "keyword" | "copy"
+    post_keyword: str = "KaoheArchived"
+    post_folder: str = ""
+
+
+@dataclass(frozen=True)
+class CampaignConfig:
+    name: str
+    deadline: datetime  # aware
+    timezone: ZoneInfo
+    not_before: datetime | None = None  # aware; mail received earlier is ignored
+
+
+@dataclass(frozen=True)
+class PathsConfig:
+    data_dir: Path
+    roster: Path
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    poll_every_minutes: int = 10
+    report_at: time = time(8, 0)
+    report_formats: tuple[str, ...] = ("xlsx", "html", "txt", "json")
+
+
+@dataclass(frozen=True)
+class LimitsConfig:
+    """Bounds that keep hostile or huge input from hurting the cycle."""
+
+    max_attachment_mb: float = 30.0
+    max_archive_total_mb: float = 200.0  # total expanded size of one archive
+    max_archive_ratio: float = 200.0  # expanded / compressed, per member
+    max_archive_members: int = 500
+    max_archive_depth: int = 2  # archives inside archives
+    convert_timeout_seconds: float = 120.0  # LibreOffice, per file
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    host: str = ""
+    port: int = 465
+    ssl: bool = True
+    starttls: bool = False
+    username: str = ""
+    password_env: str = ""
+    password_file: Path | None = None
+    sender: str = ""  # From: address; defaults to username
+    sender_name: str = "南郑区考核办"
+    timeout_seconds: float = 60.0
+    ca_file: Path | None = None
+    verify_tls: bool = True
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.host)
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    recipients: tuple[str, ...] = ()  # the daemon mails the daily html report here
+    send: bool = False
+    keep_days: int = 0  # 0 = keep every daily report
+
+
+@dataclass(frozen=True)
+class ReceiptsConfig:
+    send: bool = False  # the daemon sends receipts after each poll
+
+
+@dataclass(frozen=True)
+class OfficeConfig:
+    """Who signs reminders and receipts (the notice's contact line)."""
+
+    name: str = "南郑区考核办"
+    contact: str = ""  # e.g. 宋艳丽
+    phone: str = ""  # e.g. 5511051
+
+
+@dataclass(frozen=True)
+class ChecksConfig:
+    annex4_total: float | None = None  # expected total 分值 of a unit's annex 4
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path | None
+    mailbox: MailboxConfig
+    campaign: CampaignConfig
+    paths: PathsConfig
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    smtp: SmtpConfig = field(default_factory=SmtpConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
+    receipts: ReceiptsConfig = field(default_factory=ReceiptsConfig)
+    checks: ChecksConfig = field(default_factory=ChecksConfig)
+    office: OfficeConfig = field(default_factory=OfficeConfig)
+    # annex number -> canonical field -> extra synonyms (extend the defaults)
+    synonyms: dict[int, dict[str, tuple[str, ...]]] = field(default_factory=dict)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.paths.data_dir
+
+    @property
+    def db_path(self) -> Path:
+        return self.paths.data_dir / "kaohe.db"
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_config(path: str | Path) -> Config:
+    """Read, validate and freeze the TOML config at *path*."""
+    p = Path(path).expanduser()
+    try:
+        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"配置文件不存在：{p}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"配置文件格式错误（{p}）：{e}") from None
+    return config_from_dict(raw, base=p.resolve().parent, path=p.resolve())
+
+
+def config_from_dict(raw: dict[str, Any], base: Path, path: Path | None = None) -> Config:
+    """Validate a parsed TOML document; relative paths resolve against *base*."""
+    known = {
+        "mailbox",
+        "campaign",
+        "paths",
+        "schedule",
+        "limits",
+        "smtp",
+        "report",
+        "receipts",
+        "checks",
+        "office",
+        "synonyms",
+    }
+    _reject_unknown(raw, known, "")
+    for req in ("campaign", "paths"):
+        if req not in raw:
+            raise ConfigError(f"缺少配置节 [{req}]")
+    campaign = _campaign(_table(raw, "campaign"))
+    paths_raw = _table(raw, "paths")
+    _reject_unknown(paths_raw, {"data_dir", "roster"}, "paths")
+    paths = PathsConfig(
+        data_dir=_path(paths_raw.get("data_dir", "data"), base, "paths.data_dir"),
+        roster=_path(_required(paths_raw, "roster", "paths"), base, "paths.roster"),
+    )
+    mailbox = _section(MailboxConfig, _table(raw, "mailbox"), "mailbox", base)
+    if mailbox.source not in ("imap", "maildir"):
+        raise ConfigError(f'mailbox.source 只能是 "imap" 或 "maildir"，而不是 "{mailbox.source}"')
+    if mailbox.source == "maildir" and mailbox.path is None:
+        raise ConfigError('mailbox.source = "maildir" 时必须设置 mailbox.path')
+    if mailbox.source == "imap" and not mailbox.username:
+        raise ConfigError('mailbox.source = "imap" 时必须设置 mailbox.username')
+    if mailbox.post_action not in ("none", "keyword", "copy"):
+        raise ConfigError('mailbox.post_action 只能是 "none"、"keyword" 或 "copy"')
+    if mailbox.password_env and mailbox.password_file:
+        raise ConfigError("mailbox.password_env 与 mailbox.password_file 只能设置一个")
+    return Config(
+        path=path,
+        mailbox=mailbox,
+        campaign=campaign,
+        paths=paths,
+        schedule=_schedule(_table(raw, "schedule")),
+        limits=_section(LimitsConfig, _table(raw, "limits"), "limits", base),
+        smtp=_section(SmtpConfig, _table(raw, "smtp"), "smtp", base),
+        report=_section(ReportConfig, _table(raw, "report"), "report", base),
+        receipts=_section(ReceiptsConfig, _table(raw, "receipts"), "receipts", base),
+        checks=_section(ChecksConfig, _table(raw, "checks"), "checks", base),
+        office=_section(OfficeConfig, _table(raw, "office"), "office", base),
+        synonyms=_synonyms(_table(raw, "synonyms")),
+    )
+
+
+def _table(raw: dict[str, Any], key: str) -> dict[str, Any]:
+    value = raw.get(key, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"[{key}] 必须是一个配置节")
+    return value
+
+
+def _required(raw: dict[str, Any], key: str, section: str) -> Any:
+    if key not in raw:
+        raise ConfigError(f"缺少配置项 {section}.{key}")
+    return raw[key]
+
+
+def _reject_unknown(raw: dict[str, Any], known: set[str], section: str) -> None:
+    for key in raw:
+        if key not in known:
+            name = f"{section}.{key}" if section else key
+            raise ConfigError(f"未知的配置项 {name}（可用：{'、'.join(sorted(known))}）")
+
+
+def _path(value: Any, base: Path, key: str) -> Path:
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{key} 必须是非空路径字符串")
+    p = Path(value).expanduser()
+    return p if p.is_absolute() else (base / p).resolve()
+
+
+def _section(cls: type, raw: dict[str, Any], name: str, base: Path) -> Any:
+    """Fill a flat dataclass from *raw*, checking each value's type."""
+    specs = {f.name: f for f in fields(cls)}
+    _reject_unknown(raw, set(specs), name)
+    kwargs: dict[str, Any] = {}
+    for key, value in raw.items():
+        kind = str(specs[key].type)
+        full = f"{name}.{key}"
+        if "Path" in kind:
+            kwargs[key] = _path(value, base, full) if value else None
+        elif kind.startswith("bool"):
+            kwargs[key] = _typed(value, bool, full, "true 或 false")
+        elif kind.startswith("int"):
+            kwargs[key] = _typed(value, int, full, "整数")
+        elif kind.startswith("float"):
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ConfigError(f"{full} 必须是数字")
+            kwargs[key] = float(value)
+        elif kind.startswith("tuple"):
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ConfigError(f"{full} 必须是字符串列表")
+            kwargs[key] = tuple(value)
+        else:
+            kwargs[key] = _typed(value, str, full, "字符串")
+    obj = cls(**kwargs)
+    for f in fields(cls):
+        v = getattr(obj, f.name)
+        if isinstance(v, int | float) and not isinstance(v, bool) and v < 0:
+            raise ConfigError(f"{name}.{f.name} 不能为负数")
+    return obj
+
+
+def _typed(value: Any, kind: type, key: str, what: str) -> Any:
+    if kind is int and isinstance(value, bool):
+        raise ConfigError(f"{key} 必须是{what}")
+    if not isinstance(value, kind):
+        raise ConfigError(f"{key} 必须是{what}，而不是 {value!r}")
+    return value
+
+
+def _campaign(raw: dict[str, Any]) -> CampaignConfig:
+    _reject_unknown(raw, {"name", "deadline", "timezone", "not_before"}, "campaign")
+    tzname = raw.get("timezone", "Asia/Shanghai")
+    try:
+        tz = ZoneInfo(str(tzname))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"campaign.timezone 不是有效时区：{tzname}") from None
+    name = raw.get("name", "")
+    if not isinstance(name, str) or not name:
+        raise ConfigError("campaign.name 必须是非空字符串")
+    deadline = parse_moment(
+        _required(raw, "deadline", "campaign"), tz, "campaign.deadline", end_of_day=True
+    )
+    not_before = None
+    if raw.get("not_before"):
+        not_before = parse_moment(raw["not_before"], tz, "campaign.not_before", end_of_day=False)
+    return CampaignConfig(name=name, deadline=deadline, timezone=tz, not_before=not_before)
+
+
+def parse_moment(value: Any, tz: ZoneInfo, key: str, end_of_day: bool) -> datetime:
+    """Parse a date or date-time; a bare date is the start (or end) of that day in *tz*."""
+    if isinstance(value, datetime):
+        dt = value
+    elif isinstance(value, date):
+        dt = datetime.combine(value, time(23, 59, 59) if end_of_day else time(0, 0))
+    elif isinstance(value, str):
+        try:
+            if len(value.strip()) == 10:
+                d = date.fromisoformat(value.strip())
+                dt = datetime.combine(d, time(23, 59, 59) if end_of_day else time(0, 0))
+            else:
+                dt = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ConfigError(f"{key} 不是有效的日期或时间：{value!r}") from None
+    else:
+        raise ConfigError(f"{key} 必须是日期或时间")
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=tz)
+    return dt
+
+
+def _schedule(raw: dict[str, Any]) -> ScheduleConfig:
+    _reject_unknown(raw, {"poll_every_minutes", "report_at", "report_formats"}, "schedule")
+    every = raw.get("poll_every_minutes", 10)
+    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+        raise ConfigError("schedule.poll_every_minutes 必须是不小于 1 的整数")
+    at = raw.get("report_at", "08:00")
+    try:
+        report_at = at if isinstance(at, time) else time.fromisoformat(str(at))
+    except ValueError:
+        raise ConfigError(f"schedule.report_at 必须是 HH:MM 格式的时间，而不是 {at!r}") from None
+    formats = tuple(raw.get("report_formats", ("xlsx", "html", "txt", "json")))
+    bad = [f for f in formats if f not in ("xlsx", "html", "txt", "json")]
+    if bad:
+        raise ConfigError(f"schedule.report_formats 含有未知格式：{'、'.join(map(str, bad))}")
+    return ScheduleConfig(poll_every_minutes=every, report_at=report_at, report_formats=formats)
+
+
+def _synonyms(raw: dict[str, Any]) -> dict[int, dict[str, tuple[str, ...]]]:
+    """``[synonyms.4] 任务名称 = ["重点任务"]`` extends annex 4's default synonyms."""
+    out: dict[int, dict[str, tuple[str, ...]]] = {}
+    for annex_key, table in raw.items():
+        if annex_key not in {"2", "3", "4", "5", "6"} or not isinstance(table, dict):
+            raise ConfigError(f"synonyms.{annex_key}：附件编号只能是 2 到 6")
+        per: dict[str, tuple[str, ...]] = {}
+        for fname, values in table.items():
+            if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+                raise ConfigError(f"synonyms.{annex_key}.{fname} 必须是字符串列表")
+            per[fname] = tuple(values)
+        out[int(annex_key)] = per
+    from parsers.schema import build_schemas  # the canonical field names live with the schemas
+
+    try:
+        build_schemas(out)
+    except ValueError as e:
+        raise ConfigError(f"synonyms 配置有误：{e}") from None
+    return out

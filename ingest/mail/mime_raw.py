@@ -1,0 +1,187 @@
+"""Raw MIME bytes: where each entity sits in the message, and lenient base64.
+
+The ``email`` package re-encodes what it parses; these helpers cut an attached
+message out of the original bytes exactly, and decode base64 that old or
+truncated mail damaged, reporting the damage instead of raising.
+"""
+
+from __future__ import annotations
+
+import binascii
+import re
+import secrets
+from dataclasses import dataclass, field
+
+Span = tuple[int, int]  # byte range of one MIME entity (headers + body) in the raw message
+
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+_B64_CLEAN = re.compile(rb"[A-Za-z0-9+/\s]*={0,2}\s*")
+_B64_CHUNK = re.compile(rb"[A-Za-z0-9+/]+=*")
+_B64_BOUNDARY_REST = re.compile(rb"^--", re.MULTILINE)
+
+
+def body_start(raw: bytes, start: int, end: int) -> int:
+    """Offset of the body of the entity ``raw[start:end]``: just after the blank line."""
+    for blank in (b"\r\n", b"\n"):
+        if raw.startswith(blank, start):
+            return start + len(blank)
+    found = _HEADER_END.search(raw, start, end)
+    return found.end() if found else end
+
+
+def child_spans(raw: bytes, start: int, end: int, boundary: str) -> list[Span]:
+    """Spans of the entities between ``--boundary`` lines in ``raw[start:end]``,
+    cut as the ``email`` parser cuts them (the line break before a delimiter is
+    part of the delimiter)."""
+    token = re.escape(boundary.encode("utf-8", "surrogateescape"))
+    delimiter = re.compile(rb"^--" + token + rb"(--)?[ \t]*\r?$", re.MULTILINE)
+    spans: list[Span] = []
+    part_start: int | None = None
+    for found in delimiter.finditer(raw, start, end):
+        if part_start is not None:
+            stop = found.start()
+            stop -= (
+                2 if raw[stop - 2 : stop] == b"\r\n" else 1 if raw[stop - 1 : stop] == b"\n" else 0
+            )
+            spans.append((part_start, max(part_start, stop)))
+        if found.group(1):
+            return spans
+        line_end = found.end()
+        part_start = line_end + (2 if raw.startswith(b"\r\n", line_end) else 1)
+    if part_start is not None:  # no closing delimiter: the last part runs to the end
+        spans.append((part_start, max(part_start, end)))
+    return spans
+
+
+def decode_base64(data: bytes) -> tuple[bytes, bool]:
+    """Decode base64 leniently: (bytes, damaged). Invalid characters are skipped, a
+    truncated tail is decoded as far as whole bytes go, padded blocks glued together
+    (some old encoders) are decoded one by one."""
+    if _B64_CLEAN.fullmatch(data):
+        try:
+            return binascii.a2b_base64(data), False
+        except binascii.Error:
+            pass
+    cut = _B64_BOUNDARY_REST.search(data)  # a truncated message ends in a half boundary line
+    text = re.sub(rb"\s+", b"", data[: cut.start()] if cut else data)
+    chunks = _B64_CHUNK.findall(text)
+    damaged = cut is not None or sum(map(len, chunks)) != len(text)
+    out = []
+    for chunk in chunks:
+        body = chunk.rstrip(b"=")
+        rest = len(body) % 4
+        if rest == 1 or (rest and len(chunk) - len(body) != 4 - rest):
+            damaged = True
+        body = body[: len(body) - (rest == 1)]
+        out.append(binascii.a2b_base64(body + b"=" * (-len(body) % 4)))
+    return b"".join(out), damaged
+
+
+# --- attachments: decode straight from the raw bytes -----------------------------------
+
+SPOOL_MIN_MESSAGE = 64 * 1024  # smaller messages are parsed as they are
+_NOT_B64 = re.compile(rb"[^A-Za-z0-9+/\r\n]")
+_B64_LAST = re.compile(rb"[A-Za-z0-9+/]{0,100}={0,2}\r?\n")  # its last, shorter line
+_MIN_RUN_LINES = 256  # ~19 KB: the bulk of an attachment
+
+
+@dataclass(frozen=True)
+class Spool:
+    """A message with its long base64 runs cut out for the ``email`` parser.
+
+    The ``email`` package turns a message into one str and then a list of lines:
+    a 36 MB mail peaked near 300 MB, and line splitting was the largest single
+    cost of a cold ingest. ``reduced`` carries a short token line in place of each
+    run, and :func:`decode_spooled` decodes the run from ``raw`` in one C call.
+    """
+
+    raw: bytes
+    reduced: bytes
+    token: str  # prefix of every token line; random so mail content cannot forge it
+    spans: dict[str, Span] = field(default_factory=dict)
+
+
+def spool_large_bodies(raw: bytes) -> Spool | None:
+    """Cut long base64 runs out of a message; None when there is nothing to cut."""
+    if len(raw) < SPOOL_MIN_MESSAGE:
+        return None
+    prefix = f"KAOHESPOOL{secrets.token_hex(8)}X"
+    pieces: list[bytes] = []
+    spans: dict[str, Span] = {}
+    last = 0
+    for start, end in _base64_runs(raw):
+        token = f"{prefix}{len(spans):06d}"
+        eol = b"\r\n" if raw[end - 2 : end] == b"\r\n" else b"\n"
+        pieces += [raw[last:start], token.encode(), eol]
+        spans[token] = (start, end)
+        last = end
+    if not spans:
+        return None
+    pieces.append(raw[last:])
+    return Spool(raw, b"".join(pieces), prefix, spans)
+
+
+def _base64_runs(raw: bytes) -> list[Span]:
+    """Spans of ≥ _MIN_RUN_LINES consecutive base64 lines (plus their last line).
+
+    Regions of base64 characters are found by one C-level search each; a single
+    regex with a counted repeat would keep a backtracking mark per line and cost
+    more memory than the message.
+    """
+    runs: list[Span] = []
+    pos, size = 0, len(raw)
+    while pos < size:
+        while pos < size and raw[pos] in b"\r\n":  # never swallow a blank separator line
+            pos += 1
+        found = _NOT_B64.search(raw, pos)
+        stop = found.start() if found else size
+        end = raw.rfind(b"\n", pos, stop) + 1  # the last whole line in the region
+        if end > pos and raw.count(b"\n", pos, end) >= _MIN_RUN_LINES:
+            tail = _B64_LAST.match(raw, end)
+            runs.append((pos, tail.end() if tail else end))
+            pos = runs[-1][1]
+            continue
+        nl = raw.find(b"\n", stop)
+        pos = size if nl < 0 else nl + 1
+    return runs
+
+
+def decode_spooled(body: str, spool: Spool) -> tuple[bytes, bool]:
+    """Decode a base64 body whose bulk sits in the spool: (bytes, damaged)."""
+    pattern = re.compile(re.escape(spool.token) + r"\d{6}")
+    pieces: list[bytes | Span] = []
+    last = 0
+    for found in pattern.finditer(body):
+        pieces += [body[last : found.start()].encode("ascii", "ignore"), spool.spans[found.group()]]
+        last = found.end()
+    pieces.append(body[last:].encode("ascii", "ignore"))
+    if not all(_whole_quads(p, spool.raw) for p in pieces[:-1]):
+        return decode_base64(restore(body.encode("utf-8", "surrogateescape"), spool))
+    view = memoryview(spool.raw)
+    try:
+        out = [
+            binascii.a2b_base64(view[p[0] : p[1]] if isinstance(p, tuple) else p)
+            for p in pieces
+            if p
+        ]
+    except binascii.Error:
+        return decode_base64(restore(body.encode("utf-8", "surrogateescape"), spool))
+    return (out[0] if len(out) == 1 else b"".join(out)), False  # no copy of a lone piece
+
+
+def restore(data: bytes, spool: Spool) -> bytes:
+    """Put the cut base64 runs back into bytes taken from ``spool.reduced``."""
+    if spool.token.encode() not in data:
+        return data
+    pattern = re.compile(re.escape(spool.token.encode()) + rb"\d{6}\r?\n")
+    return pattern.sub(lambda m: spool.raw[slice(*spool.spans[m.group().strip().decode()])], data)
+
+
+def _whole_quads(piece: bytes | Span, raw: bytes) -> bool:
+    """True when the piece holds a multiple of 4 base64 characters (decodable alone)."""
+    if isinstance(piece, tuple):
+        start, end = piece
+        chars = end - start - raw.count(b"\n", start, end) - raw.count(b"\r", start, end)
+    else:
+        chars = len(re.sub(rb"[^A-Za-z0-9+/=]", b"", piece))
+    return chars % 4 == 0

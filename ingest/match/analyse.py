@@ -1,0 +1,402 @@
+"""How the pipeline sees one message: unpack, expand, read, classify, identify, extract.
+
+:func:`analyse_message` is pure (no database, no writes): the pipeline stores
+its result, ``kaohe inspect`` prints it. Every attachment ends with an
+``outcome`` and, unless it parsed, a ``reason`` a clerk can read. Failures
+are contained per attachment: one bad file never stops the others.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import parsers
+from ingest.core.config import LimitsConfig
+from ingest.mail.mime import Part, Unpacked, unpack
+from ingest.match.identify import UnitMatch, identify_unit
+from ingest.match.roster import Roster
+from parsers.detect import contract_type, detect_type
+from parsers.errors import NoFormTable, ParseError
+from parsers.legacy import target_of
+from parsers.model import AnnexGuess, Document, FormResult
+
+log = logging.getLogger(__name__)
+
+ARCHIVE_KINDS = ("zip", "rar", "7z")
+SCAN_KINDS = ("pdf", "image")
+
+
+@dataclass
+class AnalysisContext:
+    """What analysis needs besides the bytes; built once per cycle."""
+
+    schemas: dict[int, Any]
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    roster: Roster | None = None
+    converter: Any = None  # parsers.legacy.Converter, shared by a cycle
+    assignments: dict[str, dict[str, Any]] = field(default_factory=dict)  # by attachment id
+
+
+@dataclass
+class AttachmentAnalysis:
+    id: str
+    part: str
+    filename: str
+    container: str | None
+    size: int
+    sha256: str
+    type: str  # contract type (docx, xlsx, doc, xls, pdf, zip, rar, 7z, image, text, other)
+    kind: str  # detected internal kind (adds wps, et, rtf, html, encrypted …)
+    payload: bytes = field(repr=False, default=b"")
+    annex: int | None = None
+    annex_evidence: str = ""
+    unit: str | None = None
+    unit_evidence: str = ""
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    outcome: str = "unassigned"  # parsed | unparsed | unassigned | ignored | expanded
+    reason: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    inline: bool = False
+    document: Document | None = field(default=None, repr=False)  # kept for a clerk's override
+
+    @property
+    def is_scan(self) -> bool:
+        return self.kind in SCAN_KINDS
+
+
+@dataclass
+class MessageAnalysis:
+    digest: str
+    headers: Unpacked
+    attachments: list[AttachmentAnalysis]
+
+
+def attachment_id(message_digest: str, part: str) -> str:
+    """Stable across reparses: the clerk's ``assign`` refers to it."""
+    return hashlib.sha256(f"{message_digest}:{part}".encode()).hexdigest()[:12]
+
+
+@dataclass
+class PreparedMessage:
+    """A message unpacked and its parts' types detected: cheap, before any reading."""
+
+    digest: str
+    headers: Unpacked
+    kinds: list[str]
+
+    @property
+    def convertible(self) -> list[tuple[bytes, str]]:
+        """(payload, kind) of the parts LibreOffice has to convert."""
+        return [
+            (p.payload, k)
+            for p, k in zip(self.headers.parts, self.kinds, strict=True)
+            if target_of(k)
+        ]
+
+
+def prepare_message(raw: bytes, digest: str | None = None) -> PreparedMessage:
+    msg = unpack(raw)
+    return PreparedMessage(
+        digest or hashlib.sha256(raw).hexdigest(),
+        msg,
+        [kind_of(p.payload, p.filename) for p in msg.parts],
+    )
+
+
+def finish_message(prepared: PreparedMessage, ctx: AnalysisContext) -> MessageAnalysis:
+    """Read, classify and identify every part (legacy files converted in one batch)."""
+    msg = prepared.headers
+    _prefetch(ctx, prepared.convertible)
+    out: list[AttachmentAnalysis] = []
+    for part, kind in zip(msg.parts, prepared.kinds, strict=True):
+        out.extend(_analyse_part(prepared.digest, msg, part, None, ctx, depth=0, kind=kind))
+    return MessageAnalysis(prepared.digest, msg, out)
+
+
+def analyse_message(raw: bytes, ctx: AnalysisContext) -> MessageAnalysis:
+    """How the pipeline sees one message (pure: nothing is written)."""
+    return finish_message(prepare_message(raw), ctx)
+
+
+def prefetch_messages(prepared: list[PreparedMessage], ctx: AnalysisContext) -> None:
+    """Convert the legacy attachments of several messages in one LibreOffice batch."""
+    _prefetch(ctx, [item for p in prepared for item in p.convertible])
+
+
+def _prefetch(ctx: AnalysisContext, items: list[tuple[bytes, str]]) -> None:
+    """Pay LibreOffice's start-up once for all files that need converting."""
+    wanted = [(d, k) for d, k in items if target_of(k)]
+    if len(wanted) > 1 and ctx.converter is not None:
+        ctx.converter.prefetch(wanted)
+
+
+def kind_of(data: bytes, filename: str) -> str:
+    """The detected type; an OOXML file whose parts cannot be listed keeps its name's type."""
+    kind = _detect(data, filename)
+    suffix = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+    if kind == "zip" and suffix in ("docx", "xlsx", "xlsm"):
+        # An OOXML file is a zip; a truncated or damaged one is still the form its name
+        # says, and its reader explains the damage.
+        kind = "xlsx" if suffix == "xlsm" else suffix
+    return kind
+
+
+def _new_attachment(
+    digest: str, part: Part, kind: str, container: str | None
+) -> AttachmentAnalysis:
+    data = part.payload
+    return AttachmentAnalysis(
+        id=attachment_id(digest, part.path),
+        part=part.path,
+        filename=part.filename,
+        container=container,
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        type=contract_type(kind, part.filename),
+        kind=kind,
+        payload=data,
+        inline=part.inline,
+    )
+
+
+def _analyse_part(
+    digest: str,
+    msg: Unpacked,
+    part: Part,
+    container: str | None,
+    ctx: AnalysisContext,
+    depth: int,
+    kind: str | None = None,
+) -> list[AttachmentAnalysis]:
+    """One attachment (or archive member); archives only expand at the top level."""
+    kind = kind or kind_of(part.payload, part.filename)
+    att = _new_attachment(digest, part, kind, container)
+    try:
+        if kind in ARCHIVE_KINDS and depth == 0 and not _too_big(att, ctx):
+            return _expand(digest, msg, att, ctx, depth)
+        _read_and_extract(att, msg, ctx)
+    except Exception as e:  # one attachment never takes down the message
+        log.exception("attachment %s of %s failed", att.id, digest[:12])
+        att.reason = f"处理失败（程序错误：{type(e).__name__}），已记录，可在修复后重新解析"
+        att.rows = []
+    _decide(att, msg, ctx)
+    return [att]
+
+
+def _detect(data: bytes, filename: str) -> str:
+    try:
+        return detect_type(data, filename)
+    except Exception:  # detection must never fail the attachment
+        log.exception("type detection failed for %r", filename)
+        return "other"
+
+
+def _too_big(att: AttachmentAnalysis, ctx: AnalysisContext) -> bool:
+    return att.size > ctx.limits.max_attachment_mb * 1024 * 1024
+
+
+def _read_and_extract(att: AttachmentAnalysis, msg: Unpacked, ctx: AnalysisContext) -> None:
+    doc: Document | None = None
+    if att.size == 0:
+        att.reason = "空文件（0 字节）"
+    elif _too_big(att, ctx):
+        att.reason = (
+            f"附件过大（{att.size / 1048576:.1f} MB，上限 "
+            f"{ctx.limits.max_attachment_mb:g} MB），未读取"
+        )
+    else:
+        try:
+            doc = parsers.read_document(att.payload, att.kind, converter=ctx.converter)
+        except ParseError as e:  # encrypted, scan only, damaged …: the reason says which
+            att.reason = e.reason
+    guess = parsers.classify(doc, att.filename, msg.subject, ctx.schemas)
+    _apply_guess(att, guess)
+    form = _extract(att, doc, ctx) if doc is not None and att.annex else None
+    if doc is not None and form is None and _supporting_document(att, doc, guess):
+        att.annex = None
+        att.reason = f"文件中没有附件{guess.annex}的表格（{guess.evidence}），作为说明材料存档"
+    unit_line = (
+        form.unit_line if form else (parsers.find_unit_line(_doc_lines(doc)) if doc else None)
+    )
+    if ctx.roster is not None:
+        _apply_unit(
+            att,
+            identify_unit(
+                ctx.roster,
+                unit_line=unit_line,
+                filename=att.filename,
+                subject=msg.subject,
+                sender=msg.sender,
+                body=msg.body_text,
+            ),
+        )
+    elif unit_line:
+        att.unit_evidence = f"form: {unit_line}（未加载单位名单，无法匹配）"
+    att.document = doc
+
+
+def _supporting_document(att: AttachmentAnalysis, doc: Document, guess: AnnexGuess) -> bool:
+    """A readable file with no form table whose name does not claim to be the form:
+    a cover letter or supporting document sent with the forms, not a form itself."""
+    if att.kind in SCAN_KINDS:
+        return False  # a scan of the form counts as received
+    return guess.source == "subject" or (not doc.tables and guess.source != "filename")
+
+
+def _doc_lines(doc: Document) -> list[str]:
+    lines = list(doc.lines)
+    for t in doc.tables:
+        lines.extend(t.before)
+        lines.extend(" ".join(c for c in row if c) for row in t.rows[:3])
+    return lines
+
+
+def _apply_guess(att: AttachmentAnalysis, guess: AnnexGuess) -> None:
+    att.annex = guess.annex
+    att.annex_evidence = guess.evidence
+    if guess.annex is None and guess.ambiguous:
+        att.warnings.append("可能是附件" + "或附件".join(map(str, guess.ambiguous)))
+
+
+def _apply_unit(att: AttachmentAnalysis, match: UnitMatch) -> None:
+    att.unit = match.unit
+    att.unit_evidence = match.evidence if match.unit else (match.reason or "")
+
+
+def _extract(att: AttachmentAnalysis, doc: Document, ctx: AnalysisContext) -> FormResult | None:
+    assert att.annex is not None
+    try:
+        form = parsers.extract_form(doc, att.annex, ctx.schemas)
+    except NoFormTable as e:
+        att.reason = e.reason
+        att.rows = []
+        return None
+    att.rows = [dict(r) for r in form.rows]
+    att.warnings.extend(form.warnings)
+    if not att.rows:
+        att.reason = "空白模板：表格中没有填写任何内容"
+    else:
+        att.reason = None
+    return form
+
+
+def _decide(att: AttachmentAnalysis, msg: Unpacked, ctx: AnalysisContext) -> None:
+    """Settle the outcome: the clerk's decision first, then what the machine knows."""
+    clerk = ctx.assignments.get(att.id)
+    if clerk:
+        _apply_clerk(att, clerk, ctx)
+    if att.unit and att.annex:
+        att.outcome = "parsed" if att.rows else "unparsed"
+        if att.outcome == "unparsed" and not att.reason:
+            att.reason = "未读出数据行"
+        return
+    if att.annex is None and not att.warnings and _not_a_form(att):
+        att.outcome = "ignored"
+        att.reason = att.reason or "不是附件2–6的申报表（文件名和内容都不像申报表），已存档"
+        return
+    att.outcome = "unassigned"
+    why = []
+    if not att.unit:
+        why.append(att.unit_evidence or "无法确定报送单位")
+    if not att.annex:
+        why.append("无法判断是附件几" + (f"（{att.warnings[-1]}）" if att.warnings else ""))
+    if att.reason:
+        why.append(att.reason)
+    att.reason = "；".join(why)
+
+
+def _not_a_form(att: AttachmentAnalysis) -> bool:
+    """Files that are clearly not a declaration form (the annex guess found nothing)."""
+    if att.kind == "image":
+        return att.inline or att.size < 20_000
+    return att.kind not in SCAN_KINDS or att.inline
+
+
+def _apply_clerk(att: AttachmentAnalysis, clerk: dict[str, Any], ctx: AnalysisContext) -> None:
+    att.unit = clerk["unit"]
+    att.unit_evidence = f"clerk: 人工认领为 {clerk['unit']}"
+    annex = clerk.get("annex")
+    if annex and annex != att.annex:
+        att.annex = int(annex)
+        att.annex_evidence = f"clerk: 人工指定为附件{annex}"
+        att.rows, att.reason = [], None
+        if att.document is not None:
+            _extract(att, att.document, ctx)
+        elif not att.reason:
+            att.reason = "文件无法读取"
+
+
+def _expand(
+    digest: str, msg: Unpacked, att: AttachmentAnalysis, ctx: AnalysisContext, depth: int
+) -> list[AttachmentAnalysis]:
+    """An archive becomes an ``expanded`` row; its members (nested ones flattened) follow."""
+    from ingest.mail.containers import expand
+
+    result = expand(att.payload, att.kind, att.filename, ctx.limits, depth=depth)
+    files = [m for m in result.members if not m.expanded]
+    att.outcome = "expanded"
+    att.reason = "；".join(
+        [f"压缩包，解出 {len(files)} 个文件"] + [f"{r.path}：{r.reason}" for r in result.refusals]
+    )
+    if not files and result.refusals:
+        att.outcome = "unassigned"
+        att.annex_evidence = parsers.classify(None, att.filename, msg.subject, ctx.schemas).evidence
+    out = [att]
+    _prefetch(ctx, [(m.payload, m.kind) for m in files])
+    for i, member in enumerate(result.members, start=1):
+        part = Part(
+            path=f"{att.part}/{i}",
+            filename=member.filename,
+            content_type="application/octet-stream",
+            payload=member.payload,
+            inline=False,
+        )
+        if member.expanded:
+            inner = _new_attachment(digest, part, member.kind, member.container)
+            inner.outcome, inner.reason = "expanded", "压缩包内的压缩包，已解开"
+            out.append(inner)
+        else:
+            out.extend(
+                _analyse_part(digest, msg, part, member.container, ctx, depth + 1, kind=member.kind)
+            )
+    return out
+
+
+def submissions_of(analysis: MessageAnalysis, received: datetime) -> list[dict[str, Any]]:
+    """Group a message's assigned attachments into one submission per (unit, annex)."""
+    groups: dict[tuple[str, int], list[AttachmentAnalysis]] = {}
+    for a in analysis.attachments:
+        if a.outcome in ("parsed", "unparsed") and a.unit and a.annex:
+            groups.setdefault((a.unit, a.annex), []).append(a)
+    subs = []
+    for (unit, annex), atts in groups.items():
+        best = max(atts, key=lambda a: (len(a.rows), a.outcome == "parsed"))
+        subs.append(
+            {
+                "id": hashlib.sha256(f"{analysis.digest}:{unit}:{annex}".encode()).hexdigest()[:16],
+                "unit": unit,
+                "annex": annex,
+                "message": analysis.digest,
+                "received": received,
+                "attachment": best.id,
+                "rows": len(best.rows),
+                "status": "parsed" if best.rows else "unparsed",
+                "reason": None if best.rows else _reasons(atts),
+                "evidence": f"{best.annex_evidence}；{best.unit_evidence}",
+                "scan": int(any(a.is_scan for a in atts)),
+                "_rows": best.rows,
+            }
+        )
+    return subs
+
+
+def _reasons(atts: list[AttachmentAnalysis]) -> str:
+    seen: list[str] = []
+    for a in atts:
+        if a.reason and a.reason not in seen:
+            seen.append(a.reason)
+    return "；".join(seen) or "未读出数据行"

@@ -1,0 +1,209 @@
+"""The roster (annex 1): units that must declare, and how to find them in text.
+
+Names and aliases are matched after normalisation: NFKC (full-width → half-width,
+so brackets unify), whitespace removed, and the ``汉中市``/``南郑区``/``区``
+prefix made optional. Matching in free text keeps the longest match, so
+``区委办公室`` does not also count as ``区委``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REQUIRED_COLUMNS = ("单位名称", "类别", "应报附件")
+OPTIONAL_COLUMNS = ("邮箱", "别名", "联系人", "联系电话")
+_SPLIT = re.compile(r"[、,，;；\n\r]+")
+_PREFIXES = ("汉中市南郑区", "南郑区", "汉中市", "南郑")
+_SPACE = re.compile(r"\s+")
+
+
+class RosterError(Exception):
+    """Raised when the roster file is missing, unreadable or has bad rows."""
+
+
+@dataclass(frozen=True)
+class Unit:
+    name: str
+    category: str
+    required: frozenset[int]
+    emails: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()
+    contact: str = ""
+    phone: str = ""
+
+    def keys(self) -> set[str]:
+        """Normalised strings that name this unit in text."""
+        out: set[str] = set()
+        for n in (self.name, *self.aliases):
+            key = normalise(n)
+            if len(key) >= 2:
+                out.add(key)
+            for prefix in _PREFIXES:
+                rest = key[len(prefix) :]
+                if key.startswith(prefix) and len(rest) >= 2:
+                    out.add(rest)
+                    break
+        return out
+
+
+def normalise(text: str) -> str:
+    """NFKC, no whitespace, one bracket style: the form names are compared in."""
+    text = unicodedata.normalize("NFKC", text)
+    text = text.replace("【", "(").replace("】", ")").replace("[", "(").replace("]", ")")
+    return _SPACE.sub("", text).replace("\u3000", "")
+
+
+@dataclass
+class Roster:
+    units: list[Unit]
+    _keys: list[tuple[str, Unit]] = field(default_factory=list, repr=False)
+    _emails: dict[str, list[Unit]] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        for u in self.units:
+            for k in u.keys():
+                self._keys.append((k, u))
+            for e in u.emails:
+                self._emails.setdefault(e.lower(), []).append(u)
+        self._keys.sort(key=lambda kv: -len(kv[0]))
+
+    def get(self, name: str) -> Unit | None:
+        """The unit with exactly this roster name."""
+        return next((u for u in self.units if u.name == name), None)
+
+    def find(self, name: str) -> Unit | None:
+        """The one unit a clerk's typed name means (name, alias, with or without prefix)."""
+        units = self.find_in_text(name)
+        exact = [u for u in units if normalise(name) in u.keys()]
+        if len(exact) == 1:
+            return exact[0]
+        return units[0] if len(units) == 1 else None
+
+    def resolve(self, name: str) -> Unit:
+        """The unit a clerk typed, or :class:`RosterError` with the nearest candidates."""
+        unit = self.find(name)
+        if unit is None:
+            near = self.find_in_text(name)
+            hint = f"；可能是：{'、'.join(u.name for u in near)}" if near else ""
+            raise RosterError(f"单位名单中没有唯一对应“{name}”的单位{hint}")
+        return unit
+
+    def find_in_text(self, text: str) -> list[Unit]:
+        """Units named in *text*, longest matches first, each once, in roster order."""
+        norm = normalise(text)
+        taken = [False] * len(norm)
+        found: list[Unit] = []
+        for key, unit in self._keys:
+            start = norm.find(key)
+            while start >= 0:
+                span = range(start, start + len(key))
+                if not any(taken[i] for i in span):
+                    for i in span:
+                        taken[i] = True
+                    if unit not in found:
+                        found.append(unit)
+                start = norm.find(key, start + 1)
+        return sorted(found, key=self.units.index)
+
+    def by_email(self, address: str) -> list[Unit]:
+        return list(self._emails.get(address.strip().lower(), []))
+
+
+def load_roster(path: Path) -> Roster:
+    """Read the roster from .xlsx or .csv; every bad row is an error naming the row."""
+    if not path.exists():
+        raise RosterError(f"单位名单文件不存在：{path}")
+    rows = _read_xlsx(path) if path.suffix.lower() in (".xlsx", ".xlsm") else _read_csv(path)
+    header_at = next((i for i, r in enumerate(rows) if "单位名称" in [c.strip() for c in r]), None)
+    if header_at is None:
+        raise RosterError(f"单位名单 {path.name} 中找不到表头“单位名称”")
+    header = [c.strip() for c in rows[header_at]]
+    for col in REQUIRED_COLUMNS:
+        if col not in header:
+            raise RosterError(f"单位名单缺少必需的列“{col}”")
+    units: list[Unit] = []
+    for lineno, row in enumerate(rows[header_at + 1 :], start=header_at + 2):
+        record = {h: (row[i].strip() if i < len(row) else "") for i, h in enumerate(header) if h}
+        if not any(record.values()):
+            continue
+        units.append(_unit(record, lineno))
+    _check_duplicates(units)
+    return Roster(units)
+
+
+def _unit(record: dict[str, str], lineno: int) -> Unit:
+    name = record.get("单位名称", "")
+    if not name:
+        raise RosterError(f"单位名单第{lineno}行：“单位名称”为空")
+    annexes = split_multi(record.get("应报附件", ""))
+    required: set[int] = set()
+    for token in annexes:
+        digits = re.sub(r"[^0-9]", "", unicodedata.normalize("NFKC", token))
+        if digits not in {"2", "3", "4", "5", "6"}:
+            raise RosterError(
+                f"单位名单第{lineno}行：“应报附件”中的“{token}”不是 2 到 6 的附件编号"
+            )
+        required.add(int(digits))
+    return Unit(
+        name=name,
+        category=record.get("类别", ""),
+        required=frozenset(required),
+        emails=tuple(e.lower() for e in split_multi(record.get("邮箱", ""))),
+        aliases=tuple(split_multi(record.get("别名", ""))),
+        contact=record.get("联系人", ""),
+        phone=record.get("联系电话", ""),
+    )
+
+
+def split_multi(cell: str) -> list[str]:
+    return [p.strip() for p in _SPLIT.split(cell or "") if p.strip()]
+
+
+def _check_duplicates(units: list[Unit]) -> None:
+    seen: dict[str, str] = {}
+    for u in units:
+        for k in {normalise(u.name), *map(normalise, u.aliases)}:
+            if k in seen and seen[k] != u.name:
+                raise RosterError(f"单位名单中“{u.name}”与“{seen[k]}”的名称或别名重复：{k}")
+            seen[k] = u.name
+
+
+def _read_csv(path: Path) -> list[list[str]]:
+    data = path.read_bytes()
+    for enc in ("utf-8-sig", "gb18030"):
+        try:
+            text = data.decode(enc)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise RosterError(f"单位名单 {path.name} 的编码无法识别（请另存为 UTF-8 或 GBK 的 CSV）")
+    return [list(r) for r in csv.reader(io.StringIO(text))]
+
+
+def _read_xlsx(path: Path) -> list[list[str]]:
+    import openpyxl
+
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as e:  # openpyxl raises many kinds for a bad file
+        raise RosterError(f"无法打开单位名单 {path.name}：{e}") from None
+    try:
+        ws = wb.worksheets[0]
+        return [
+            ["" if v is None else _cell_text(v) for v in row]
+            for row in ws.iter_rows(values_only=True)
+        ]
+    finally:
+        wb.close()
+
+
+def _cell_text(v: object) -> str:
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)

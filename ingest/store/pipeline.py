@@ -1,0 +1,431 @@
+"""One cycle: fetch new mail, archive it raw, analyse it, store the outcome.
+
+Order per message, chosen so that a crash at any moment loses nothing and
+doubles nothing:
+
+1. the raw bytes are written to the archive (atomic, fsynced, by SHA-256);
+2. the message is analysed (slow parsing, outside any database lock);
+3. one transaction writes the message, its attachments, submissions and rows,
+   the source item and the source cursor;
+4. only then is the next message pulled from the source.
+
+A crash before 3 leaves an archived file and no row: the message is fetched
+again and its bytes map to the same hash. A crash after 3 is a finished message.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlite_utils
+
+from ingest.core.config import Config
+from ingest.core.lock import hold_lock
+from ingest.mail.mime import Unpacked
+from ingest.mail.rawstore import archive_file, archive_raw, clean_temp, read_raw
+from ingest.mail.sources import open_source
+from ingest.mail.sources.base import MailSource, SourceItem
+from ingest.match.analyse import (
+    AnalysisContext,
+    MessageAnalysis,
+    PreparedMessage,
+    finish_message,
+    prefetch_messages,
+    prepare_message,
+    submissions_of,
+)
+from ingest.match.roster import load_roster
+from ingest.store import db as dbm
+from parsers import build_schemas
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PollSummary:
+    fetched: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    skipped: int = 0
+    failed: int = 0
+    attachments: dict[str, int] = field(default_factory=dict)  # outcome -> count
+
+    def line(self) -> str:
+        outcomes = "，".join(
+            f"{OUTCOME_LABELS.get(k, k)} {v}" for k, v in sorted(self.attachments.items())
+        )
+        return (
+            f"本次收信 {self.fetched} 封：新邮件 {self.stored}，重复 {self.duplicates}，"
+            f"跳过 {self.skipped}，失败 {self.failed}" + (f"；附件：{outcomes}" if outcomes else "")
+        )
+
+
+LOOKAHEAD_MESSAGES = 20  # messages held so their old Office files convert in one batch
+LOOKAHEAD_BYTES = 16 * 1024 * 1024
+
+OUTCOME_LABELS = {
+    "parsed": "已解析",
+    "unparsed": "无法读取",
+    "unassigned": "待认领",
+    "ignored": "非申报表",
+    "expanded": "压缩包",
+}
+
+
+def make_context(cfg: Config, db: sqlite_utils.Database | None = None) -> AnalysisContext:
+    """Everything analysis needs for one cycle (roster, schemas, limits, converter)."""
+    return AnalysisContext(
+        schemas=build_schemas(cfg.synonyms),
+        limits=cfg.limits,
+        roster=load_roster(cfg.paths.roster),
+        converter=open_converter(cfg.limits.convert_timeout_seconds),
+    )
+
+
+def open_converter(timeout_seconds: float) -> Any:
+    """One LibreOffice converter per cycle (its work dir is removed by :func:`close_context`)."""
+    from parsers.legacy import Converter
+
+    return Converter(timeout_seconds=timeout_seconds).__enter__()
+
+
+def close_context(ctx: AnalysisContext) -> None:
+    if ctx.converter is not None:
+        ctx.converter.__exit__(None, None, None)
+
+
+def poll(
+    cfg: Config,
+    source: MailSource | None = None,
+    stop: threading.Event | None = None,
+    on_item: Callable[[SourceItem], None] | None = None,
+) -> PollSummary:
+    """Run one cycle against the configured (or given) source; see the module docstring."""
+    with hold_lock(cfg.data_dir, "poll"):
+        clean_temp(cfg.data_dir)
+        db = dbm.open_db(cfg.db_path)
+        ctx = make_context(cfg)
+        own = source is None
+        src = source if source is not None else open_source(cfg.mailbox)
+        summary = PollSummary()
+        pending: list[Taken] = []
+
+        def commit_pending() -> None:
+            if len(pending) > 1:
+                prefetch_messages([t.prepared for t in pending if t.prepared], ctx)
+            for taken in pending:
+                commit_item(db, cfg, ctx, taken, summary)
+                src.mark_done(taken.item)
+                if on_item is not None:
+                    on_item(taken.item)
+            pending.clear()
+
+        try:
+            for item in src.fetch_new(dbm.DbSourceState(db, cfg.mailbox.max_attempts)):
+                pending.append(take_item(db, cfg, item, summary))
+                if not _worth_waiting(pending):
+                    commit_pending()
+                if stop is not None and stop.is_set():
+                    log.info("stop requested: finishing the messages in hand")
+                    break
+            commit_pending()
+        finally:
+            if own:
+                src.close()
+            close_context(ctx)
+            db.close()
+        return summary
+
+
+def _worth_waiting(pending: list[Taken]) -> bool:
+    """Hold committed-later messages while old Office files wait for one LibreOffice batch.
+
+    Bounded in count and bytes; the cursor still only passes committed messages, so
+    a crash while messages wait loses nothing (they are fetched again).
+    """
+    if not any(t.prepared and t.prepared.convertible for t in pending):
+        return False
+    size = sum(t.item.size for t in pending)
+    return len(pending) < LOOKAHEAD_MESSAGES and size < LOOKAHEAD_BYTES
+
+
+@dataclass
+class Taken:
+    """A source item archived raw and unpacked, not yet committed."""
+
+    item: SourceItem
+    digest: str | None = None
+    raw_path: str | None = None
+    known: dict[str, Any] | None = None
+    prepared: PreparedMessage | None = None
+    error: str | None = None
+
+
+def take_item(
+    db: sqlite_utils.Database, cfg: Config, item: SourceItem, summary: PollSummary
+) -> Taken:
+    """Step 1 and the cheap part of 2: archive the raw bytes, unpack, detect types."""
+    summary.fetched += 1
+    if item.raw is None:
+        return Taken(item)
+    digest, path = archive_raw(cfg.data_dir, item.raw)
+    taken = Taken(
+        item, digest, path.relative_to(cfg.data_dir).as_posix(), dbm.get_message(db, digest)
+    )
+    if taken.known is None or dbm.to_db(item.received) < taken.known["received"]:
+        try:
+            taken.prepared = prepare_message(item.raw, digest)
+        except Exception as e:  # a bug must not block the mailbox: the raw mail is safe
+            taken.error = _analysis_failed(digest, e)
+    return taken
+
+
+def commit_item(
+    db: sqlite_utils.Database, cfg: Config, ctx: AnalysisContext, taken: Taken, summary: PollSummary
+) -> None:
+    """Steps 2–3: analyse, then one transaction for the message, its outcome and the cursor."""
+    item, received = taken.item, dbm.to_db(taken.item.received)
+    if taken.digest is None:
+        status = "failed" if item.failed_reason else "skipped"
+        with dbm.transaction(db):
+            dbm.record_source_item(
+                db,
+                item.key,
+                message=None,
+                received=received,
+                status=status,
+                reason=item.failed_reason or item.skipped_reason,
+                size=item.size,
+            )
+            _advance(db, item)
+        if item.failed_reason:
+            summary.failed += 1
+        else:
+            summary.skipped += 1
+        return
+    analysis = None
+    if taken.prepared is not None:
+        try:
+            analysis = _analyse(db, ctx, taken.prepared)
+        except Exception as e:  # as above: recorded, reparse can retry once fixed
+            taken.error = _analysis_failed(taken.digest, e)
+    summary.failed += taken.error is not None
+    with dbm.transaction(db):
+        assert taken.raw_path is not None
+        record = _message_record(
+            taken.digest,
+            taken.raw_path,
+            item,
+            received,
+            taken.prepared.headers if taken.prepared else None,
+        )
+        record["error"] = taken.error
+        is_new = dbm.upsert_message(db, record)
+        dbm.record_source_item(
+            db,
+            item.key,
+            message=taken.digest,
+            received=received,
+            status="stored",
+            reason=None,
+            size=item.size,
+        )
+        if analysis is not None:
+            earliest = received if taken.known is None else min(received, taken.known["received"])
+            _store_analysis(db, cfg, analysis, earliest, summary)
+        _advance(db, item)
+    if is_new:
+        summary.stored += 1
+    else:
+        summary.duplicates += 1
+
+
+def ingest_item(
+    db: sqlite_utils.Database,
+    cfg: Config,
+    ctx: AnalysisContext,
+    item: SourceItem,
+    summary: PollSummary,
+) -> None:
+    """Archive, analyse and commit one source item (steps 1–3 of the module docstring)."""
+    commit_item(db, cfg, ctx, take_item(db, cfg, item, summary), summary)
+
+
+def _analysis_failed(digest: str, e: Exception) -> str:
+    log.error("analysis of message %s failed", digest[:12], exc_info=e)
+    return f"分析失败（程序错误：{type(e).__name__}），原始邮件已存档，修复后可重新解析"
+
+
+def _advance(db: sqlite_utils.Database, item: SourceItem) -> None:
+    if item.cursor is not None:
+        c = item.cursor
+        dbm.advance_cursor(db, c.folder, c.uidvalidity, c.uid)
+
+
+def _analyse(
+    db: sqlite_utils.Database, ctx: AnalysisContext, prepared: PreparedMessage
+) -> MessageAnalysis:
+    """Analyse with the clerk's decisions (``assign``) for this message applied."""
+    ctx.assignments = dbm.assignments_for(db, prepared.digest)
+    try:
+        return finish_message(prepared, ctx)
+    finally:
+        ctx.assignments = {}
+
+
+def _message_record(
+    digest: str, raw_rel: str, item: SourceItem, received: str, h: Unpacked | None
+) -> dict[str, Any]:
+    """The message row; headers come from unpacking, so even a failed analysis keeps them."""
+    return {
+        "id": digest,
+        "message_id": h.message_id if h else None,
+        "sender": h.sender if h else None,
+        "sender_name": h.sender_name if h else None,
+        "subject": h.subject if h else None,
+        "date_header": dbm.to_db(h.date) if h and h.date else None,
+        "received": received,
+        "size": item.size,
+        "raw_path": raw_rel,
+        "processed_at": None,
+        "error": None,
+        "receipt_sent_at": None,
+    }
+
+
+def _store_analysis(
+    db: sqlite_utils.Database,
+    cfg: Config,
+    analysis: MessageAnalysis,
+    received: str,
+    summary: PollSummary | None = None,
+) -> None:
+    """Write everything derived from one message (inside the caller's transaction)."""
+    nb = cfg.campaign.not_before
+    if nb is not None and received < dbm.to_db(nb):
+        dbm.delete_derived(db, analysis.digest)
+        db.execute(
+            "update messages set processed_at = ?, error = ? where id = ?",
+            [dbm.now_db(), "收信时间早于活动开始时间（not_before），已忽略", analysis.digest],
+        )
+        return
+    attachments = []
+    for a in analysis.attachments:
+        _, stored = archive_file(cfg.data_dir, a.payload, a.sha256)
+        attachments.append(
+            _attachment_record(analysis.digest, a, stored.relative_to(cfg.data_dir).as_posix())
+        )
+        if summary is not None:
+            summary.attachments[a.outcome] = summary.attachments.get(a.outcome, 0) + 1
+    subs = submissions_of(analysis, datetime.fromisoformat(received))
+    rows: dict[int, list[dict[str, Any]]] = {}
+    for s in subs:
+        s["received"] = received
+        for i, r in enumerate(s.pop("_rows"), start=1):
+            rows.setdefault(s["annex"], []).append(
+                {**r, "submission": s["id"], "unit": s["unit"], "row_no": i}
+            )
+    dbm.replace_derived(db, analysis.digest, attachments, subs, rows)
+    if _duplicate_of_earlier(db, analysis):
+        dbm.delete_derived(db, analysis.digest)
+        db.execute(
+            "update messages set error = ? where id = ?",
+            ["与较早收到的同一封邮件（Message-ID 和附件均相同）重复，未重复计数", analysis.digest],
+        )
+
+
+def _duplicate_of_earlier(db: sqlite_utils.Database, analysis: MessageAnalysis) -> bool:
+    """Same Message-ID and same attachment payloads as an earlier message: the same mail."""
+    mid = analysis.headers.message_id
+    if not mid:
+        return False
+    mine = sorted(a.sha256 for a in analysis.attachments)
+    me = db.execute("select received from messages where id = ?", [analysis.digest]).fetchone()
+    others = db.execute(
+        "select id from messages where message_id = ? and id != ? and "
+        "(received < ? or (received = ? and id < ?))",
+        [mid, analysis.digest, me[0], me[0], analysis.digest],
+    ).fetchall()
+    for (other,) in others:
+        theirs = sorted(
+            r[0]
+            for r in db.execute(
+                "select sha256 from attachments where message = ?", [other]
+            ).fetchall()
+        )
+        if theirs == mine:
+            return True
+    return False
+
+
+def _attachment_record(digest: str, a: Any, stored: str) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "message": digest,
+        "part": a.part,
+        "filename": a.filename,
+        "container": a.container,
+        "size": a.size,
+        "sha256": a.sha256,
+        "type": a.type,
+        "annex": a.annex,
+        "annex_evidence": a.annex_evidence,
+        "unit": a.unit,
+        "unit_evidence": a.unit_evidence,
+        "rows": len(a.rows),
+        "outcome": a.outcome,
+        "reason": a.reason,
+        "stored_path": stored,
+        "warnings": "\n".join(a.warnings) if a.warnings else None,
+    }
+
+
+def reparse(
+    cfg: Config,
+    messages: Iterable[str] | None = None,
+    since: datetime | None = None,
+    progress: Callable[[Iterable[str]], Iterable[str]] | None = None,
+) -> int:
+    """Re-run analysis on archived mail; derived data is replaced, the archive untouched."""
+    db = dbm.open_db(cfg.db_path)
+    ctx = make_context(cfg)
+    try:
+        ids = (
+            list(messages)
+            if messages is not None
+            else dbm.message_ids(db, dbm.to_db(since) if since else None)
+        )
+        done = 0
+        batch: list[tuple[str, PreparedMessage]] = []
+        for mid in progress(ids) if progress else ids:
+            batch.append((mid, prepare_message(read_raw(cfg.data_dir, mid))))
+            if len(batch) == LOOKAHEAD_MESSAGES or mid == ids[-1]:
+                done += _reparse_batch(db, cfg, ctx, batch)
+                batch = []
+        return done
+    finally:
+        close_context(ctx)
+        db.close()
+
+
+def _reparse_batch(
+    db: sqlite_utils.Database,
+    cfg: Config,
+    ctx: AnalysisContext,
+    batch: list[tuple[str, PreparedMessage]],
+) -> int:
+    """Re-derive a few messages, their old Office files converted in one LibreOffice run."""
+    prefetch_messages([p for _, p in batch], ctx)
+    for mid, prepared in batch:
+        row = dbm.get_message(db, mid)
+        if row is None:
+            raise KeyError(mid)
+        analysis = _analyse(db, ctx, prepared)
+        with dbm.transaction(db):
+            _store_analysis(db, cfg, analysis, row["received"])
+    return len(batch)

@@ -1,0 +1,85 @@
+"""Large attachments are decoded straight from the raw bytes (bounded memory), exactly."""
+
+from __future__ import annotations
+
+import base64
+import os
+
+import pytest
+
+from ingest.mail.mime import unpack
+from ingest.mail.mime_raw import SPOOL_MIN_MESSAGE, spool_large_bodies
+from tests.support.mails import Att, attachment_part, make_mail, multipart, text_part, top_headers
+
+HEADERS = top_headers(
+    sender="a@qq.com",
+    sender_name="",
+    subject="转发",
+    subject_charset="gbk",
+    message_id=None,
+    date=None,
+)
+BIG = os.urandom(6 * 1024 * 1024 + 5)  # not a multiple of 3: the last line is short and padded
+
+
+@pytest.mark.parametrize("linesep", [b"\r\n", b"\n"])
+def test_big_attachment_decodes_exactly_through_the_spool(linesep: bytes) -> None:
+    raw = make_mail(attachments=[("附件4.xlsx", BIG), ("小.txt", b"hello")])
+    if linesep == b"\n":
+        raw = raw.replace(b"\r\n", b"\n")
+    spool = spool_large_bodies(raw)
+    assert spool is not None and len(spool.reduced) < 10_000  # the email parser sees ~nothing
+    msg = unpack(raw)
+    assert [p.filename for p in msg.parts] == ["附件4.xlsx", "小.txt"]
+    assert msg.parts[0].payload == BIG
+    assert msg.parts[1].payload == b"hello"
+    assert msg.defects == []
+
+
+def test_small_messages_are_not_spooled() -> None:
+    raw = make_mail(attachments=[("a.xlsx", os.urandom(20_000))])
+    assert len(raw) < SPOOL_MIN_MESSAGE and spool_large_bodies(raw) is None
+
+
+@pytest.mark.parametrize("line_len", [60, 64, 72, 74, 76])
+@pytest.mark.parametrize("size", [90_000, 400_003])
+def test_every_line_length_decodes_exactly(line_len: int, size: int) -> None:
+    """Clients wrap base64 at different widths (74 is not a multiple of 4)."""
+    data = os.urandom(size)
+    text = base64.b64encode(data)
+    body = b"\r\n".join(text[i : i + line_len] for i in range(0, len(text), line_len)) + b"\r\n"
+    part = (
+        b'Content-Type: application/octet-stream; name="a.bin"\r\n'
+        b"Content-Transfer-Encoding: base64\r\n\r\n" + body
+    )
+    raw = multipart("mixed", text_part("见附件"), part, headers=HEADERS)
+    assert spool_large_bodies(raw) is not None
+    [got] = unpack(raw).parts
+    assert got.payload == data
+
+
+def test_attached_mail_with_big_attachment_is_restored_byte_for_byte() -> None:
+    inner = make_mail(subject="原始邮件", attachments=[("附件6.docx", BIG)])
+    outer = multipart(
+        "mixed",
+        text_part("转发"),
+        attachment_part(
+            Att("原邮件.eml", inner, content_type="message/rfc822", cte="8bit"), "rfc2231"
+        ),
+        headers=HEADERS,
+    )
+    parts = unpack(outer).parts
+    assert parts[0].filename == "原邮件.eml"
+    assert parts[0].payload.replace(b"\r\n", b"\n") == inner.replace(b"\r\n", b"\n")
+
+
+def test_base64_looking_text_body_is_kept_as_text() -> None:
+    lines = base64.encodebytes(BIG).replace(b"\n", b"\r\n")
+    raw = multipart(
+        "mixed",
+        text_part("见附件"),
+        attachment_part(Att("data.txt", lines, content_type="text/plain", cte="7bit"), "rfc2231"),
+        headers=HEADERS,
+    )
+    [part] = unpack(raw).parts
+    assert part.payload.replace(b"\r\n", b"\n") == lines.replace(b"\r\n", b"\n")
