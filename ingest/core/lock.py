@@ -42,3 +42,18 @@ def hold_lock(data_dir: Path, name: str) -> Iterator[Path]:
         yield path
     finally:
         os.close(fd)
+
+
+def is_held(data_dir: Path, name: str) -> bool:
+    """True when some process holds ``data_dir/<name>.lock`` right now (e.g. a running daemon)."""
+    path = data_dir / f"{name}.lock"
+    if not path.exists():
+        return False
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing drops our own shared lock, if we got it
+    return False

@@ -116,6 +116,18 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
         t("cursors").create(
             {"folder": str, "uidvalidity": int, "uid": int}, pk=("folder", "uidvalidity")
         )
+    if not t("polls").exists():
+        t("polls").create(
+            {
+                "id": int,
+                "started_at": str,
+                "finished_at": str,
+                "ok": int,
+                "error": str,
+                "messages": int,
+            },
+            pk="id",
+        )
     _ensure_derived(db)
     _ensure_clerk_tables(db)
 

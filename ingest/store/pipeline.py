@@ -24,12 +24,12 @@ from typing import Any
 
 import sqlite_utils
 
-from ingest.core.config import Config
+from ingest.core.config import Config, ConfigError
 from ingest.core.lock import hold_lock
 from ingest.mail.mime import Unpacked
 from ingest.mail.rawstore import archive_file, archive_raw, clean_temp, read_raw
 from ingest.mail.sources import open_source
-from ingest.mail.sources.base import MailSource, SourceItem
+from ingest.mail.sources.base import MailboxError, MailSource, SourceItem
 from ingest.match.analyse import (
     AnalysisContext,
     MessageAnalysis,
@@ -39,8 +39,9 @@ from ingest.match.analyse import (
     prepare_message,
     submissions_of,
 )
-from ingest.match.roster import load_roster
+from ingest.match.roster import RosterError, load_roster
 from ingest.store import db as dbm
+from ingest.store.health import finish_poll, start_poll
 from parsers import build_schemas
 
 log = logging.getLogger(__name__)
@@ -105,41 +106,72 @@ def poll(
     stop: threading.Event | None = None,
     on_item: Callable[[SourceItem], None] | None = None,
 ) -> PollSummary:
-    """Run one cycle against the configured (or given) source; see the module docstring."""
+    """Run one cycle against the configured (or given) source; see the module docstring.
+
+    The poll's outcome (ok, or the error that stopped it) is recorded in ``polls``
+    for ``kaohe status`` and the reports' freshness line.
+    """
     with hold_lock(cfg.data_dir, "poll"):
         clean_temp(cfg.data_dir)
         db = dbm.open_db(cfg.db_path)
-        ctx = make_context(cfg)
-        own = source is None
-        src = source if source is not None else open_source(cfg.mailbox)
+        poll_id = start_poll(db)
         summary = PollSummary()
-        pending: list[Taken] = []
-
-        def commit_pending() -> None:
-            if len(pending) > 1:
-                prefetch_messages([t.prepared for t in pending if t.prepared], ctx)
-            for taken in pending:
-                commit_item(db, cfg, ctx, taken, summary)
-                src.mark_done(taken.item)
-                if on_item is not None:
-                    on_item(taken.item)
-            pending.clear()
-
         try:
-            for item in src.fetch_new(dbm.DbSourceState(db, cfg.mailbox.max_attempts)):
-                pending.append(take_item(db, cfg, item, summary))
-                if not _worth_waiting(pending):
-                    commit_pending()
-                if stop is not None and stop.is_set():
-                    log.info("stop requested: finishing the messages in hand")
-                    break
-            commit_pending()
+            _poll_items(db, cfg, source, stop, on_item, summary)
+            finish_poll(db, poll_id, ok=True, messages=summary.stored)
+        except BaseException as e:
+            finish_poll(db, poll_id, ok=False, error=_poll_error(e), messages=summary.stored)
+            raise
         finally:
-            if own:
-                src.close()
-            close_context(ctx)
             db.close()
         return summary
+
+
+def _poll_items(
+    db: sqlite_utils.Database,
+    cfg: Config,
+    source: MailSource | None,
+    stop: threading.Event | None,
+    on_item: Callable[[SourceItem], None] | None,
+    summary: PollSummary,
+) -> None:
+    ctx = make_context(cfg)
+    own = source is None
+    src = source if source is not None else open_source(cfg.mailbox)
+    pending: list[Taken] = []
+
+    def commit_pending() -> None:
+        if len(pending) > 1:
+            prefetch_messages([t.prepared for t in pending if t.prepared], ctx)
+        for taken in pending:
+            commit_item(db, cfg, ctx, taken, summary)
+            src.mark_done(taken.item)
+            if on_item is not None:
+                on_item(taken.item)
+        pending.clear()
+
+    try:
+        for item in src.fetch_new(dbm.DbSourceState(db, cfg.mailbox.max_attempts)):
+            pending.append(take_item(db, cfg, item, summary))
+            if not _worth_waiting(pending):
+                commit_pending()
+            if stop is not None and stop.is_set():
+                log.info("stop requested: finishing the messages in hand")
+                break
+        commit_pending()
+    finally:
+        if own:
+            src.close()
+        close_context(ctx)
+
+
+def _poll_error(e: BaseException) -> str:
+    """What ``status`` shows for a failed poll: the expected error's own Chinese text."""
+    if isinstance(e, MailboxError | RosterError | ConfigError):
+        return str(e)
+    if isinstance(e, KeyboardInterrupt | SystemExit):
+        return "收信被中断"
+    return "收信时程序出错（详见日志）"
 
 
 def _worth_waiting(pending: list[Taken]) -> bool:
