@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 APT_RUNTIME=(python3-venv python3-pip)
-APT_TEST=(dovecot-imapd libreoffice-writer-nogui libreoffice-calc-nogui unar p7zip-full chromium fonts-noto-cjk)
+APT_TEST=(dovecot-imapd libreoffice-writer-nogui libreoffice-calc-nogui unar p7zip-full chromium chromium-driver fonts-noto-cjk)
 
 apt_install() {
   local missing=()
