@@ -125,6 +125,28 @@ class ChecksConfig:
 
 
 @dataclass(frozen=True)
+class WebConfig:
+    """The clerk's web console (``kaohe serve``; ``kaohe run`` serves it when enabled)."""
+
+    enabled: bool = False
+    listen: str = "127.0.0.1:8080"  # host:port; another address only when the admin says so
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+
+    @property
+    def host(self) -> str:
+        return self.listen.rpartition(":")[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert is not None
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path | None
     mailbox: MailboxConfig
@@ -137,6 +159,7 @@ class Config:
     receipts: ReceiptsConfig = field(default_factory=ReceiptsConfig)
     checks: ChecksConfig = field(default_factory=ChecksConfig)
     office: OfficeConfig = field(default_factory=OfficeConfig)
+    web: WebConfig = field(default_factory=WebConfig)
     # annex number -> canonical field -> extra synonyms (extend the defaults)
     synonyms: dict[int, dict[str, tuple[str, ...]]] = field(default_factory=dict)
 
@@ -178,6 +201,7 @@ def config_from_dict(raw: dict[str, Any], base: Path, path: Path | None = None) 
         "checks",
         "office",
         "synonyms",
+        "web",
     }
     _reject_unknown(raw, known, "")
     for req in ("campaign", "paths"):
@@ -214,7 +238,23 @@ def config_from_dict(raw: dict[str, Any], base: Path, path: Path | None = None) 
         checks=_section(ChecksConfig, _table(raw, "checks"), "checks", base),
         office=_section(OfficeConfig, _table(raw, "office"), "office", base),
         synonyms=_synonyms(_table(raw, "synonyms")),
+        web=_web(_section(WebConfig, _table(raw, "web"), "web", base)),
     )
+
+
+def _web(web: WebConfig) -> WebConfig:
+    """``listen`` is host:port; TLS needs both files, and they must exist."""
+    host, sep, port = web.listen.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(
+            f"web.listen 必须是“地址:端口”，例如 127.0.0.1:8080，而不是 {web.listen!r}"
+        )
+    if (web.tls_cert is None) != (web.tls_key is None):
+        raise ConfigError("web.tls_cert 与 web.tls_key 必须同时设置（或都不设置）")
+    for key, path in (("tls_cert", web.tls_cert), ("tls_key", web.tls_key)):
+        if path is not None and not path.is_file():
+            raise ConfigError(f"web.{key} 指定的文件不存在：{path}")
+    return web
 
 
 def _table(raw: dict[str, Any], key: str) -> dict[str, Any]:
