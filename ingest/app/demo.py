@@ -23,6 +23,10 @@ from ingest.store.pipeline import poll
 from reports.output import build_report, write_formats
 
 DEMO_AS_OF = "2020-03-23T08:00:00+08:00"  # a Monday morning after the deadline
+MARKER = (
+    ".kaohe-demo"  # written first into every demo folder; a rerun may replace only its own parts
+)
+MADE_BY_DEMO = ("inbox", "data", "report")  # folders a rerun clears (files are overwritten)
 
 CONFIG = """\
 # 演示配置（kaohe demo 自动生成）
@@ -40,6 +44,10 @@ not_before = "2020-02-01"
 data_dir = "data"
 roster = "roster.csv"
 """
+
+
+class DemoFolderError(Exception):
+    """Raised when ``-o DIR`` holds something that an earlier demo did not make."""
 
 
 def run_demo(output: Path | None, echo: Callable[[str], None] = print) -> Path:
@@ -63,12 +71,34 @@ def run_demo(output: Path | None, echo: Callable[[str], None] = print) -> Path:
     return folder
 
 
+def claim_folder(out: Path) -> None:
+    """Make ``out`` a demo folder: new, empty or an earlier demo's; refuse anything else.
+
+    Only an earlier demo folder (it holds :data:`MARKER`) has its demo-made parts
+    cleared; a folder with anything else in it is left untouched, byte for byte.
+    """
+    if out.exists() and not out.is_dir():
+        raise DemoFolderError(f"{out} 已存在且不是目录，请用 -o 指定一个新目录")
+    if out.is_dir() and any(out.iterdir()):
+        if not (out / MARKER).is_file():
+            raise DemoFolderError(
+                f"目录 {out} 不是空目录，也不是 kaohe demo 生成的演示目录；"
+                "为免覆盖其中的数据，请用 -o 指定一个新的或空的目录"
+            )
+        for sub in MADE_BY_DEMO:
+            target = out / sub
+            if target.is_symlink() or target.is_file():
+                target.unlink()
+            elif target.is_dir():
+                shutil.rmtree(target)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / MARKER).write_text("kaohe demo\n", encoding="utf-8")
+
+
 def _prepare(out: Path) -> None:
     """A fresh demo folder: sample inbox with receipt times, roster, config."""
     src = resources.files("ingest.app") / "demo_data"
-    for sub in ("inbox", "data", "report"):
-        if (out / sub).exists() and (out / "config.toml").exists():
-            shutil.rmtree(out / sub)
+    claim_folder(out)
     inbox = out / "inbox"
     inbox.mkdir(parents=True, exist_ok=True)
     manifest = json.loads((src / "manifest.json").read_text(encoding="utf-8"))

@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from ingest.app.cli.base import REPORT_FORMATS, Ctx, clerk_errors, cli
+from ingest.app.cli.base import REPORT_FORMATS, ClerkError, Ctx, clerk_errors, cli
 from ingest.core.config import Config, ConfigError, parse_moment
 
 
@@ -215,7 +215,10 @@ def demo(output: Path | None) -> None:
     例：kaohe demo
         kaohe demo -o /tmp/kaohe-demo
     """
-    from ingest.app.demo import run_demo
+    from ingest.app.demo import DemoFolderError, run_demo
 
     with clerk_errors():
-        run_demo(output, echo=click.echo)
+        try:
+            run_demo(output, echo=click.echo)
+        except DemoFolderError as e:
+            raise ClerkError(str(e)) from None
