@@ -16,6 +16,7 @@ from typing import Any
 
 import parsers
 from ingest.core.config import LimitsConfig
+from ingest.core.vocab import Outcome
 from ingest.mail.mime import Part, Unpacked, unpack
 from ingest.match.identify import UnitMatch, identify_unit
 from ingest.match.roster import Roster
@@ -39,6 +40,7 @@ class AnalysisContext:
     roster: Roster | None = None
     converter: Any = None  # parsers.legacy.Converter, shared by a cycle
     assignments: dict[str, dict[str, Any]] = field(default_factory=dict)  # by attachment id
+    dismissals: dict[str, str] = field(default_factory=dict)  # attachment id -> clerk's reason
 
 
 @dataclass
@@ -57,7 +59,7 @@ class AttachmentAnalysis:
     unit: str | None = None
     unit_evidence: str = ""
     rows: list[dict[str, Any]] = field(default_factory=list)
-    outcome: str = "unassigned"  # parsed | unparsed | unassigned | ignored | expanded
+    outcome: str = "unassigned"  # parsed | unparsed | unassigned | ignored | expanded | dismissed
     reason: str | None = None
     warnings: list[str] = field(default_factory=list)
     inline: bool = False
@@ -286,6 +288,8 @@ def _extract(att: AttachmentAnalysis, doc: Document, ctx: AnalysisContext) -> Fo
 
 def _decide(att: AttachmentAnalysis, msg: Unpacked, ctx: AnalysisContext) -> None:
     """Settle the outcome: the clerk's decision first, then what the machine knows."""
+    if _dismissed(att, ctx):
+        return
     clerk = ctx.assignments.get(att.id)
     if clerk:
         _apply_clerk(att, clerk, ctx)
@@ -307,6 +311,16 @@ def _decide(att: AttachmentAnalysis, msg: Unpacked, ctx: AnalysisContext) -> Non
     if att.reason:
         why.append(att.reason)
     att.reason = "；".join(why)
+
+
+def _dismissed(att: AttachmentAnalysis, ctx: AnalysisContext) -> bool:
+    """The clerk took this attachment out of 待认领 (``kaohe dismiss``): it counts for nobody."""
+    if att.id not in ctx.dismissals:
+        return False
+    why = ctx.dismissals[att.id]
+    att.outcome = Outcome.DISMISSED
+    att.reason = "已由文书排除" + (f"：{why}" if why else "")
+    return True
 
 
 def _not_a_form(att: AttachmentAnalysis) -> bool:
@@ -345,6 +359,7 @@ def _expand(
     if not files and result.refusals:
         att.outcome = "unassigned"
         att.annex_evidence = parsers.classify(None, att.filename, msg.subject, ctx.schemas).evidence
+        _dismissed(att, ctx)
     out = [att]
     _prefetch(ctx, [(m.payload, m.kind) for m in files])
     for i, member in enumerate(result.members, start=1):

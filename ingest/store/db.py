@@ -201,6 +201,27 @@ def _ensure_clerk_tables(db: sqlite_utils.Database) -> None:
             pk="attachment",
         )
         t("assignments").create_index(["message"])
+    if not t("dismissals").exists():
+        # The clerk's "not a form / not our unit": kept apart from derived data like
+        # assignments, so every reparse applies it again (outcome ``dismissed``).
+        t("dismissals").create(
+            {"attachment": str, "message": str, "reason": str, "dismissed_at": str, "actor": str},
+            pk="attachment",
+        )
+        t("dismissals").create_index(["message"])
+    if not t("audit").exists():
+        t("audit").create(
+            {
+                "id": int,
+                "at": str,
+                "actor": str,
+                "action": str,
+                "target": str,
+                "before": str,
+                "after": str,
+            },
+            pk="id",
+        )
     if not t("paper").exists():
         t("paper").create(
             {"unit": str, "annex": int, "received_on": str, "recorded_at": str},
@@ -421,6 +442,14 @@ def set_assignment(
         },
         pk="attachment",
     )
+
+
+def dismissals_for(db: sqlite_utils.Database, message: str) -> dict[str, str]:
+    """The clerk's dismissals for attachments of *message*: attachment id → reason."""
+    rows = db.execute(
+        "select attachment, reason from dismissals where message = ?", [message]
+    ).fetchall()
+    return {r[0]: r[1] or "" for r in rows}
 
 
 def find_attachment(db: sqlite_utils.Database, prefix: str) -> list[dict[str, Any]]:

@@ -75,6 +75,7 @@ OUTCOME_LABELS = {
     "unassigned": "待认领",
     "ignored": "非申报表",
     "expanded": "压缩包",
+    "dismissed": "已排除",
 }
 
 
@@ -302,12 +303,13 @@ def _advance(db: sqlite_utils.Database, item: SourceItem) -> None:
 def _analyse(
     db: sqlite_utils.Database, ctx: AnalysisContext, prepared: PreparedMessage
 ) -> MessageAnalysis:
-    """Analyse with the clerk's decisions (``assign``) for this message applied."""
+    """Analyse with the clerk's decisions (``assign``, ``dismiss``) for this message applied."""
     ctx.assignments = dbm.assignments_for(db, prepared.digest)
+    ctx.dismissals = dbm.dismissals_for(db, prepared.digest)
     try:
         return finish_message(prepared, ctx)
     finally:
-        ctx.assignments = {}
+        ctx.assignments, ctx.dismissals = {}, {}
 
 
 def _message_record(

@@ -1,5 +1,5 @@
-"""Mailbox and report commands: ``poll``, ``run``, ``report``, ``reparse``, ``assign``,
-``inspect``, ``demo``.
+"""Mailbox and report commands: ``poll``, ``run``, ``report``, ``reparse``, ``inspect``,
+``demo`` (the clerk's actions are in :mod:`ingest.app.cli.clerk`).
 
 Each command parses its options, makes one library call and prints in Chinese.
 Library modules are imported inside the commands so that ``kaohe --help`` and the
@@ -158,25 +158,6 @@ def _resolve_messages(cfg: Config, prefixes: tuple[str, ...]) -> list[str]:
         return out
     finally:
         db.close()
-
-
-@cli.command()
-@click.argument("attachment")
-@click.option("--unit", required=True, metavar="NAME", help="单位名称或别名（须在名单中）。")
-@click.option("--annex", type=click.IntRange(2, 6), help="附件编号 2–6。")
-@click.pass_obj
-def assign(obj: Ctx, attachment: str, unit: str, annex: int | None) -> None:
-    """人工认领：指定某个附件属于哪个单位（和附件几）。重新解析后依然有效。
-
-    \b
-    例：kaohe -c config.toml assign a1b2c3d4e5f6 --unit 南郑区财政局 --annex 4
-    附件编号见报告“待认领”部分。
-    """
-    from ingest.store.clerk import assign_attachment
-
-    with clerk_errors():
-        done = assign_attachment(obj.cfg, attachment, unit, annex)
-    click.echo(done)
 
 
 @cli.command()

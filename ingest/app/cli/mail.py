@@ -1,4 +1,4 @@
-"""Clerk commands that record paper copies and send mail: ``paper``, ``remind``, ``receipts``.
+"""Clerk commands that send mail: ``remind``, ``receipts`` (``paper`` is in :mod:`ingest.app.cli.clerk`).
 
 Each command parses its
 options, makes one library call and prints in Chinese.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import datetime
 
 import click
 
@@ -29,34 +29,6 @@ def _errors() -> Iterator[None]:
 
 def _now(obj: Ctx) -> datetime:
     return datetime.now(obj.cfg.campaign.timezone)
-
-
-@cli.command()
-@click.argument("unit")
-@click.option("--annex", type=click.IntRange(2, 6), required=True, help="附件编号 2–6。")
-@click.option(
-    "--date",
-    "on",
-    type=click.DateTime(["%Y-%m-%d"]),
-    metavar="YYYY-MM-DD",
-    help="收到纸质版的日期（默认今天）。",
-)
-@click.option("--undo", is_flag=True, help="撤销这条纸质版记录（记错时用）。")
-@click.pass_obj
-def paper(obj: Ctx, unit: str, annex: int, on: datetime | None, undo: bool) -> None:
-    """登记收到某单位某附件的纸质版（盖章件）；报告中会显示。
-
-    \b
-    例：kaohe -c config.toml paper 南郑区财政局 --annex 4
-        kaohe -c config.toml paper 财政局 --annex 4 --date 2020-03-18
-        kaohe -c config.toml paper 财政局 --annex 4 --undo
-    单位可写全称、简称或别名（须能在名单中唯一确定）。
-    """
-    from ingest.store.clerk import record_paper
-
-    day: date | None = on.date() if on else None
-    with _errors():
-        click.echo(record_paper(obj.cfg, unit, annex, day, undo=undo))
 
 
 @cli.command()

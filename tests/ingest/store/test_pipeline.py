@@ -332,7 +332,7 @@ def test_assign_rejects_unknown_unit_and_attachment(tmp_path: Path) -> None:
     res = CliRunner().invoke(
         cli, ["-c", str(c.config_path), "assign", "abcdef", "--unit", "不存在局"]
     )
-    assert res.exit_code == 1 and "没有唯一对应" in res.output
+    assert res.exit_code == 1 and "单位名单中没有“不存在局”" in res.output
     res = CliRunner().invoke(
         cli, ["-c", str(c.config_path), "assign", "abcdef", "--unit", "财政局"]
     )

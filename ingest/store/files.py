@@ -1,0 +1,87 @@
+"""The stored copy of an attachment, and a copy of it under its own name for the clerk.
+
+Payloads are stored as ``data/files/ab/<sha256>`` without a name (names from mail
+are never paths). :func:`stored_file` says where one is and what it was called;
+:func:`save_copy` writes it out under that decoded name — made safe for a file
+system, and never over an existing file.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+from ingest.core.config import Config
+from ingest.store.clerk_base import ClerkActionError, find_one, open_store
+
+MAX_NAME_BYTES = 200  # below the usual 255-byte limit, leaving room for " (2)"
+_UNSAFE = re.compile(r'[\x00-\x1f\x7f<>:"|?*]')
+_EXTENSIONS = {"docx", "xlsx", "doc", "xls", "pdf", "zip", "rar", "7z"}
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """Where an attachment's bytes are and what the sender called the file."""
+
+    path: Path
+    filename: str  # decoded name, safe to use as a file name (no folders)
+    size: int
+    type: str  # contract type: docx, xlsx, pdf, image, other …
+
+
+def stored_file(cfg: Config, attachment: str) -> StoredFile:
+    """The stored payload of *attachment* (id or unique prefix)."""
+    with open_store(cfg) as db:
+        att = find_one(db, attachment)
+    path = cfg.data_dir / att["stored_path"] if att["stored_path"] else None
+    if path is None or not path.is_file():
+        raise ClerkActionError(
+            f"附件 {att['id']} 的存储文件不见了；请先执行 kaohe reparse --message {att['message'][:12]}"
+        )
+    return StoredFile(
+        path, safe_name(att["filename"] or "", att["id"], att["type"]), att["size"], att["type"]
+    )
+
+
+def save_copy(cfg: Config, attachment: str, dest: Path | None = None) -> Path:
+    """Write *attachment* under its decoded name into folder *dest* (default: the current one).
+
+    *dest* may also name the file itself. An existing file is never overwritten:
+    the copy gets the next free name ``名称 (2).xlsx``. Returns the path written.
+    """
+    found = stored_file(cfg, attachment)
+    where = Path.cwd() if dest is None else dest
+    target = where / found.filename if where.is_dir() else where
+    if not target.parent.is_dir():
+        raise ClerkActionError(f"目标文件夹不存在：{target.parent}")
+    for candidate in _free_names(target):
+        try:
+            with candidate.open("xb") as out, found.path.open("rb") as src:
+                shutil.copyfileobj(src, out)
+            return candidate
+        except FileExistsError:
+            continue
+    raise ClerkActionError(f"{target.parent} 中同名文件太多，请用 -o 指定另一个名称")
+
+
+def safe_name(name: str, att_id: str, kind: str) -> str:
+    """The last path component of *name*, without control or reserved characters."""
+    base = re.split(r"[\\/]", unicodedata.normalize("NFC", name))[-1]
+    base = _UNSAFE.sub("_", base).strip(" .")
+    if not base:
+        base = f"附件_{att_id}"
+    if "." not in base and kind in _EXTENSIONS:
+        base = f"{base}.{kind}"
+    stem, dot, ext = base.rpartition(".") if "." in base else (base, "", "")
+    while len(base.encode()) > MAX_NAME_BYTES and stem:
+        stem = stem[:-1]
+        base = f"{stem}{dot}{ext}"
+    return base
+
+
+def _free_names(target: Path, tries: int = 100) -> list[Path]:
+    stem, suffix = target.stem, target.suffix
+    return [target] + [target.with_name(f"{stem} ({i}){suffix}") for i in range(2, tries)]
