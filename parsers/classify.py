@@ -19,9 +19,10 @@ from parsers.table import locate_header
 
 __all__ = ["classify"]
 
-_NUMERALS = {"二": 2, "三": 3, "四": 4, "五": 5, "六": 6}
-_ANNEX_NO = re.compile(r"附件?([2-6二三四五六])(?![0-9])")
-_TOP_ANNEX_NO = re.compile(r"^附件([2-6二三四五六])(?![0-9])")
+_NUMERALS = dict(zip("一二三四五六七八九十", range(1, 11), strict=True))
+# any number: the campaign's schemas say which annexes exist
+_ANNEX_NO = re.compile(r"附件?([0-9]{1,2}|[一二三四五六七八九十])(?![0-9])")
+_TOP_ANNEX_NO = re.compile(r"^附件([0-9]{1,2}|[一二三四五六七八九十])(?![0-9])")
 _TITLE_MAX = 80  # a longer line is body text, not a title
 _LINES_PER_SOURCE = 8
 

@@ -1,35 +1,50 @@
 """Declarative annex schemas: titles, canonical fields and header synonyms as data.
 
-The defaults follow CONTRACT §4. An office can extend the synonym lists through
-configuration; :func:`build_schemas` merges those extensions and rejects unknown
-annexes or fields with a ``ValueError`` that names them.
+A campaign's annexes live in a TOML file (CONTRACT §11): the 2020 notice's
+ship as ``parsers/annexes_2020.toml`` (:data:`DEFAULT_SCHEMAS`); an office's own
+file is read with :func:`schemas_from_toml`, which rejects a bad key with an
+:class:`AnnexFileError` naming it. :func:`build_schemas` adds the synonyms an
+office configures and rejects unknown annexes or fields.
 """
 
 from __future__ import annotations
 
 import re
+import tomllib
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
+from importlib import resources
+from typing import Any
 
 __all__ = [
+    "AnnexFileError",
     "AnnexSchema",
     "FieldSpec",
     "DEFAULT_SCHEMAS",
+    "ANNEX_NUMBERS",
     "build_schemas",
     "map_header",
     "normalise_header",
+    "schemas_from_toml",
+    "title_year",
 ]
+
+
+class AnnexFileError(ValueError):
+    """An annexes.toml that cannot be used; the message is Chinese and names the key."""
 
 
 @dataclass(frozen=True)
 class FieldSpec:
-    """One canonical field of an annex and the header texts that mean it."""
+    """One canonical field of an annex, the header texts that mean it, and its rules."""
 
     name: str
     synonyms: tuple[str, ...] = ()
     numeric: bool = False
+    required: bool = False  # every data row must fill it
+    total: float | None = None  # the rows' values must add up to this
 
 
 @dataclass(frozen=True)
@@ -44,6 +59,7 @@ class AnnexSchema:
     title: str
     fields: tuple[FieldSpec, ...]
     title_keywords: tuple[str, ...] = ()
+    unit_line: str = "填报单位"  # the label of the line that names the unit
     index: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
     # map_header results per raw cell text; header scans see the same texts again and again
     cache: dict[str, str | None] = field(
@@ -57,8 +73,8 @@ class AnnexSchema:
                 key = normalise_header(text)
                 other = index.setdefault(key, spec.name)
                 if other != spec.name:
-                    raise ValueError(
-                        f"annex {self.number}: header {text!r} maps to both {other} and {spec.name}"
+                    raise AnnexFileError(
+                        f"附件{self.number}：表头“{text}”同时对应“{other}”和“{spec.name}”两列"
                     )
         object.__setattr__(self, "index", index)
 
@@ -71,6 +87,29 @@ class AnnexSchema:
     def numeric_fields(self) -> frozenset[str]:
         """Canonical fields whose values are numbers (分值)."""
         return frozenset(spec.name for spec in self.fields if spec.numeric)
+
+    @property
+    def name_field(self) -> str:
+        """The field that names a row: the first required one, else the first after 序号."""
+        for spec in self.fields:
+            if spec.required:
+                return spec.name
+        rest = [s.name for s in self.fields if normalise_header(s.name) != "序号"]
+        return rest[0] if rest else self.fields[0].name
+
+    @property
+    def year(self) -> int | None:
+        """The year the title names (``申报2020年度…`` → 2020), if any."""
+        return title_year(self.title)
+
+
+_YEAR = re.compile(r"(20\d\d)\s*年")
+
+
+def title_year(text: str) -> int | None:
+    """The first ``20NN年`` in a title line, or None."""
+    match = _YEAR.search(unicodedata.normalize("NFKC", text))
+    return int(match.group(1)) if match else None
 
 
 _SPACE = re.compile(r"[\s\u200b\u200c\u200d\ufeff]+")
@@ -93,119 +132,142 @@ def normalise_header(text: str) -> str:
     return text.rstrip(":")
 
 
-def _f(name: str, *synonyms: str, numeric: bool = False) -> FieldSpec:
-    return FieldSpec(name, tuple(synonyms), numeric)
+_ANNEX_KEYS = {"number", "title", "keywords", "unit_line", "field"}
+_FIELD_KEYS = {"name", "synonyms", "numeric", "required", "total"}
 
 
-_SEQ = _f("序号")
-_NOTE = _f("备注")
-_SCORE = ("分值", "分值权重", "权重")
+def schemas_from_toml(text: str, source: str = "annexes.toml") -> dict[int, AnnexSchema]:
+    """The annexes an ``annexes.toml`` defines, by number.
 
-DEFAULT_SCHEMAS: dict[int, AnnexSchema] = {
-    2: AnnexSchema(
-        2,
-        "申报2020年度镇（街道办）经济社会发展指标建议表",
-        (
-            _SEQ,
-            _f("指标名称", "考核指标", "指标"),
-            _f("考核对象"),
-            _f(*_SCORE, "建议分值", numeric=True),
-            _f("评价方法", "评分办法", "考核评价方法", "评分标准"),
-            _f("统计口径"),
-            _f("牵头部门", "牵头单位", "责任单位"),
-            _NOTE,
-        ),
-        ("经济社会发展指标",),
-    ),
-    3: AnnexSchema(
-        3,
-        "申报2020年度共性考核指标建议表",
-        (
-            _SEQ,
-            _f("指标名称", "考核指标", "指标"),
-            _f("考核内容", "主要内容"),
-            _f("考核对象"),
-            _f(*_SCORE, numeric=True),
-            _f("评分标准", "评价方法", "评分办法"),
-            _f("牵头部门", "牵头单位"),
-            _NOTE,
-        ),
-        ("共性考核指标", "共性指标"),
-    ),
-    4: AnnexSchema(
-        4,
-        "区直部门、驻区垂管单位和专项工作考核对象考核任务申报表",
-        (
-            _SEQ,
-            _f("任务类别", "类别", "任务类型"),
-            _f("任务名称", "考核任务", "工作任务"),
-            _f("目标要求", "目标任务", "完成标准", "工作目标"),
-            _f("完成时限", "时限", "完成时间"),
-            _f(*_SCORE, numeric=True),
-            _f("责任科室", "责任股室", "责任部门"),
-            _f("文件依据", "依据"),
-            _NOTE,
-        ),
-        ("考核任务申报表", "考核对象考核任务"),
-    ),
-    5: AnnexSchema(
-        5,
-        "申报2020年度负面清单考核指标（扣分）建议表",
-        (
-            _SEQ,
-            _f("负面清单事项", "扣分事项", "负面清单内容"),
-            _f("考核对象"),
-            _f("扣分标准", "扣分办法"),
-            _f("认定依据", "评价方法", "认定方式"),
-            _f("牵头部门", "牵头单位"),
-            _NOTE,
-        ),
-        ("负面清单",),
-    ),
-    6: AnnexSchema(
-        6,
-        "申报2020年度镇（街道办）、部门（单位）特色亮点考核任务一览表",
-        (
-            _SEQ,
-            _f("特色亮点名称", "特色亮点", "亮点名称", "项目名称"),
-            _f("主要内容", "工作内容", "主要措施"),
-            _f("预期成效", "预期目标", "目标成效"),
-            _f("完成时限", "时限", "完成时间"),
-            _f("责任领导", "分管领导"),
-            _NOTE,
-        ),
-        ("特色亮点",),
-    ),
-}
+    Raises :class:`AnnexFileError` naming the file and the key (``annex[2].field[4].total``)
+    when the text is not TOML, a key is unknown, or a value has the wrong type.
+    """
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise AnnexFileError(f"{source} 不是有效的 TOML：{e}") from None
+    unknown = sorted(set(raw) - {"annex"})
+    if unknown:
+        raise AnnexFileError(f"{source}：未知的配置项 {'、'.join(unknown)}（只能写 [[annex]]）")
+    annexes = raw.get("annex")
+    if not isinstance(annexes, list) or not annexes:
+        raise AnnexFileError(f"{source}：没有任何 [[annex]]（至少要定义一个附件）")
+    out: dict[int, AnnexSchema] = {}
+    for i, item in enumerate(annexes, start=1):
+        schema = _annex(item, f"{source}：第{i}个 [[annex]]")
+        if schema.number in out:
+            raise AnnexFileError(f"{source}：附件{schema.number} 定义了两次")
+        out[schema.number] = schema
+    return dict(sorted(out.items()))
+
+
+def _annex(item: Any, where: str) -> AnnexSchema:
+    _known(item, _ANNEX_KEYS, where)
+    number = item.get("number")
+    if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= 99:
+        raise AnnexFileError(f"{where}：number（附件编号）必须是 1 到 99 的整数")
+    where = f"{where}（附件{number}）"
+    title = _text(item, "title", where, required=True)
+    fields_raw = item.get("field")
+    if not isinstance(fields_raw, list) or not fields_raw:
+        raise AnnexFileError(f"{where}：没有 [[annex.field]]（至少要有一列）")
+    specs = tuple(
+        _field(f, f"{where}的第{j}个 [[annex.field]]") for j, f in enumerate(fields_raw, 1)
+    )
+    names = [s.name for s in specs]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise AnnexFileError(f"{where}：列名重复：{'、'.join(twice)}")
+    return AnnexSchema(
+        number,
+        title,
+        specs,
+        _texts(item, "keywords", where),
+        _text(item, "unit_line", where) or "填报单位",
+    )
+
+
+def _field(item: Any, where: str) -> FieldSpec:
+    _known(item, _FIELD_KEYS, where)
+    name = _text(item, "name", where, required=True)
+    where = f"{where}（{name}）"
+    flags = {k: item.get(k, False) for k in ("numeric", "required")}
+    for key, value in flags.items():
+        if not isinstance(value, bool):
+            raise AnnexFileError(f"{where}：{key} 只能是 true 或 false")
+    total = item.get("total")
+    if total is not None and (isinstance(total, bool) or not isinstance(total, int | float)):
+        raise AnnexFileError(f"{where}：total 必须是数字")
+    if total is not None and not flags["numeric"]:
+        raise AnnexFileError(f"{where}：写了 total 的列必须同时写 numeric = true")
+    return FieldSpec(
+        name,
+        _texts(item, "synonyms", where),
+        flags["numeric"],
+        flags["required"],
+        None if total is None else float(total),
+    )
+
+
+def _known(item: Any, keys: set[str], where: str) -> None:
+    if not isinstance(item, dict):
+        raise AnnexFileError(f"{where}：必须是一个表")
+    unknown = sorted(set(item) - keys)
+    if unknown:
+        raise AnnexFileError(
+            f"{where}：未知的配置项 {'、'.join(unknown)}（可用：{'、'.join(sorted(keys))}）"
+        )
+
+
+def _text(item: dict[str, Any], key: str, where: str, required: bool = False) -> str:
+    value = item.get(key, "")
+    if not isinstance(value, str) or (required and not value.strip()):
+        raise AnnexFileError(f"{where}：{key} 必须是{'非空' if required else ''}字符串")
+    return value.strip()
+
+
+def _texts(item: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
+    value = item.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise AnnexFileError(f'{where}：{key} 必须是字符串列表，例如 ["考核指标"]')
+    return tuple(v.strip() for v in value)
+
+
+BUILTIN_FILE = "annexes_2020.toml"
+DEFAULT_SCHEMAS: dict[int, AnnexSchema] = schemas_from_toml(
+    resources.files("parsers").joinpath(BUILTIN_FILE).read_text(encoding="utf-8"), BUILTIN_FILE
+)
+# The annexes of the built-in campaign; a loaded campaign has its own (``schemas.keys()``).
+ANNEX_NUMBERS: tuple[int, ...] = tuple(DEFAULT_SCHEMAS)
 
 
 def build_schemas(
     extra: Mapping[int, Mapping[str, tuple[str, ...]]] | None = None,
+    base: Mapping[int, AnnexSchema] | None = None,
 ) -> dict[int, AnnexSchema]:
-    """Return the annex schemas with ``extra`` synonyms added.
+    """Return the annex schemas of ``base`` (default: the built-in 2020 ones) with
+    ``extra`` synonyms added.
 
     ``extra`` maps annex number -> canonical field -> additional header texts.
-    Raises ``ValueError`` naming the annex or field when either is unknown, or
-    when a synonym would map to two fields of one annex.
+    Raises :class:`AnnexFileError` naming the annex or field when either is unknown,
+    or when a synonym would map to two fields of one annex.
     """
-    if not extra:
-        return dict(DEFAULT_SCHEMAS)
-    schemas = dict(DEFAULT_SCHEMAS)
-    for annex, additions in extra.items():
-        base = schemas.get(annex)
-        if base is None:
-            raise ValueError(f"unknown annex {annex} (known: {sorted(DEFAULT_SCHEMAS)})")
-        unknown = sorted(set(additions) - set(base.field_names))
+    schemas = dict(DEFAULT_SCHEMAS if base is None else base)
+    for annex, additions in (extra or {}).items():
+        found = schemas.get(annex)
+        if found is None:
+            known = "、".join(map(str, sorted(schemas)))
+            raise AnnexFileError(f"没有附件{annex}（本次的附件：{known}）")
+        unknown = sorted(set(additions) - set(found.field_names))
         if unknown:
-            raise ValueError(
-                f"annex {annex}: unknown field {'、'.join(unknown)} "
-                f"(known: {'、'.join(base.field_names)})"
+            raise AnnexFileError(
+                f"附件{annex} 没有“{'、'.join(unknown)}”这一列"
+                f"（有：{'、'.join(found.field_names)}）"
             )
         fields = tuple(
-            FieldSpec(s.name, s.synonyms + tuple(additions.get(s.name, ())), s.numeric)
-            for s in base.fields
+            replace(s, synonyms=s.synonyms + tuple(additions.get(s.name, ()))) for s in found.fields
         )
-        schemas[annex] = AnnexSchema(annex, base.title, fields, base.title_keywords)
+        schemas[annex] = replace(found, fields=fields)
     return schemas
 
 

@@ -9,12 +9,24 @@ private file that holds them (see :mod:`ingest.core.secrets`).
 
 from __future__ import annotations
 
+import logging
 import tomllib
-from dataclasses import dataclass, field, fields
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from parsers.schema import (
+    DEFAULT_SCHEMAS,
+    AnnexFileError,
+    AnnexSchema,
+    build_schemas,
+    schemas_from_toml,
+)
+
+logger = logging.getLogger(__name__)
 
 
 class ConfigError(Exception):
@@ -51,6 +63,13 @@ class CampaignConfig:
     deadline: datetime  # aware
     timezone: ZoneInfo
     not_before: datetime | None = None  # aware; mail received earlier is ignored
+    annexes: Path | None = None  # the campaign's annexes.toml; None = the built-in 2020 annexes
+    # the annexes in force: the file's (or built-in) with [synonyms] added
+    schemas: Mapping[int, AnnexSchema] = field(default_factory=lambda: DEFAULT_SCHEMAS)
+
+    @property
+    def annex_numbers(self) -> tuple[int, ...]:
+        return tuple(self.schemas)
 
 
 @dataclass(frozen=True)
@@ -121,7 +140,8 @@ class OfficeConfig:
 
 @dataclass(frozen=True)
 class ChecksConfig:
-    annex4_total: float | None = None  # expected total 分值 of a unit's annex 4
+    # deprecated: expected total 分值 of a unit's annex 4; now `total` in annexes.toml
+    annex4_total: float | None = None
 
 
 @dataclass(frozen=True)
@@ -168,6 +188,11 @@ class Config:
         return self.paths.data_dir
 
     @property
+    def schemas(self) -> Mapping[int, AnnexSchema]:
+        """The campaign's annexes, synonyms and rules included."""
+        return self.campaign.schemas
+
+    @property
     def db_path(self) -> Path:
         return self.paths.data_dir / "kaohe.db"
 
@@ -207,7 +232,7 @@ def config_from_dict(raw: dict[str, Any], base: Path, path: Path | None = None) 
     for req in ("campaign", "paths"):
         if req not in raw:
             raise ConfigError(f"缺少配置节 [{req}]")
-    campaign = _campaign(_table(raw, "campaign"))
+    campaign = _campaign(_table(raw, "campaign"), base)
     paths_raw = _table(raw, "paths")
     _reject_unknown(paths_raw, {"data_dir", "roster"}, "paths")
     paths = PathsConfig(
@@ -225,6 +250,9 @@ def config_from_dict(raw: dict[str, Any], base: Path, path: Path | None = None) 
         raise ConfigError('mailbox.post_action 只能是 "none"、"keyword" 或 "copy"')
     if mailbox.password_env and mailbox.password_file:
         raise ConfigError("mailbox.password_env 与 mailbox.password_file 只能设置一个")
+    checks = _section(ChecksConfig, _table(raw, "checks"), "checks", base)
+    synonyms = _synonyms(_table(raw, "synonyms"))
+    campaign = _with_rules(campaign, synonyms, checks)
     return Config(
         path=path,
         mailbox=mailbox,
@@ -235,9 +263,9 @@ def config_from_dict(raw: dict[str, Any], base: Path, path: Path | None = None) 
         smtp=_section(SmtpConfig, _table(raw, "smtp"), "smtp", base),
         report=_section(ReportConfig, _table(raw, "report"), "report", base),
         receipts=_section(ReceiptsConfig, _table(raw, "receipts"), "receipts", base),
-        checks=_section(ChecksConfig, _table(raw, "checks"), "checks", base),
+        checks=checks,
         office=_section(OfficeConfig, _table(raw, "office"), "office", base),
-        synonyms=_synonyms(_table(raw, "synonyms")),
+        synonyms=synonyms,
         web=_web(_section(WebConfig, _table(raw, "web"), "web", base)),
     )
 
@@ -324,8 +352,8 @@ def _typed(value: Any, kind: type, key: str, what: str) -> Any:
     return value
 
 
-def _campaign(raw: dict[str, Any]) -> CampaignConfig:
-    _reject_unknown(raw, {"name", "deadline", "timezone", "not_before"}, "campaign")
+def _campaign(raw: dict[str, Any], base: Path) -> CampaignConfig:
+    _reject_unknown(raw, {"name", "deadline", "timezone", "not_before", "annexes"}, "campaign")
     tzname = raw.get("timezone", "Asia/Shanghai")
     try:
         tz = ZoneInfo(str(tzname))
@@ -340,7 +368,55 @@ def _campaign(raw: dict[str, Any]) -> CampaignConfig:
     not_before = None
     if raw.get("not_before"):
         not_before = parse_moment(raw["not_before"], tz, "campaign.not_before", end_of_day=False)
-    return CampaignConfig(name=name, deadline=deadline, timezone=tz, not_before=not_before)
+    annexes = _path(raw["annexes"], base, "campaign.annexes") if "annexes" in raw else None
+    return CampaignConfig(
+        name=name,
+        deadline=deadline,
+        timezone=tz,
+        not_before=not_before,
+        annexes=annexes,
+        schemas=DEFAULT_SCHEMAS if annexes is None else load_annexes(annexes, "campaign.annexes"),
+    )
+
+
+def load_annexes(path: Path, key: str) -> dict[int, AnnexSchema]:
+    """The annexes a campaign's annexes.toml defines; a clear error naming *key* otherwise."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{key} 指定的附件定义文件不存在：{path}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{key} 指定的附件定义文件无法读取（{path}）：{e}") from None
+    try:
+        return schemas_from_toml(text, path.name)
+    except AnnexFileError as e:
+        raise ConfigError(f"{key}：{e}") from None
+
+
+def _with_rules(
+    campaign: CampaignConfig, synonyms: dict[int, dict[str, tuple[str, ...]]], checks: ChecksConfig
+) -> CampaignConfig:
+    """The campaign's annexes with [synonyms] added and the deprecated annex4_total applied."""
+    try:
+        schemas = build_schemas(synonyms, campaign.schemas)
+    except AnnexFileError as e:
+        raise ConfigError(f"synonyms 配置有误：{e}") from None
+    if checks.annex4_total is not None:
+        schemas = _legacy_total(schemas, checks.annex4_total)
+    return replace(campaign, schemas=schemas)
+
+
+def _legacy_total(schemas: dict[int, AnnexSchema], total: float) -> dict[int, AnnexSchema]:
+    """``[checks] annex4_total`` (before annexes.toml) = ``total`` on annex 4's 分值 column."""
+    logger.warning(
+        "checks.annex4_total 已不推荐使用，请改为在 annexes.toml 附件4的“分值”列写 total = %g",
+        total,
+    )
+    old = schemas.get(4)
+    if old is None or "分值" not in old.field_names:
+        raise ConfigError("checks.annex4_total：本次的附件定义里没有附件4的“分值”列，请删除这一项")
+    fields = tuple(replace(f, total=total) if f.name == "分值" else f for f in old.fields)
+    return {**schemas, 4: replace(old, fields=fields)}
 
 
 def parse_moment(value: Any, tz: ZoneInfo, key: str, end_of_day: bool) -> datetime:
@@ -386,18 +462,14 @@ def _synonyms(raw: dict[str, Any]) -> dict[int, dict[str, tuple[str, ...]]]:
     """``[synonyms.4] 任务名称 = ["重点任务"]`` extends annex 4's default synonyms."""
     out: dict[int, dict[str, tuple[str, ...]]] = {}
     for annex_key, table in raw.items():
-        if annex_key not in {"2", "3", "4", "5", "6"} or not isinstance(table, dict):
-            raise ConfigError(f"synonyms.{annex_key}：附件编号只能是 2 到 6")
+        if not annex_key.isdigit() or not isinstance(table, dict):
+            raise ConfigError(
+                f"synonyms.{annex_key}：应写成 [synonyms.附件编号]，例如 [synonyms.4]"
+            )
         per: dict[str, tuple[str, ...]] = {}
         for fname, values in table.items():
             if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
                 raise ConfigError(f"synonyms.{annex_key}.{fname} 必须是字符串列表")
             per[fname] = tuple(values)
         out[int(annex_key)] = per
-    from parsers.schema import build_schemas  # the canonical field names live with the schemas
-
-    try:
-        build_schemas(out)
-    except ValueError as e:
-        raise ConfigError(f"synonyms 配置有误：{e}") from None
     return out
