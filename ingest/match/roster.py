@@ -85,13 +85,10 @@ class Roster:
         return units[0] if len(units) == 1 else None
 
     def resolve(self, name: str) -> Unit:
-        """The unit a clerk typed, or :class:`RosterError` with the nearest candidates."""
-        unit = self.find(name)
-        if unit is None:
-            near = self.find_in_text(name)
-            hint = f"；可能是：{'、'.join(u.name for u in near)}" if near else ""
-            raise RosterError(f"单位名单中没有唯一对应“{name}”的单位{hint}")
-        return unit
+        """The unit a clerk typed (:func:`ingest.match.resolve.resolve_unit`)."""
+        from ingest.match.resolve import resolve_unit
+
+        return resolve_unit(self, name)
 
     def find_in_text(self, text: str) -> list[Unit]:
         """Units named in *text*, longest matches first, each once, in roster order."""
@@ -114,40 +111,60 @@ class Roster:
         return list(self._emails.get(address.strip().lower(), []))
 
 
+HEADER_ROWS = 10  # the header may sit under a title or a note, in any sheet
+SPREADSHEETS = (".xlsx", ".xlsm", ".xls", ".ods")
+
+
 def load_roster(path: Path) -> Roster:
-    """Read the roster from .xlsx or .csv; every bad row is an error naming the row."""
+    """Read the roster (.xlsx/.xls/.ods/.csv); every error names the file and the row."""
     if not path.exists():
         raise RosterError(f"单位名单文件不存在：{path}")
-    rows = _read_xlsx(path) if path.suffix.lower() in (".xlsx", ".xlsm") else _read_csv(path)
-    header_at = next((i for i, r in enumerate(rows) if "单位名称" in [c.strip() for c in r]), None)
-    if header_at is None:
-        raise RosterError(f"单位名单 {path.name} 中找不到表头“单位名称”")
+    try:
+        sheet, rows, header_at = _find_header(path)
+        units = _units(rows, header_at, sheet)
+    except RosterError as e:
+        raise RosterError(f"单位名单 {path}：{e}") from None
+    return Roster(units)
+
+
+def _find_header(path: Path) -> tuple[str, list[list[str]], int]:
+    """(sheet label for messages, its rows, index of the header row)."""
+    sheets = _read_sheets(path) if path.suffix.lower() in SPREADSHEETS else [("", _read_csv(path))]
+    for name, rows in sheets:
+        for i, row in enumerate(rows[:HEADER_ROWS]):
+            if "单位名称" in (c.strip() for c in row):
+                return (f"工作表“{name}”" if len(sheets) > 1 else ""), rows, i
+    where = "任何工作表" if len(sheets) > 1 else "文件"
+    raise RosterError(f"{where}的前 {HEADER_ROWS} 行中都找不到表头“单位名称”")
+
+
+def _units(rows: list[list[str]], header_at: int, sheet: str) -> list[Unit]:
     header = [c.strip() for c in rows[header_at]]
     for col in REQUIRED_COLUMNS:
         if col not in header:
-            raise RosterError(f"单位名单缺少必需的列“{col}”")
-    units: list[Unit] = []
+            raise RosterError(f"{sheet}第{header_at + 1}行的表头缺少必需的列“{col}”")
+    units: list[tuple[int, Unit]] = []
     for lineno, row in enumerate(rows[header_at + 1 :], start=header_at + 2):
         record = {h: (row[i].strip() if i < len(row) else "") for i, h in enumerate(header) if h}
         if not any(record.values()):
             continue
-        units.append(_unit(record, lineno))
-    _check_duplicates(units)
-    return Roster(units)
+        units.append((lineno, _unit(record, f"{sheet}第{lineno}行")))
+    _check_duplicates(units, sheet)
+    return [u for _, u in units]
 
 
-def _unit(record: dict[str, str], lineno: int) -> Unit:
+def _unit(record: dict[str, str], where: str) -> Unit:
     name = record.get("单位名称", "")
     if not name:
-        raise RosterError(f"单位名单第{lineno}行：“单位名称”为空")
+        raise RosterError(f"{where}：“单位名称”为空")
     annexes = split_multi(record.get("应报附件", ""))
+    if not annexes:
+        raise RosterError(f"{where}（{name}）：“应报附件”为空，请填写该单位要报的附件编号，如 4、6")
     required: set[int] = set()
     for token in annexes:
         digits = re.sub(r"[^0-9]", "", unicodedata.normalize("NFKC", token))
         if digits not in {"2", "3", "4", "5", "6"}:
-            raise RosterError(
-                f"单位名单第{lineno}行：“应报附件”中的“{token}”不是 2 到 6 的附件编号"
-            )
+            raise RosterError(f"{where}：“应报附件”中的“{token}”不是 2 到 6 的附件编号")
         required.add(int(digits))
     return Unit(
         name=name,
@@ -164,13 +181,20 @@ def split_multi(cell: str) -> list[str]:
     return [p.strip() for p in _SPLIT.split(cell or "") if p.strip()]
 
 
-def _check_duplicates(units: list[Unit]) -> None:
-    seen: dict[str, str] = {}
-    for u in units:
+def _check_duplicates(units: list[tuple[int, Unit]], sheet: str) -> None:
+    """A unit listed twice (or two units sharing a name or alias) would be counted twice."""
+    seen: dict[str, tuple[int, str]] = {}
+    for lineno, u in units:
         for k in {normalise(u.name), *map(normalise, u.aliases)}:
-            if k in seen and seen[k] != u.name:
-                raise RosterError(f"单位名单中“{u.name}”与“{seen[k]}”的名称或别名重复：{k}")
-            seen[k] = u.name
+            if k in seen:
+                first, other = seen[k]
+                what = (
+                    f"单位“{u.name}”重复"
+                    if other == u.name
+                    else f"“{other}”与“{u.name}”的名称或别名“{k}”重复"
+                )
+                raise RosterError(f"{sheet}第{first}行和第{lineno}行：{what}，请删去或改正其中一行")
+            seen[k] = (lineno, u.name)
 
 
 def _read_csv(path: Path) -> list[list[str]]:
@@ -182,28 +206,27 @@ def _read_csv(path: Path) -> list[list[str]]:
         except UnicodeDecodeError:
             continue
     else:
-        raise RosterError(f"单位名单 {path.name} 的编码无法识别（请另存为 UTF-8 或 GBK 的 CSV）")
+        raise RosterError("编码无法识别（请另存为 UTF-8 或 GBK 的 CSV，或 .xlsx）")
     return [list(r) for r in csv.reader(io.StringIO(text))]
 
 
-def _read_xlsx(path: Path) -> list[list[str]]:
-    import openpyxl
+def _read_sheets(path: Path) -> list[tuple[str, list[list[str]]]]:
+    """Every sheet of an .xlsx/.xls/.ods workbook as rows of text (python-calamine)."""
+    import python_calamine as pc
 
     try:
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as e:  # openpyxl raises many kinds for a bad file
-        raise RosterError(f"无法打开单位名单 {path.name}：{e}") from None
-    try:
-        ws = wb.worksheets[0]
-        return [
-            ["" if v is None else _cell_text(v) for v in row]
-            for row in ws.iter_rows(values_only=True)
-        ]
-    finally:
-        wb.close()
+        wb = pc.CalamineWorkbook.from_path(str(path))
+        sheets = [(name, wb.get_sheet_by_name(name).to_python()) for name in wb.sheet_names]
+    except Exception:  # calamine raises several kinds for a damaged or foreign file
+        raise RosterError(
+            "无法打开这个表格文件（文件损坏、加密，或并非 Excel/WPS 表格）；请另存为 .xlsx 后重试"
+        ) from None
+    return [(name, [[_cell_text(v) for v in row] for row in rows]) for name, rows in sheets]
 
 
 def _cell_text(v: object) -> str:
+    if v is None:
+        return ""
     if isinstance(v, float) and v.is_integer():
         return str(int(v))
     return str(v)
