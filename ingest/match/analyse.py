@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import parsers
@@ -59,7 +58,7 @@ class AttachmentAnalysis:
     unit: str | None = None
     unit_evidence: str = ""
     rows: list[dict[str, Any]] = field(default_factory=list)
-    outcome: str = "unassigned"  # parsed | unparsed | unassigned | ignored | expanded | dismissed
+    outcome: Outcome = Outcome.UNASSIGNED
     reason: str | None = None
     warnings: list[str] = field(default_factory=list)
     inline: bool = False
@@ -294,15 +293,15 @@ def _decide(att: AttachmentAnalysis, msg: Unpacked, ctx: AnalysisContext) -> Non
     if clerk:
         _apply_clerk(att, clerk, ctx)
     if att.unit and att.annex:
-        att.outcome = "parsed" if att.rows else "unparsed"
-        if att.outcome == "unparsed" and not att.reason:
+        att.outcome = Outcome.PARSED if att.rows else Outcome.UNPARSED
+        if att.outcome is Outcome.UNPARSED and not att.reason:
             att.reason = "未读出数据行"
         return
     if att.annex is None and not att.warnings and _not_a_form(att):
-        att.outcome = "ignored"
+        att.outcome = Outcome.IGNORED
         att.reason = att.reason or "不是附件2–6的申报表（文件名和内容都不像申报表），已存档"
         return
-    att.outcome = "unassigned"
+    att.outcome = Outcome.UNASSIGNED
     why = []
     if not att.unit:
         why.append(att.unit_evidence or "无法确定报送单位")
@@ -352,12 +351,12 @@ def _expand(
 
     result = expand(att.payload, att.kind, att.filename, ctx.limits, depth=depth)
     files = [m for m in result.members if not m.expanded]
-    att.outcome = "expanded"
+    att.outcome = Outcome.EXPANDED
     att.reason = "；".join(
         [f"压缩包，解出 {len(files)} 个文件"] + [f"{r.path}：{r.reason}" for r in result.refusals]
     )
     if not files and result.refusals:
-        att.outcome = "unassigned"
+        att.outcome = Outcome.UNASSIGNED
         att.annex_evidence = parsers.classify(None, att.filename, msg.subject, ctx.schemas).evidence
         _dismissed(att, ctx)
     out = [att]
@@ -372,46 +371,10 @@ def _expand(
         )
         if member.expanded:
             inner = _new_attachment(digest, part, member.kind, member.container)
-            inner.outcome, inner.reason = "expanded", "压缩包内的压缩包，已解开"
+            inner.outcome, inner.reason = Outcome.EXPANDED, "压缩包内的压缩包，已解开"
             out.append(inner)
         else:
             out.extend(
                 _analyse_part(digest, msg, part, member.container, ctx, depth + 1, kind=member.kind)
             )
     return out
-
-
-def submissions_of(analysis: MessageAnalysis, received: datetime) -> list[dict[str, Any]]:
-    """Group a message's assigned attachments into one submission per (unit, annex)."""
-    groups: dict[tuple[str, int], list[AttachmentAnalysis]] = {}
-    for a in analysis.attachments:
-        if a.outcome in ("parsed", "unparsed") and a.unit and a.annex:
-            groups.setdefault((a.unit, a.annex), []).append(a)
-    subs = []
-    for (unit, annex), atts in groups.items():
-        best = max(atts, key=lambda a: (len(a.rows), a.outcome == "parsed"))
-        subs.append(
-            {
-                "id": hashlib.sha256(f"{analysis.digest}:{unit}:{annex}".encode()).hexdigest()[:16],
-                "unit": unit,
-                "annex": annex,
-                "message": analysis.digest,
-                "received": received,
-                "attachment": best.id,
-                "rows": len(best.rows),
-                "status": "parsed" if best.rows else "unparsed",
-                "reason": None if best.rows else _reasons(atts),
-                "evidence": f"{best.annex_evidence}；{best.unit_evidence}",
-                "scan": int(any(a.is_scan for a in atts)),
-                "_rows": best.rows,
-            }
-        )
-    return subs
-
-
-def _reasons(atts: list[AttachmentAnalysis]) -> str:
-    seen: list[str] = []
-    for a in atts:
-        if a.reason and a.reason not in seen:
-            seen.append(a.reason)
-    return "；".join(seen) or "未读出数据行"

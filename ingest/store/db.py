@@ -21,6 +21,7 @@ from typing import Any
 
 import sqlite_utils
 
+from ingest.core.vocab import SourceItemState
 from parsers.schema import build_schemas
 
 # Canonical fields per annex, in form order (contract §4): one rows table per annex.
@@ -259,15 +260,16 @@ class DbSourceState:
 
     def key_done(self, key: str) -> bool:
         row = self.db.execute(
-            "select 1 from source_items where key = ? and status in ('stored', 'skipped')", [key]
+            "select 1 from source_items where key = ? and status in (?, ?)",
+            [key, SourceItemState.STORED, SourceItemState.SKIPPED],
         ).fetchone()
         return row is not None
 
     def retry_keys(self, prefix: str) -> list[str]:
         rows = self.db.execute(
-            "select key from source_items where status = 'failed' and attempts < ? "
+            "select key from source_items where status = ? and attempts < ? "
             "and substr(key, 1, ?) = ? order by key",
-            [self.max_attempts, len(prefix), prefix],
+            [SourceItemState.FAILED, self.max_attempts, len(prefix), prefix],
         ).fetchall()
         return [r[0] for r in rows]
 
@@ -278,11 +280,11 @@ def record_source_item(
     *,
     message: str | None,
     received: str,
-    status: str,
+    status: SourceItemState,
     reason: str | None,
     size: int,
 ) -> None:
-    failed = 1 if status == "failed" else 0
+    failed = 1 if status is SourceItemState.FAILED else 0
     db.execute(
         "insert into source_items (key, message, received, status, reason, attempts, size, "
         "updated_at) values (?, ?, ?, ?, ?, ?, ?, ?) on conflict (key) do update set "

@@ -159,15 +159,25 @@ def has_users(conn: sqlite3.Connection) -> bool:
 
 def authenticate(conn: sqlite3.Connection, name: str, password: str) -> Account | None:
     """The account when *password* is right; None otherwise (same work either way)."""
+    return check_login(login_secret(conn, name), password)
+
+
+def login_secret(conn: sqlite3.Connection, name: str) -> tuple[Account, str] | None:
+    """The account and its stored hash (read under a lock; check it outside)."""
     row = conn.execute(
         "select role, password, created_at from users where name = ?", [name]
     ).fetchone()
     if row is None:
+        return None
+    return Account(name, Role(row[0]), datetime.fromisoformat(row[2])), row[1]
+
+
+def check_login(found: tuple[Account, str] | None, password: str) -> Account | None:
+    """Check *password* against :func:`login_secret`'s answer (the slow, scrypt part)."""
+    if found is None:
         check_password(password, _dummy_hash())  # same cost: no account probing by timing
         return None
-    if not check_password(password, row[1]):
-        return None
-    return Account(name, Role(row[0]), datetime.fromisoformat(row[2]))
+    return found[0] if check_password(password, found[1]) else None
 
 
 @lru_cache(maxsize=1)

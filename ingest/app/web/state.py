@@ -1,0 +1,122 @@
+"""What the app keeps between requests: the config, the accounts file, a report cache.
+
+The status report of a 500-unit campaign takes a few hundred milliseconds to
+build; every page that shows it would pay that per request. The cache keys it on
+the database files' change stamps (any commit of the poller or a clerk action
+touches ``kaohe.db-wal``), the roster's, and the minute — so a page is never
+staler than the last write, and never older than a minute.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import sqlite_utils
+
+from ingest.app.web.reparse_job import ReparseJob
+from ingest.core.config import Config
+from ingest.match.roster import Roster, load_roster
+from ingest.store.db import open_db
+from ingest.store.users import open_users
+from reports.model import StatusReport
+from reports.output import build_report
+
+Stamp = tuple[tuple[int, int], ...]
+
+
+def file_stamp(*paths: Path) -> Stamp:
+    """(mtime_ns, size) per file; (0, 0) for a missing one."""
+    out = []
+    for p in paths:
+        try:
+            st = p.stat()
+            out.append((st.st_mtime_ns, st.st_size))
+        except FileNotFoundError:
+            out.append((0, 0))
+    return tuple(out)
+
+
+@dataclass
+class ReportCache:
+    """One report per (database stamp, roster stamp, minute), built by one thread at a time."""
+
+    cfg: Config
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _key: tuple[object, ...] | None = None
+    _report: StatusReport | None = None
+    _roster: tuple[Stamp, Roster] | None = None
+
+    def _stamp(self) -> Stamp:
+        db = self.cfg.db_path
+        return file_stamp(db, db.with_name(db.name + "-wal"), self.cfg.paths.roster)
+
+    def report(self, now: datetime) -> StatusReport:
+        key = (self._stamp(), now.replace(second=0, microsecond=0))
+        with self._lock:
+            if self._key != key or self._report is None:
+                self._report = build_report(self.cfg, now)
+                self._key = key
+            return self._report
+
+    def roster(self) -> Roster:
+        stamp = file_stamp(self.cfg.paths.roster)
+        with self._lock:
+            if self._roster is None or self._roster[0] != stamp:
+                self._roster = (stamp, load_roster(self.cfg.paths.roster))
+            return self._roster[1]
+
+
+def default_login_delay(failures: int) -> float:
+    """Seconds a login attempt waits after *failures* wrong passwords in a row.
+
+    Two free tries, then 1, 2, 4 … seconds, at most 60: a person mistyping barely
+    notices; a password guesser gets a few hundred tries a day per address.
+    """
+    if failures < 3:
+        return 0.0
+    return float(min(60, 2 ** (failures - 3)))
+
+
+@dataclass
+class WebState:
+    cfg: Config
+    login_delay: Callable[[int], float] = default_login_delay
+    secure_cookies: bool = False  # set under TLS (or behind an https proxy)
+    users: sqlite3.Connection | None = None
+    users_lock: threading.Lock = field(default_factory=threading.Lock)
+    cache: ReportCache | None = None
+    reparse: ReparseJob = field(default_factory=ReparseJob)
+
+    def __post_init__(self) -> None:
+        self.users = open_users(self.cfg.data_dir)
+        self.cache = ReportCache(self.cfg)
+
+    @contextmanager
+    def accounts(self) -> Iterator[sqlite3.Connection]:
+        """The accounts connection, one user at a time (the calls are short)."""
+        assert self.users is not None
+        with self.users_lock:
+            yield self.users
+
+    def report(self, now: datetime) -> StatusReport:
+        assert self.cache is not None
+        return self.cache.report(now)
+
+    def roster(self) -> Roster:
+        assert self.cache is not None
+        return self.cache.roster()
+
+    @contextmanager
+    def db(self) -> Iterator[sqlite_utils.Database]:
+        """The campaign database for one request (WAL: the poller may be writing)."""
+        db = open_db(self.cfg.db_path)
+        try:
+            yield db
+        finally:
+            db.close()
