@@ -15,6 +15,7 @@ from typing import Any
 import sqlite_utils
 
 from ingest.core.config import Config
+from ingest.core.vocab import Outcome
 from parsers.schema import AnnexSchema, build_schemas
 
 # The field that names a row in each annex (what a row is "about").
@@ -47,7 +48,7 @@ def checks_for(
     earlier = [
         s
         for s in received
-        if s["status"] == "parsed"
+        if s["status"] == Outcome.PARSED
         and s["id"] != submission["id"]
         and (s["received"], s["id"]) < (submission["received"], submission["id"])
     ]

@@ -22,7 +22,7 @@ import sys
 import threading
 from datetime import datetime, timedelta
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -34,6 +34,9 @@ from ingest.core.lock import AlreadyRunning, hold_lock
 from ingest.mail.sources.base import LoginFailed, MailboxError
 from ingest.match.roster import RosterError
 from ingest.store import pipeline
+
+if TYPE_CHECKING:
+    from ingest.app.web.server import BackgroundServer
 
 log = logging.getLogger("kaohe.daemon")
 
@@ -227,14 +230,29 @@ def run_daemon(cfg: Config) -> int:
         with hold_lock(cfg.data_dir, "daemon"):
             daemon = Daemon(cfg)
             previous = _install_signal_handlers(daemon)
+            web = _start_web(cfg)
             try:
                 return daemon.run()
             finally:
+                if web is not None:
+                    web.stop()
                 for sig, handler in previous.items():
                     signal.signal(sig, handler)
     except AlreadyRunning as e:
         log.error("%s", e)
         return 1
+
+
+def _start_web(cfg: Config) -> BackgroundServer | None:
+    """The clerk's web console in a thread beside the scheduler, when ``[web] enabled``."""
+    if not cfg.web.enabled:
+        return None
+    from ingest.app.web.server import BackgroundServer, address
+
+    server = BackgroundServer(cfg)
+    server.start()
+    log.info("经办人网页：%s", address(cfg))
+    return server
 
 
 def _install_signal_handlers(daemon: Daemon) -> dict[signal.Signals, Any]:
