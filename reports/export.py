@@ -20,6 +20,8 @@ from typing import Any
 import sqlite_utils
 
 from ingest.core.config import Config
+from ingest.core.fsutil import atomic_write
+from ingest.core.vocab import Outcome
 from ingest.match.roster import Roster, load_roster
 from ingest.store.db import from_db, open_db
 from parsers.schema import build_schemas
@@ -70,9 +72,9 @@ def _latest_parsed(db: sqlite_utils.Database, annex: int) -> dict[str, dict[str,
     latest: dict[str, dict[str, Any]] = {}
     for s in db.query(
         "select s.*, a.filename from submissions s left join attachments a "
-        "on a.id = s.attachment where s.annex = ? and s.status = 'parsed' "
+        "on a.id = s.attachment where s.annex = ? and s.status = ? "
         "order by s.received, s.id",
-        [annex],
+        [annex, Outcome.PARSED],
     ):
         latest[s["unit"]] = s  # later receipt wins
     return latest
@@ -189,7 +191,5 @@ def write_export(
     if path.is_dir():
         path = path / name
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
+    atomic_write(path, data)
     return path

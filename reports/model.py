@@ -8,31 +8,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from enum import StrEnum
 
+from ingest.core.vocab import Status
 
-class Status(StrEnum):
-    """Status of a (unit, annex) pair as of a moment (contract §6)."""
-
-    SUBMITTED = "submitted"
-    LATE = "late"
-    UNPARSED = "unparsed"
-    MISSING = "missing"
-    OVERDUE = "overdue"
-
-    @property
-    def label(self) -> str:
-        """The clerk's word for it."""
-        return STATUS_LABELS[self]
-
-
-STATUS_LABELS = {
-    Status.SUBMITTED: "已报送",
-    Status.LATE: "逾期报送",
-    Status.UNPARSED: "无法读取",
-    Status.MISSING: "未报送",
-    Status.OVERDUE: "逾期未报",
-}
+__all__ = [
+    "AnnexStatus",
+    "FailedItem",
+    "Status",
+    "StatusReport",
+    "UnassignedItem",
+    "UnitStatus",
+]
 
 
 @dataclass(frozen=True)

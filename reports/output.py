@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ingest.core.config import Config
+from ingest.core.fsutil import atomic_write
 from ingest.match.roster import load_roster
 from ingest.store.db import open_db
 from reports.model import StatusReport
@@ -71,7 +72,5 @@ def write_formats(
     folder.mkdir(parents=True, exist_ok=True)
     for fmt in formats:
         path = single or folder / f"{FILE_STEM}-{stamp}.{fmt}"
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_bytes(render(report, fmt, cfg))
-        tmp.replace(path)
+        atomic_write(path, render(report, fmt, cfg))
         yield path

@@ -16,6 +16,7 @@ from typing import Any
 import sqlite_utils
 
 from ingest.core.config import Config
+from ingest.core.vocab import Outcome, SourceItemState
 from ingest.match.roster import Roster, Unit
 from ingest.store.db import from_db, to_db
 from reports.checks import checks_for
@@ -92,7 +93,7 @@ def _annex_status(
         status = Status.MISSING if as_of <= cfg.campaign.deadline else Status.OVERDUE
         return AnnexStatus(annex, required, status, paper_received=paper_date)
     first, latest = from_db(received[0]["received"]), from_db(received[-1]["received"])
-    parsed = [s for s in received if s["status"] == "parsed"]
+    parsed = [s for s in received if s["status"] == Outcome.PARSED]
     scan = any(s["scan"] for s in received)
     if not parsed:
         return AnnexStatus(
@@ -140,9 +141,9 @@ def _checks(
 def _unassigned(db: sqlite_utils.Database, cutoff: str, roster: Roster) -> list[UnassignedItem]:
     rows = db.query(
         "select a.*, m.sender, m.subject, m.received from attachments a "
-        "join messages m on m.id = a.message where a.outcome = 'unassigned' and m.received <= ? "
+        "join messages m on m.id = a.message where a.outcome = ? and m.received <= ? "
         "order by m.received, a.part",
-        [cutoff],
+        [Outcome.UNASSIGNED, cutoff],
     )
     return [
         UnassignedItem(
@@ -176,9 +177,8 @@ def _failures(db: sqlite_utils.Database, cutoff: str) -> list[FailedItem]:
             last_attempt=from_db(r["updated_at"]),
         )
         for r in db.query(
-            "select * from source_items where status in ('failed', 'skipped') "
-            "and received <= ? order by received",
-            [cutoff],
+            "select * from source_items where status in (?, ?) and received <= ? order by received",
+            [SourceItemState.FAILED, SourceItemState.SKIPPED, cutoff],
         )
     ]
     out += [

@@ -152,11 +152,30 @@ def progress_line(report: StatusReport) -> str:
     )
 
 
-def owed_phrase(a: AnnexStatus) -> str:
-    """What is wrong with one owed annex, for the clerk and for the unit."""
+# What to do about a file that could not be read, by words in its reason (mails to units).
+ADVICE = (
+    ("加密", "请取消文件密码后重新发送"),
+    ("扫描", "请同时发送可编辑的 Word 或 Excel 电子版"),
+    ("空白", "收到的是空白表格，请填写后重新发送"),
+    ("模板", "收到的是空白表格，请填写后重新发送"),
+)
+DEFAULT_ADVICE = "请确认文件能正常打开，另存为 Word 或 Excel 格式后重新发送"
+
+
+def owed_phrase(a: AnnexStatus, to_unit: bool = False) -> str:
+    """ "附件N（名称）：…" — the one wording of an owed annex, without final punctuation.
+
+    For the clerk (reports) it ends in the status word; for the unit (reminders,
+    receipts, *to_unit*) in a plain sentence, with advice about an unreadable file.
+    """
+    head = annex_label(a.annex)
     if a.status is Status.UNPARSED:
-        return f"{annex_label(a.annex)}：已收到但无法读取（{a.reason or '原因不明'}）"
-    return f"{annex_label(a.annex)}：{a.status.label}"
+        reason = a.reason or "原因不明"
+        advice = next((adv for word, adv in ADVICE if word in reason), DEFAULT_ADVICE)
+        return f"{head}：已收到，但无法读取（{reason}）" + (f"，{advice}" if to_unit else "")
+    if not to_unit:
+        return f"{head}：{a.status.label}"
+    return f"{head}：截止时间已过，尚未收到" if a.status is Status.OVERDUE else f"{head}：尚未收到"
 
 
 def owed_phrases(unit: UnitStatus) -> list[str]:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ingest.app.outbox.smtp import SmtpError, send_messages, sender_address
 from ingest.core.config import Config
+from ingest.core.fsutil import atomic_write
 from reports.model import StatusReport
 from reports.output import build_report, render
 from reports.summary import overall
@@ -49,12 +50,6 @@ def _day(cfg: Config, report: StatusReport) -> date:
     return report.as_of.astimezone(cfg.campaign.timezone).date()
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
-
-
 def write_report_files(cfg: Config, report: StatusReport, formats: Sequence[str]) -> Path:
     root = cfg.data_dir / "reports"
     day = _day(cfg, report).isoformat()
@@ -62,8 +57,8 @@ def write_report_files(cfg: Config, report: StatusReport, formats: Sequence[str]
     folder.mkdir(parents=True, exist_ok=True)
     for fmt in formats:
         data = render(report, fmt, cfg)
-        _atomic_write(folder / f"{FILE_STEM}-{day}.{fmt}", data)
-        _atomic_write(root / f"latest.{fmt}", data)
+        atomic_write(folder / f"{FILE_STEM}-{day}.{fmt}", data)
+        atomic_write(root / f"latest.{fmt}", data)
     return folder
 
 

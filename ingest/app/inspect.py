@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest.core.config import Config, LimitsConfig
+from ingest.core.vocab import Outcome
 from ingest.match.analyse import AnalysisContext, analyse_message
 from ingest.match.roster import load_roster
 from ingest.store.pipeline import close_context, open_converter
@@ -59,15 +60,6 @@ def inspect_file(path: Path, cfg: Config | None) -> dict[str, Any]:
     }
 
 
-OUTCOMES = {
-    "parsed": "已解析",
-    "unparsed": "无法读取",
-    "unassigned": "待认领（需人工处理）",
-    "ignored": "非申报表，已存档",
-    "expanded": "压缩包，已解开",
-}
-
-
 def render_inspection(result: dict[str, Any], fmt: str) -> str:
     outcomes = result.get("_outcomes", [])
     defects = result.get("_defects", [])
@@ -91,7 +83,6 @@ def render_inspection(result: dict[str, Any], fmt: str) -> str:
             f"  附件几：{a['annex'] or '未识别'}　依据：{a['annex_evidence'] or '无'}",
             f"  单位：{a['unit'] or '未识别'}　依据：{a['unit_evidence'] or '无'}",
             f"  读出数据行：{a['rows']}",
-            f"  结果：{OUTCOMES.get(outcome, outcome)}"
-            + (f"　原因：{a['reason']}" if a["reason"] else ""),
+            f"  结果：{Outcome(outcome).label}" + (f"　原因：{a['reason']}" if a["reason"] else ""),
         ]
     return "\n".join(lines) + "\n"

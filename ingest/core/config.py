@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ingest.core.vocab import REPORT_FORMATS
 from parsers.schema import (
     DEFAULT_SCHEMAS,
     AnnexFileError,
@@ -82,7 +83,7 @@ class PathsConfig:
 class ScheduleConfig:
     poll_every_minutes: int = 10
     report_at: time = time(8, 0)
-    report_formats: tuple[str, ...] = ("xlsx", "html", "txt", "json")
+    report_formats: tuple[str, ...] = REPORT_FORMATS
 
 
 @dataclass(frozen=True)
@@ -451,8 +452,8 @@ def _schedule(raw: dict[str, Any]) -> ScheduleConfig:
         report_at = at if isinstance(at, time) else time.fromisoformat(str(at))
     except ValueError:
         raise ConfigError(f"schedule.report_at 必须是 HH:MM 格式的时间，而不是 {at!r}") from None
-    formats = tuple(raw.get("report_formats", ("xlsx", "html", "txt", "json")))
-    bad = [f for f in formats if f not in ("xlsx", "html", "txt", "json")]
+    formats = tuple(raw.get("report_formats", REPORT_FORMATS))
+    bad = [f for f in formats if f not in REPORT_FORMATS]
     if bad:
         raise ConfigError(f"schedule.report_formats 含有未知格式：{'、'.join(map(str, bad))}")
     return ScheduleConfig(poll_every_minutes=every, report_at=report_at, report_formats=formats)

@@ -12,9 +12,9 @@ twice is a no-op.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from pathlib import Path
+
+from ingest.core.fsutil import TMP_PREFIX, atomic_write
 
 
 def sha256(data: bytes) -> str:
@@ -52,7 +52,7 @@ def archive_file(data_dir: Path, payload: bytes, digest: str | None = None) -> t
 def clean_temp(data_dir: Path) -> int:
     """Remove half-written raw files a killed poller left behind (call under the poll lock)."""
     removed = 0
-    for leftover in (data_dir / "raw" / ".tmp").glob(".tmp-*"):
+    for leftover in (data_dir / "raw" / ".tmp").glob(f"{TMP_PREFIX}*"):
         leftover.unlink(missing_ok=True)
         removed += 1
     return removed
@@ -75,18 +75,4 @@ def _write_once(path: Path, data: bytes, durable: bool = True) -> None:
     # (path is raw/ab/<digest>.eml; the work folder is raw/.tmp on the same file system).
     work = path.parent.parent / ".tmp"
     work.mkdir(exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=work, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    atomic_write(path, data, work_dir=work)

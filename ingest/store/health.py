@@ -16,6 +16,7 @@ from typing import Any
 import sqlite_utils
 
 from ingest.core.lock import is_held
+from ingest.core.vocab import SourceItemState
 from ingest.store.db import from_db, now_db
 
 STALE_FACTOR = 3  # a poll older than 3 × poll_every_minutes is stale while a daemon should run
@@ -66,7 +67,8 @@ def read_health(
     last_success = from_db(good["finished_at"]) if good else None
     stale = last_success is None or now - last_success > STALE_FACTOR * poll_every
     failed = db.execute(
-        "select count(*) from source_items where status in ('failed', 'skipped')"
+        "select count(*) from source_items where status in (?, ?)",
+        [SourceItemState.FAILED, SourceItemState.SKIPPED],
     ).fetchone()[0]
     return Health(
         last_poll=from_db(last["finished_at"]) if last else None,

@@ -26,6 +26,7 @@ import sqlite_utils
 
 from ingest.core.config import Config, ConfigError
 from ingest.core.lock import hold_lock
+from ingest.core.vocab import Outcome, SourceItemState
 from ingest.mail.mime import Unpacked
 from ingest.mail.rawstore import archive_file, archive_raw, clean_temp, read_raw
 from ingest.mail.sources import open_source
@@ -37,9 +38,9 @@ from ingest.match.analyse import (
     finish_message,
     prefetch_messages,
     prepare_message,
-    submissions_of,
 )
 from ingest.match.roster import RosterError, load_roster
+from ingest.match.submission import submissions_of
 from ingest.store import db as dbm
 from ingest.store.health import finish_poll, start_poll
 from parsers import build_schemas
@@ -54,12 +55,10 @@ class PollSummary:
     duplicates: int = 0
     skipped: int = 0
     failed: int = 0
-    attachments: dict[str, int] = field(default_factory=dict)  # outcome -> count
+    attachments: dict[Outcome, int] = field(default_factory=dict)
 
     def line(self) -> str:
-        outcomes = "，".join(
-            f"{OUTCOME_LABELS.get(k, k)} {v}" for k, v in sorted(self.attachments.items())
-        )
+        outcomes = "，".join(f"{k.label} {v}" for k, v in sorted(self.attachments.items()))
         return (
             f"本次收信 {self.fetched} 封：新邮件 {self.stored}，重复 {self.duplicates}，"
             f"跳过 {self.skipped}，失败 {self.failed}" + (f"；附件：{outcomes}" if outcomes else "")
@@ -68,15 +67,6 @@ class PollSummary:
 
 LOOKAHEAD_MESSAGES = 20  # messages held so their old Office files convert in one batch
 LOOKAHEAD_BYTES = 16 * 1024 * 1024
-
-OUTCOME_LABELS = {
-    "parsed": "已解析",
-    "unparsed": "无法读取",
-    "unassigned": "待认领",
-    "ignored": "非申报表",
-    "expanded": "压缩包",
-    "dismissed": "已排除",
-}
 
 
 def make_context(cfg: Config, db: sqlite_utils.Database | None = None) -> AnalysisContext:
@@ -224,7 +214,7 @@ def commit_item(
     """Steps 2–3: analyse, then one transaction for the message, its outcome and the cursor."""
     item, received = taken.item, dbm.to_db(taken.item.received)
     if taken.digest is None:
-        status = "failed" if item.failed_reason else "skipped"
+        status = SourceItemState.FAILED if item.failed_reason else SourceItemState.SKIPPED
         with dbm.transaction(db):
             dbm.record_source_item(
                 db,
@@ -264,7 +254,7 @@ def commit_item(
             item.key,
             message=taken.digest,
             received=received,
-            status="stored",
+            status=SourceItemState.STORED,
             reason=None,
             size=item.size,
         )
@@ -356,15 +346,12 @@ def _store_analysis(
         )
         if summary is not None:
             summary.attachments[a.outcome] = summary.attachments.get(a.outcome, 0) + 1
-    subs = submissions_of(analysis, datetime.fromisoformat(received))
+    subs = submissions_of(analysis)
     rows: dict[int, list[dict[str, Any]]] = {}
     for s in subs:
-        s["received"] = received
-        for i, r in enumerate(s.pop("_rows"), start=1):
-            rows.setdefault(s["annex"], []).append(
-                {**r, "submission": s["id"], "unit": s["unit"], "row_no": i}
-            )
-    dbm.replace_derived(db, analysis.digest, attachments, subs, rows)
+        rows.setdefault(s.annex, []).extend(s.row_records())
+    records = [s.record(received) for s in subs]
+    dbm.replace_derived(db, analysis.digest, attachments, records, rows)
     if _duplicate_of_earlier(db, analysis):
         dbm.delete_derived(db, analysis.digest)
         db.execute(

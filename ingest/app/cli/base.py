@@ -19,10 +19,13 @@ from ingest.core.config import Config, ConfigError, load_config
 from ingest.core.lock import AlreadyRunning
 from ingest.mail.sources.base import MailboxError
 from ingest.match.roster import RosterError
+from parsers.schema import ANNEX_NUMBERS
 
 log = logging.getLogger("kaohe")
 
-REPORT_FORMATS = ("xlsx", "html", "txt", "json")
+# ``--annex N``: the campaign's annex numbers (their range; a gap is refused by the library).
+ANNEX_RANGE = click.IntRange(min(ANNEX_NUMBERS), max(ANNEX_NUMBERS))
+ANNEX_SPAN = f"{min(ANNEX_NUMBERS)}–{max(ANNEX_NUMBERS)}"
 
 
 class ClerkError(click.ClickException):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from ingest.app.cli.base import ClerkError, Ctx, clerk_errors, cli
+from ingest.app.cli.base import ANNEX_RANGE, ANNEX_SPAN, ClerkError, Ctx, clerk_errors, cli
 
 
 @contextmanager
@@ -152,7 +152,7 @@ def show(obj: Ctx, attachment: str, output: Path | None) -> None:
 @cli.command()
 @click.argument("attachment")
 @click.option("--unit", metavar="NAME", help="单位名称、简称或别名（能在名单中唯一确定即可）。")
-@click.option("--annex", type=click.IntRange(2, 6), help="附件编号 2–6（默认沿用程序识别的）。")
+@click.option("--annex", type=ANNEX_RANGE, help=f"附件编号 {ANNEX_SPAN}（默认沿用程序识别的）。")
 @click.option("--undo", is_flag=True, help="撤销对这个附件的人工认领。")
 @click.pass_obj
 def assign(obj: Ctx, attachment: str, unit: str | None, annex: int | None, undo: bool) -> None:
@@ -201,7 +201,7 @@ def dismiss(obj: Ctx, attachment: str, reason: str | None, undo: bool) -> None:
 @cli.command()
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--unit", required=True, metavar="NAME", help="单位名称、简称或别名。")
-@click.option("--annex", required=True, type=click.IntRange(2, 6), help="附件编号 2–6。")
+@click.option("--annex", required=True, type=ANNEX_RANGE, help=f"附件编号 {ANNEX_SPAN}。")
 @click.option(
     "--received",
     metavar="TIME",
@@ -231,7 +231,7 @@ def add(obj: Ctx, file: Path, unit: str, annex: int, received: str | None) -> No
     multiple=True,
     required=True,
     metavar="N",
-    help="附件编号 2–6；多个附件可写 --annex 2,4 或 --annex 2 --annex 4。",
+    help=f"附件编号 {ANNEX_SPAN}；多个附件可写 --annex 2,4 或 --annex 2 --annex 4。",
 )
 @click.option(
     "--date",

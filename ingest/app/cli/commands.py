@@ -17,8 +17,9 @@ from typing import Any
 
 import click
 
-from ingest.app.cli.base import REPORT_FORMATS, ClerkError, Ctx, clerk_errors, cli
+from ingest.app.cli.base import ClerkError, Ctx, clerk_errors, cli
 from ingest.core.config import Config, ConfigError, parse_moment
+from ingest.core.vocab import REPORT_FORMATS
 
 
 @cli.command()
@@ -69,7 +70,7 @@ def _formats(value: str | None) -> list[str]:
     out = [f.strip().lower() for f in value.split(",") if f.strip()]
     bad = [f for f in out if f not in REPORT_FORMATS]
     if bad:
-        raise click.BadParameter(f"未知格式：{'、'.join(bad)}（可用：xlsx,html,txt,json）")
+        raise click.BadParameter(f"未知格式：{'、'.join(bad)}（可用：{','.join(REPORT_FORMATS)}）")
     return out
 
 
@@ -81,7 +82,10 @@ def _formats(value: str | None) -> list[str]:
     help="统计截至该时间收到的邮件（默认现在）；只写日期表示当天结束。",
 )
 @click.option(
-    "--format", "fmt", metavar="FORMATS", help="xlsx,html,txt,json 中的一个或多个，逗号分隔。"
+    "--format",
+    "fmt",
+    metavar="FORMATS",
+    help=f"{','.join(REPORT_FORMATS)} 中的一个或多个，逗号分隔。",
 )
 @click.option(
     "-o", "--output", metavar="OUT", help="输出文件或目录；“-”表示输出到屏幕（只限一种格式）。"

@@ -6,11 +6,11 @@ from datetime import datetime
 
 import click
 
-from ingest.app.cli.base import Ctx, clerk_errors, cli
+from ingest.app.cli.base import ANNEX_RANGE, ANNEX_SPAN, Ctx, clerk_errors, cli
 
 
 @cli.command()
-@click.option("--annex", type=click.IntRange(2, 6), help="导出附件几（2–6）。")
+@click.option("--annex", type=ANNEX_RANGE, help=f"导出附件几（{ANNEX_SPAN}）。")
 @click.option("--all", "all_", is_flag=True, help="导出全部附件：一个工作簿，每个附件一张工作表。")
 @click.option(
     "--format",

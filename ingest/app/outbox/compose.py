@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ingest.app.outbox.smtp import sender_address
 from ingest.core.config import Config
+from ingest.core.fsutil import atomic_write
 
 
 @dataclass(frozen=True)
@@ -86,9 +87,7 @@ def write_drafts(
     for i, (msg, name) in enumerate(zip(messages, names, strict=True), start=1):
         safe = _UNSAFE.sub("_", name)[:60] or "mail"
         path = folder / (f"{i:02d}-{safe}.eml" if numbered else f"{safe}.eml")
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(msg.as_bytes())
-        tmp.replace(path)
+        atomic_write(path, msg.as_bytes())
         paths.append(path)
     return paths
 

@@ -34,18 +34,18 @@ from ingest.app.outbox.compose import (
     stamp_folder,
     write_drafts,
 )
-from ingest.app.outbox.reminders import INDENT, owed_line
+from ingest.app.outbox.reminders import INDENT
 from ingest.app.outbox.smtp import SmtpError, connect
 from ingest.core.config import Config
+from ingest.core.vocab import RECEIPT_OUTCOMES, Outcome, ReceiptState
 from ingest.match.roster import load_roster
 from ingest.store.db import from_db, now_db, open_db, to_db, transaction
 from reports.model import StatusReport
 from reports.status import build_status
-from reports.summary import annex_label, local, paper_outstanding
+from reports.summary import annex_label, local, owed_phrase, paper_outstanding
 
 log = logging.getLogger(__name__)
 
-LISTED_OUTCOMES = ("parsed", "unparsed", "unassigned")
 NO_REPLY = ("mailer-daemon", "postmaster", "noreply", "no-reply", "donotreply")
 
 
@@ -71,8 +71,8 @@ def pending_messages(
         "and not exists (select 1 from receipts r join messages o on o.id = r.message "
         "  where m.message_id is not null and o.message_id = m.message_id) "
         "and exists (select 1 from attachments a where a.message = m.id and a.outcome in "
-        "  ('parsed', 'unparsed', 'unassigned')) order by m.received, m.id",
-        [to_db(as_of)],
+        "  (?, ?, ?)) order by m.received, m.id",
+        [to_db(as_of), *RECEIPT_OUTCOMES],
     )
     return [r for r in rows if _replyable(r.get("sender") or "", own)]
 
@@ -91,9 +91,9 @@ def draft_receipts(
     for m in pending_messages(db, cfg, report.as_of):
         attachments = list(
             db.query(
-                "select * from attachments where message = ? and outcome in "
-                "('parsed', 'unparsed', 'unassigned') order by part",
-                [m["id"]],
+                "select * from attachments where message = ? and outcome in (?, ?, ?) "
+                "order by part",
+                [m["id"], *RECEIPT_OUTCOMES],
             )
         )
         out.append((m["id"], draft_receipt(cfg, m, attachments, report, office)))
@@ -122,9 +122,9 @@ def draft_receipt(
 
 def attachment_line(a: dict[str, Any]) -> str:
     name = f"{a['container']} › {a['filename']}" if a.get("container") else a["filename"]
-    if a["outcome"] == "parsed":
+    if a["outcome"] == Outcome.PARSED:
         what = f"{a['unit']}，{annex_label(a['annex'])}，读取 {a['rows']} 行数据"
-    elif a["outcome"] == "unparsed":
+    elif a["outcome"] == Outcome.UNPARSED:
         what = (
             f"{a['unit']}，{annex_label(a['annex'])}，但未能读取数据（{a['reason'] or '原因不明'}）"
         )
@@ -168,7 +168,9 @@ def _owes_paragraph(report: StatusReport, unit: str) -> str:
     )
     if not status.owes:
         return f"{INDENT}{unit}应报的电子版材料已全部收到，谢谢！{tail}"
-    owed = "；".join(owed_line(a).rstrip("。") for a in sorted(status.owes, key=lambda a: a.annex))
+    owed = "；".join(
+        owed_phrase(a, to_unit=True) for a in sorted(status.owes, key=lambda a: a.annex)
+    )
     return f"{INDENT}{unit}目前还需报送：{owed}。{tail}"
 
 
@@ -219,7 +221,7 @@ def claim_receipt(db: sqlite_utils.Database, cfg: Config, mid: str, msg: EmailMe
                 "sent_at": None,
                 "recipient": msg["To"],
                 "path": path.relative_to(cfg.data_dir).as_posix(),
-                "status": "sending",
+                "status": ReceiptState.SENDING,
             }
         )
     return True
@@ -231,14 +233,17 @@ def _send_one(
     try:
         conn.send_message(msg)
     except smtplib.SMTPRecipientsRefused as e:
-        _settle(db, mid, "refused", f"收件人被拒绝：{e.recipients}")
+        _settle(db, mid, ReceiptState.REFUSED, f"收件人被拒绝：{e.recipients}")
         run.refused.append((mid, "收件人被拒绝"))
     except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as e:
         if 400 <= e.smtp_code < 500:  # temporary: nothing accepted, retry next run
-            db.execute("delete from receipts where message = ? and status = 'sending'", [mid])
+            db.execute(
+                "delete from receipts where message = ? and status = ?",
+                [mid, ReceiptState.SENDING],
+            )
             run.deferred.append(mid)
         else:
-            _settle(db, mid, "refused", f"{e.smtp_code} {e.smtp_error!r}")
+            _settle(db, mid, ReceiptState.REFUSED, f"{e.smtp_code} {e.smtp_error!r}")
             run.refused.append((mid, f"服务器拒收（{e.smtp_code}）"))
     except (OSError, smtplib.SMTPException) as e:
         # The server may or may not have the mail: stay 'sending', never resend silently.
@@ -246,18 +251,18 @@ def _send_one(
         run.unconfirmed.append(mid)
         raise SmtpError(f"发送回执时连接中断：{e}") from None
     else:
-        _settle(db, mid, "sent", None)
+        _settle(db, mid, ReceiptState.SENT, None)
         run.sent.append(mid)
 
 
-def _settle(db: sqlite_utils.Database, mid: str, status: str, error: str | None) -> None:
+def _settle(db: sqlite_utils.Database, mid: str, status: ReceiptState, error: str | None) -> None:
     stamp = now_db()
     with transaction(db):
         db.execute(
             "update receipts set status = ?, error = ?, sent_at = ? where message = ?",
-            [status, error, stamp if status == "sent" else None, mid],
+            [status, error, stamp if status is ReceiptState.SENT else None, mid],
         )
-        if status == "sent":
+        if status is ReceiptState.SENT:
             db.execute("update messages set receipt_sent_at = ? where id = ?", [stamp, mid])
 
 
@@ -266,7 +271,8 @@ def unconfirmed(db: sqlite_utils.Database) -> list[dict[str, Any]]:
     return list(
         db.query(
             "select r.*, m.sender, m.subject from receipts r left join messages m "
-            "on m.id = r.message where r.status = 'sending' order by r.message"
+            "on m.id = r.message where r.status = ? order by r.message",
+            [ReceiptState.SENDING],
         )
     )
 

@@ -20,19 +20,10 @@ from ingest.app.outbox.compose import (
     write_drafts,
 )
 from ingest.core.config import Config
-from reports.model import AnnexStatus, Status, StatusReport, UnitStatus
-from reports.summary import annex_label, local, paper_outstanding
+from reports.model import StatusReport, UnitStatus
+from reports.summary import local, owed_phrase, paper_outstanding
 
 INDENT = "\u3000\u3000"
-
-# What to do about a file that could not be read, by words in its reason.
-ADVICE = (
-    ("加密", "请取消文件密码后重新发送"),
-    ("扫描", "请同时发送可编辑的 Word 或 Excel 电子版"),
-    ("空白", "收到的是空白表格，请填写后重新发送"),
-    ("模板", "收到的是空白表格，请填写后重新发送"),
-)
-DEFAULT_ADVICE = "请确认文件能正常打开，另存为 Word 或 Excel 格式后重新发送"
 
 
 def reminder_units(report: StatusReport) -> list[UnitStatus]:
@@ -64,16 +55,6 @@ def _subject(report: StatusReport, u: UnitStatus) -> str:
     return f"【提醒】{report.campaign}：{u.unit}尚有 {len(u.owes)} 份材料未报送"
 
 
-def owed_line(a: AnnexStatus) -> str:
-    if a.status is Status.UNPARSED:
-        reason = a.reason or "原因不明"
-        advice = next((adv for word, adv in ADVICE if word in reason), DEFAULT_ADVICE)
-        return f"{annex_label(a.annex)}：已收到，但无法读取（{reason}），{advice}。"
-    if a.status is Status.OVERDUE:
-        return f"{annex_label(a.annex)}：截止时间已过，尚未收到。"
-    return f"{annex_label(a.annex)}：尚未收到。"
-
-
 def _body(report: StatusReport, u: UnitStatus, office: Office) -> str:
     deadline = local(report, report.deadline)
     where = f"发送至 {office.mailbox}" if office.mailbox else "发送至考核办邮箱"
@@ -86,7 +67,7 @@ def _body(report: StatusReport, u: UnitStatus, office: Office) -> str:
         "",
     ]
     owes = sorted(u.owes, key=lambda a: a.annex)
-    lines += [f"{INDENT}{i}. {owed_line(a)}" for i, a in enumerate(owes, start=1)]
+    lines += [f"{INDENT}{i}. {owed_phrase(a, to_unit=True)}。" for i, a in enumerate(owes, start=1)]
     lines.append("")
     if report.as_of > report.deadline:
         lines.append(f"{INDENT}报送截止时间已过，请尽快报送。")

@@ -13,9 +13,12 @@ Guarantees, in the order a poll runs:
   filtered out. A new UIDVALIDITY means the old UIDs mean nothing: the whole
   folder is offered again and the pipeline deduplicates by content hash and
   Message-ID.
-* Sizes and INTERNALDATEs are fetched per batch, bodies one message at a time,
-  and the generator is lazy: the pipeline commits a message and its cursor
-  before the next body is downloaded.
+* The new UIDs come from a strictly read SEARCH (see :mod:`imap_list`); each
+  is fetched with its faults contained to it (see :mod:`imap_fetch`): a message
+  the server cannot serve becomes a ``failed`` item naming its UID, retried on
+  later polls, and the poll goes on. New mail comes first, then earlier failures.
+* The generator is lazy: the pipeline commits a message and its cursor before
+  the next body is downloaded.
 """
 
 from __future__ import annotations
@@ -23,28 +26,23 @@ from __future__ import annotations
 import logging
 import socket
 import ssl
-from collections.abc import Generator, Iterator, Sequence
-from datetime import UTC, datetime
+from collections.abc import Generator
 from importlib import metadata
-from typing import Any
 
 from imapclient import IMAPClient, SocketTimeout
-from imapclient.exceptions import (
-    CapabilityError,
-    IMAPClientAbortError,
-    IMAPClientError,
-    LoginError,
-)
+from imapclient.exceptions import CapabilityError, IMAPClientError, LoginError
 
 from ingest.core.config import ConfigError, MailboxConfig
 from ingest.core.secrets import Secret, SecretError, load_secret
-from ingest.mail.sources.base import Cursor, LoginFailed, MailboxError, SourceItem, SourceState
+from ingest.mail.sources.base import LoginFailed, MailboxError, SourceItem, SourceState
+from ingest.mail.sources.imap_fetch import CHUNK_BYTES, NETWORK_ERRORS, Fetcher, item_key
+from ingest.mail.sources.imap_list import new_uids
+
+__all__ = ["CHUNK_BYTES", "LOGIN_HINT", "ImapSource", "item_key", "parse_key"]
 
 log = logging.getLogger(__name__)
 
 LOGIN_HINT = "登录失败：请检查 163 邮箱的客户端授权码（授权码），而不是网页登录密码"
-CHUNK_BYTES = 4 * 1024 * 1024  # larger messages are fetched in pieces of this size
-NETWORK_ERRORS = (OSError, ssl.SSLError, socket.timeout, IMAPClientAbortError)
 
 
 def program_version() -> str:
@@ -52,10 +50,6 @@ def program_version() -> str:
         return metadata.version("kaohe-inbox")
     except metadata.PackageNotFoundError:
         return "0"
-
-
-def item_key(folder: str, uidvalidity: int, uid: int) -> str:
-    return f"imap:{folder}:{uidvalidity}:{uid}"
 
 
 def parse_key(key: str) -> tuple[str, int, int]:
@@ -77,14 +71,18 @@ class ImapSource:
     # ------------------------------------------------------------------ public
 
     def fetch_new(self, state: SourceState) -> Generator[SourceItem, None, None]:
-        """Earlier failures to retry first, then every message after the cursor, oldest first."""
-        client = self._open()
-        uidvalidity = self._select(client)
+        """Every message after the cursor, oldest first, then earlier failures to retry.
+
+        New mail comes first so that a message failing again cannot hold back the
+        mail that arrived after it.
+        """
+        uidvalidity = self._select(self._open())
         folder = self.cfg.folder
         retry = self._retry_uids(state, folder, uidvalidity)
-        new = self._new_uids(client, state, folder, uidvalidity)
-        yield from self._items(retry, uidvalidity, advance=False)
-        yield from self._items(new, uidvalidity, advance=True, state=state)
+        new = self._new_uids(state, folder, uidvalidity)
+        fetcher = Fetcher(self, self.cfg, uidvalidity)
+        yield from fetcher.items(new, advance=True, state=state)
+        yield from fetcher.items(retry, advance=False)
 
     def mark_done(self, item: SourceItem) -> None:
         """Post-action after the pipeline committed *item*: add a keyword or copy it.
@@ -105,7 +103,7 @@ class ImapSource:
                 self._client.copy([uid], self.cfg.post_folder)
         except NETWORK_ERRORS as e:  # the connection is unusable; the next fetch reconnects
             log.warning("邮件 %s 的后续处理（%s）失败：%s", item.key, action, describe(e))
-            self._drop()
+            self.drop()
         except IMAPClientError as e:
             log.warning("邮件 %s 的后续处理（%s）失败：%s", item.key, action, describe(e))
 
@@ -120,6 +118,21 @@ class ImapSource:
             self._shutdown(client)
 
     # -------------------------------------------------------------- connection
+
+    def client(self) -> IMAPClient:
+        """The open, selected connection (:class:`imap_fetch.Link`)."""
+        if self._client is None:
+            raise MailboxError("与邮箱服务器的连接已断开")
+        return self._client
+
+    def reopen(self) -> None:
+        """A fresh connection after a fault: LOGIN, ID and EXAMINE again, same UIDVALIDITY."""
+        self.drop()
+        before = self._uidvalidity
+        if self._select(self._open()) != before:
+            raise MailboxError(
+                f"邮件夹 {self.cfg.folder} 的 UIDVALIDITY 在收信过程中改变，下次收信将重新扫描全部邮件"
+            )
 
     def _open(self) -> IMAPClient:
         if self._client is not None:
@@ -246,108 +259,20 @@ class ImapSource:
                 log.warning("忽略无法识别的重试键 %s", key)
         return sorted(set(uids))
 
-    def _new_uids(
-        self, client: IMAPClient, state: SourceState, folder: str, uidvalidity: int
-    ) -> list[int]:
+    def _new_uids(self, state: SourceState, folder: str, uidvalidity: int) -> list[int]:
         last = state.last_uid(folder, uidvalidity)
         if last is None:
             log.info("邮件夹 %s（UIDVALIDITY %s）首次读取：扫描全部邮件", folder, uidvalidity)
             last = 0
         with self._guard("搜索新邮件"):
-            found = client.search(["UID", f"{last + 1}:*"])
-        # "last+1:*" always matches the highest UID, even when it is <= last.
-        return sorted(uid for uid in found if uid > last)
-
-    # -------------------------------------------------------------------- fetch
-
-    def _items(
-        self, uids: Sequence[int], uidvalidity: int, advance: bool, state: SourceState | None = None
-    ) -> Iterator[SourceItem]:
-        folder = self.cfg.folder
-        step = max(1, self.cfg.batch_size)
-        for start in range(0, len(uids), step):
-            batch = uids[start : start + step]
-            if state is not None:
-                batch = [u for u in batch if not state.key_done(item_key(folder, uidvalidity, u))]
-            if not batch:
-                continue
-            meta = self._fetch(batch, ["RFC822.SIZE", "INTERNALDATE"], "读取邮件信息")
-            for uid in batch:
-                if uid not in meta:  # expunged since the search: nothing to lose
-                    log.info("邮件 UID %s 已被删除，跳过", uid)
-                    continue
-                cursor = Cursor(folder, uidvalidity, uid) if advance else None
-                yield self._item(uid, uidvalidity, meta[uid], cursor)
-
-    def _item(
-        self, uid: int, uidvalidity: int, meta: dict[bytes, Any], cursor: Cursor | None
-    ) -> SourceItem:
-        key = item_key(self.cfg.folder, uidvalidity, uid)
-        size = int(meta.get(b"RFC822.SIZE", 0))
-        received = as_utc(meta.get(b"INTERNALDATE"))
-        if size > self.cfg.max_message_mb * 1024 * 1024:
-            reason = f"邮件过大（{size / 1024 / 1024:.1f} MB），未下载"
-            log.warning("邮件 %s %s", key, reason)
-            return SourceItem(
-                key=key,
-                received=received,
-                raw=None,
-                size=size,
-                cursor=cursor,
-                skipped_reason=reason,
-            )
-        raw = self._body(uid, size)
-        if raw is None:  # recorded as failed and retried on later polls, up to max_attempts
-            return SourceItem(
-                key=key,
-                received=received,
-                raw=None,
-                size=size,
-                cursor=cursor,
-                failed_reason="服务器没有返回这封邮件的内容",
-            )
-        return SourceItem(key=key, received=received, raw=raw, size=len(raw), cursor=cursor)
-
-    def _body(self, uid: int, size: int) -> bytes | None:
-        """The message bytes (BODY.PEEK[]: \\Seen stays as it was).
-
-        A large message comes in partial fetches: imaplib and imapclient's response
-        parser hold several copies of one literal, so a 36 MB mail fetched whole
-        peaked near 120 MB; in 4 MB pieces the whole is held about twice.
-        """
-        if size <= CHUNK_BYTES:
-            body = self._fetch([uid], ["BODY.PEEK[]"], "下载邮件").get(uid, {})
-            raw = body.get(b"BODY[]")
-            return bytes(raw) if raw is not None else None
-        pieces: list[bytes] = []
-        offset = 0
-        while offset < size:
-            part = f"BODY.PEEK[]<{offset}.{CHUNK_BYTES}>"
-            got = self._fetch([uid], [part], "下载邮件").get(uid, {})
-            piece = got.get(f"BODY[]<{offset}>".encode())
-            if piece is None:
-                return None
-            pieces.append(bytes(piece))
-            if len(piece) < CHUNK_BYTES:
-                break
-            offset += len(piece)
-        return b"".join(pieces)
-
-    def _fetch(
-        self, uids: Sequence[int], parts: list[str], what: str
-    ) -> dict[int, dict[bytes, Any]]:
-        client = self._client
-        if client is None:
-            raise MailboxError("与邮箱服务器的连接已断开")
-        with self._guard(what):
-            return dict(client.fetch(list(uids), parts))
+            return new_uids(self.client(), last)
 
     # ------------------------------------------------------------------ errors
 
     def _guard(self, what: str) -> _Guard:
         return _Guard(self, what)
 
-    def _drop(self) -> None:
+    def drop(self) -> None:
         """After an abort or a timeout the connection is unusable: close it without LOGOUT."""
         client, self._client = self._client, None
         if client is not None:
@@ -377,7 +302,7 @@ class _Guard:
         if exc is None or not isinstance(exc, NETWORK_ERRORS + (IMAPClientError,)):
             return
         if isinstance(exc, NETWORK_ERRORS):
-            self.source._drop()
+            self.source.drop()
             raise MailboxError(f"{self.what}时与邮箱服务器的连接中断：{describe(exc)}") from None
         if "unsafe login" in str(exc).lower():
             raise MailboxError(
@@ -397,12 +322,3 @@ def describe(exc: BaseException) -> str:
 def scrub(text: str, secret: Secret) -> str:
     value = secret.reveal()
     return text.replace(value, "***") if value else text
-
-
-def as_utc(value: object) -> datetime:
-    """INTERNALDATE as an aware UTC datetime (naive values are taken as UTC)."""
-    if not isinstance(value, datetime):
-        return datetime.now(UTC)
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)

@@ -1,0 +1,268 @@
+"""Fetching IMAP messages one UID at a time, each fault contained to its UID.
+
+A message the server cannot serve — a FETCH reply imapclient cannot parse, the
+connection closed or stalled inside the message literal, a non-numeric
+RFC822.SIZE, no FETCH line (or one without its UID) for a UID that SEARCH
+listed — becomes a ``failed`` :class:`SourceItem` whose Chinese reason names the
+UID. The pipeline records it (the cursor may pass it only because it now has a
+row), retries it on later polls up to ``mailbox.max_attempts``, and the reports
+show it to the clerk. The poll goes on with the next UID: after a network fault
+on a fresh connection (LOGIN, ID, EXAMINE again), after a parse fault on the same
+one once a NOOP shows it is still in step.
+
+Bounded per poll: after :data:`MAX_RECONNECTS` reconnections, or
+:data:`MAX_STREAK` failures in a row, the poll stops with :class:`MailboxError`
+naming the UID; everything committed so far stays, the rest comes next poll.
+
+Sizes and INTERNALDATEs are fetched per batch; a batch reply that cannot be read,
+or that lacks a UID it was asked for (a line without its UID is keyed by sequence
+number and could be taken for another message), is not trusted and each UID is
+asked for alone. Bodies come one message at a time, large ones in pieces.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import ssl
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, ProtocolError
+
+from ingest.core.config import MailboxConfig
+from ingest.mail.sources.base import Cursor, MailboxError, SourceItem, SourceState
+
+log = logging.getLogger(__name__)
+
+CHUNK_BYTES = 4 * 1024 * 1024  # larger messages are fetched in pieces of this size
+NETWORK_ERRORS = (OSError, ssl.SSLError, socket.timeout, IMAPClientAbortError)
+META = ["RFC822.SIZE", "INTERNALDATE"]
+MAX_RECONNECTS = 3  # per poll
+MAX_STREAK = 5  # failed UIDs in a row before the poll stops
+
+FORMAT = "服务器返回的邮件（UID {uid}）格式错误，无法读取"
+REFUSED = "服务器拒绝读取这封邮件（UID {uid}）"
+DROPPED = "下载邮件（UID {uid}）时与服务器的连接中断"
+TIMEOUT = "下载邮件（UID {uid}）时服务器超过 {seconds} 秒没有响应"
+BAD_SIZE = "服务器报告的邮件（UID {uid}）大小无法识别"
+NOT_RETURNED = "服务器未返回这封邮件（UID {uid}）"
+NO_BODY = "服务器没有返回这封邮件（UID {uid}）的内容"
+TOO_BIG = "邮件过大（{mb:.1f} MB），未下载"
+
+
+class Link(Protocol):
+    """The connection as the fetcher needs it (implemented by ImapSource)."""
+
+    def client(self) -> IMAPClient:
+        """The open, selected connection; MailboxError if there is none."""
+
+    def reopen(self) -> None:
+        """Drop the connection, connect, LOGIN, ID, EXAMINE again; MailboxError on failure."""
+
+    def drop(self) -> None:
+        """Close an unusable connection without LOGOUT."""
+
+
+class FetchFault(Exception):
+    """One UID could not be fetched; *reason* is what the clerk reads."""
+
+    def __init__(self, reason: str, detail: str, broken: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.detail = detail  # the library's words, for the log only
+        self.broken = broken  # the connection is unusable
+
+
+def item_key(folder: str, uidvalidity: int, uid: int) -> str:
+    return f"imap:{folder}:{uidvalidity}:{uid}"
+
+
+@dataclass
+class Fetcher:
+    """Yields one SourceItem per UID; one instance per poll (it holds the fault budget)."""
+
+    link: Link
+    cfg: MailboxConfig
+    uidvalidity: int
+    reconnects: int = 0
+    streak: int = 0
+
+    def items(
+        self, uids: Sequence[int], advance: bool, state: SourceState | None = None
+    ) -> Iterator[SourceItem]:
+        """*uids* in batches; ``advance``: the items carry the cursor (new mail, not retries)."""
+        step = max(1, self.cfg.batch_size)
+        for start in range(0, len(uids), step):
+            batch = list(uids[start : start + step])
+            if state is not None:
+                batch = [u for u in batch if not state.key_done(self.key(u))]
+            meta = self._batch_meta(batch)
+            for uid in batch:
+                cursor = Cursor(self.cfg.folder, self.uidvalidity, uid) if advance else None
+                yield from self._one(uid, meta.get(uid), cursor)
+
+    def key(self, uid: int) -> str:
+        return item_key(self.cfg.folder, self.uidvalidity, uid)
+
+    # ------------------------------------------------------------------ one UID
+
+    def _one(
+        self, uid: int, meta: dict[bytes, Any] | None, cursor: Cursor | None
+    ) -> Iterator[SourceItem]:
+        try:
+            item = self._item(uid, meta, cursor)
+        except FetchFault as fault:
+            log.warning("邮件 %s 读取失败：%s（%s）", self.key(uid), fault.reason, fault.detail)
+            self.streak += 1
+            stop = self._recover(fault.broken, f"UID {uid}")
+            yield SourceItem(
+                key=self.key(uid),
+                received=received_of(meta),
+                raw=None,
+                size=0,
+                cursor=cursor,
+                failed_reason=fault.reason,
+            )
+            if stop:
+                raise MailboxError(stop) from None
+            return
+        self.streak = 0
+        yield item
+
+    def _item(self, uid: int, meta: dict[bytes, Any] | None, cursor: Cursor | None) -> SourceItem:
+        if meta is None:
+            meta = self._call(uid, META).get(uid)
+            if meta is None:
+                raise FetchFault(NOT_RETURNED.format(uid=uid), "no FETCH line", broken=False)
+        size = size_of(uid, meta)
+        received = received_of(meta)
+        if size > self.cfg.max_message_mb * 1024 * 1024:
+            reason = TOO_BIG.format(mb=size / 1024 / 1024)
+            log.warning("邮件 %s %s", self.key(uid), reason)
+            key = self.key(uid)
+            return SourceItem(key, received, None, size, cursor, skipped_reason=reason)
+        raw = self._body(uid, size)
+        return SourceItem(self.key(uid), received, raw, len(raw), cursor)
+
+    def _body(self, uid: int, size: int) -> bytes:
+        """The message bytes (BODY.PEEK[]: \\Seen stays as it was).
+
+        A large message comes in partial fetches: imaplib and imapclient's response
+        parser hold several copies of one literal, so a 36 MB mail fetched whole
+        peaked near 120 MB; in 4 MB pieces the whole is held about twice.
+        """
+        if size <= CHUNK_BYTES:
+            raw = self._call(uid, ["BODY.PEEK[]"]).get(uid, {}).get(b"BODY[]")
+            if raw is None:
+                raise FetchFault(NO_BODY.format(uid=uid), "no BODY[] item", broken=False)
+            return bytes(raw)
+        pieces: list[bytes] = []
+        offset = 0
+        while offset < size:
+            got = self._call(uid, [f"BODY.PEEK[]<{offset}.{CHUNK_BYTES}>"]).get(uid, {})
+            piece = got.get(f"BODY[]<{offset}>".encode())
+            if piece is None:
+                raise FetchFault(NO_BODY.format(uid=uid), f"no piece at {offset}", broken=False)
+            pieces.append(bytes(piece))
+            if len(piece) < CHUNK_BYTES:
+                break
+            offset += len(piece)
+        return b"".join(pieces)
+
+    def _call(self, uid: int, parts: list[str]) -> dict[int, dict[bytes, Any]]:
+        """``UID FETCH uid (parts)``, every failure turned into a FetchFault naming *uid*."""
+        client = self.link.client()
+        try:
+            return dict(client.fetch([uid], parts))
+        except NETWORK_ERRORS as e:
+            if isinstance(e, TimeoutError):
+                seconds = f"{self.cfg.timeout_seconds:g}"
+                raise FetchFault(
+                    TIMEOUT.format(uid=uid, seconds=seconds), "timeout", True
+                ) from None
+            raise FetchFault(DROPPED.format(uid=uid), _detail(e), broken=True) from None
+        except (ProtocolError, ValueError, TypeError) as e:
+            raise FetchFault(FORMAT.format(uid=uid), _detail(e), broken=False) from None
+        except IMAPClientError as e:
+            raise FetchFault(REFUSED.format(uid=uid), _detail(e), broken=False) from None
+
+    # ------------------------------------------------------------------- batches
+
+    def _batch_meta(self, batch: list[int]) -> dict[int, dict[bytes, Any]]:
+        """Sizes and dates of *batch* in one FETCH; {} when the reply is not to be trusted."""
+        if len(batch) < 2:
+            return {}
+        where = f"UID {batch[0]}–{batch[-1]}"
+        try:
+            got = dict(self.link.client().fetch(batch, META))
+        except NETWORK_ERRORS as e:
+            log.warning("批量读取邮件信息（%s）时连接中断，改为逐封读取：%s", where, _detail(e))
+            stop = self._recover(True, where)
+        except (IMAPClientError, ValueError, TypeError) as e:
+            log.warning("批量读取邮件信息（%s）失败，改为逐封读取：%s", where, _detail(e))
+            stop = self._recover(False, where)
+        else:
+            missing = [u for u in batch if u not in got]
+            if not missing:
+                return got
+            log.warning("批量读取邮件信息时服务器未返回 UID %s，改为逐封读取", missing)
+            return {}
+        if stop:
+            raise MailboxError(stop)
+        return {}
+
+    # -------------------------------------------------------------------- faults
+
+    def _recover(self, broken: bool, where: str) -> str | None:
+        """Make the connection usable again; the reason to stop the poll, if it must stop."""
+        if not broken and not self._alive():
+            broken = True
+        if broken:
+            if self.reconnects >= MAX_RECONNECTS:
+                self.link.drop()
+                return (
+                    f"收信中止：与邮箱服务器的连接反复中断（本次已重连 {self.reconnects} 次，"
+                    f"最近一次在读取邮件 {where} 时）；已收到的邮件均已保存，下次收信继续"
+                )
+            self.reconnects += 1
+            log.info("重新连接邮箱服务器（本次第 %s 次）", self.reconnects)
+            self.link.reopen()
+        if self.streak >= MAX_STREAK:
+            return (
+                f"收信中止：服务器连续 {self.streak} 封邮件无法读取（最近一次 {where}）；"
+                "已收到的邮件均已保存，下次收信重试"
+            )
+        return None
+
+    def _alive(self) -> bool:
+        """After a reply that could not be parsed: is the connection still in step?"""
+        try:
+            self.link.client().noop()
+        except (*NETWORK_ERRORS, IMAPClientError, ValueError, MailboxError):
+            return False
+        return True
+
+
+def size_of(uid: int, meta: dict[bytes, Any]) -> int:
+    value = meta.get(b"RFC822.SIZE")
+    if isinstance(value, int) and value >= 0:
+        return value
+    raise FetchFault(BAD_SIZE.format(uid=uid), f"RFC822.SIZE {value!r}", broken=False)
+
+
+def received_of(meta: dict[bytes, Any] | None) -> datetime:
+    """INTERNALDATE as an aware UTC datetime (naive values are taken as UTC; none: now)."""
+    value = (meta or {}).get(b"INTERNALDATE")
+    if not isinstance(value, datetime):
+        return datetime.now(UTC)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def _detail(exc: BaseException) -> str:
+    return (str(exc) or type(exc).__name__)[:300]
