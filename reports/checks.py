@@ -9,23 +9,14 @@ submitted, the clerk decides whether to call the unit.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import cache
 from typing import Any
 
 import sqlite_utils
 
 from ingest.core.config import Config
 from ingest.core.vocab import Outcome
-from parsers.schema import AnnexSchema, build_schemas
+from parsers.schema import AnnexSchema
 
-# The field that names a row in each annex (what a row is "about").
-NAME_FIELD: dict[int, str] = {
-    2: "指标名称",
-    3: "指标名称",
-    4: "任务名称",
-    5: "负面清单事项",
-    6: "特色亮点名称",
-}
 SHOW_ROWS = 5  # list at most this many row numbers in one sentence
 
 
@@ -39,12 +30,12 @@ def checks_for(
 ) -> list[str]:
     """Problems in *submission*'s rows; *received* is every version of this (unit, annex)
     up to the report's moment, oldest first (used to compare with the previous version)."""
-    if annex not in NAME_FIELD:
+    schema = cfg.schemas.get(annex)
+    if schema is None:
         return []
     rows = annex_rows(db, annex, submission["id"])
-    out = [*empty_names(annex, rows), *non_numeric(annex, rows), *duplicates(annex, rows)]
-    if annex == 4 and cfg.checks.annex4_total is not None:
-        out.extend(total_score(rows, cfg.checks.annex4_total))
+    out = [*empty_names(schema, rows), *non_numeric(schema, rows), *duplicates(schema, rows)]
+    out.extend(totals(schema, rows))
     earlier = [
         s
         for s in received
@@ -55,16 +46,10 @@ def checks_for(
     if earlier:
         out.extend(
             dropped_rows(
-                annex, annex_rows(db, annex, earlier[-1]["id"]), rows, earlier[-1].get("version")
+                schema, annex_rows(db, annex, earlier[-1]["id"]), rows, earlier[-1].get("version")
             )
         )
     return out
-
-
-@cache
-def _schema(annex: int) -> AnnexSchema:
-    """The default schema of an annex (field names only; synonyms do not matter here)."""
-    return build_schemas()[annex]
 
 
 def annex_rows(db: sqlite_utils.Database, annex: int, submission: str) -> list[dict[str, Any]]:
@@ -85,10 +70,14 @@ def _row_list(numbers: list[int]) -> str:
     return f"第{shown}{more}"
 
 
-def empty_names(annex: int, rows: list[dict[str, Any]]) -> list[str]:
-    field = NAME_FIELD[annex]
-    empty = [r["row_no"] for r in rows if not _text(r.get(field))]
-    return [f"{_row_list(empty)}“{field}”为空"] if empty else []
+def empty_names(schema: AnnexSchema, rows: list[dict[str, Any]]) -> list[str]:
+    """Rows leaving a ``required`` field blank (annexes.toml)."""
+    out = []
+    for spec in schema.fields:
+        empty = [r["row_no"] for r in rows if spec.required and not _text(r.get(spec.name))]
+        if empty:
+            out.append(f"{_row_list(empty)}“{spec.name}”为空")
+    return out
 
 
 def as_number(value: Any) -> float | None:
@@ -100,32 +89,38 @@ def as_number(value: Any) -> float | None:
         return None
 
 
-def non_numeric(annex: int, rows: list[dict[str, Any]]) -> list[str]:
+def non_numeric(schema: AnnexSchema, rows: list[dict[str, Any]]) -> list[str]:
     out = []
-    for field in sorted(_schema(annex).numeric_fields):
+    for field in sorted(schema.numeric_fields):
         for r in rows:
             if _text(r.get(field)) and as_number(r.get(field)) is None:
                 out.append(f"第{r['row_no']}行“{field}”不是数字：“{_text(r.get(field))}”")
     return out
 
 
-def total_score(rows: list[dict[str, Any]], expected: float) -> list[str]:
-    total = sum(n for r in rows if (n := as_number(r.get("分值"))) is not None)
-    if abs(total - expected) < 1e-6:
-        return []
-    return [f"分值合计 {total:g} 分，应为 {expected:g} 分"]
+def totals(schema: AnnexSchema, rows: list[dict[str, Any]]) -> list[str]:
+    """Columns whose ``total`` rule (annexes.toml) the rows do not add up to."""
+    out = []
+    for spec in schema.fields:
+        if spec.total is None:
+            continue
+        total = sum(n for r in rows if (n := as_number(r.get(spec.name))) is not None)
+        if abs(total - spec.total) >= 1e-6:
+            unit = " 分" if "分" in spec.name else ""
+            out.append(f"{spec.name}合计 {total:g}{unit}，应为 {spec.total:g}{unit}")
+    return out
 
 
-def _content(annex: int, row: dict[str, Any]) -> tuple[str, ...]:
+def _content(schema: AnnexSchema, row: dict[str, Any]) -> tuple[str, ...]:
     """A row's canonical values without 序号 (renumbered rows are still the same row)."""
-    return tuple(_text(row.get(f)) for f in _schema(annex).field_names if f != "序号")
+    return tuple(_text(row.get(f)) for f in schema.field_names if f != "序号")
 
 
-def duplicates(annex: int, rows: list[dict[str, Any]]) -> list[str]:
+def duplicates(schema: AnnexSchema, rows: list[dict[str, Any]]) -> list[str]:
     first: dict[tuple[str, ...], int] = {}
     out = []
     for r in rows:
-        key = _content(annex, r)
+        key = _content(schema, r)
         if not any(key):
             continue
         if key in first:
@@ -136,7 +131,7 @@ def duplicates(annex: int, rows: list[dict[str, Any]]) -> list[str]:
 
 
 def dropped_rows(
-    annex: int,
+    schema: AnnexSchema,
     previous: list[dict[str, Any]],
     latest: list[dict[str, Any]],
     previous_version: int | None,
@@ -147,7 +142,7 @@ def dropped_rows(
     new version, the earlier rows would silently drop out of the consolidated
     table. The clerk sees which names went missing and can ask.
     """
-    field = NAME_FIELD[annex]
+    field = schema.name_field
     now = {_text(r.get(field)) for r in latest}
     gone = [_text(r.get(field)) for r in previous if _text(r.get(field)) not in now]
     gone = [g for g in gone if g]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from pathlib import Path
@@ -24,12 +25,11 @@ from ingest.core.fsutil import atomic_write
 from ingest.core.vocab import Outcome
 from ingest.match.roster import Roster, load_roster
 from ingest.store.db import from_db, open_db
-from parsers.schema import build_schemas
+from parsers.schema import DEFAULT_SCHEMAS, AnnexSchema
 from reports.checks import as_number
 from reports.summary import annex_label
 from reports.xlsx_util import header_row, new_workbook, put, set_widths, table_sheet, to_bytes
 
-ANNEXES = (2, 3, 4, 5, 6)
 SOURCE_COLUMNS = ("来源附件", "收到时间", "版本")
 CSV_FORMULA_START = ("=", "+", "-", "@")
 
@@ -60,12 +60,19 @@ class ExportTable:
         return ("单位名称", *self.fields, *SOURCE_COLUMNS)
 
 
-def build_export(db: sqlite_utils.Database, roster: Roster, annex: int | None) -> list[ExportTable]:
-    """The table of *annex*, or of every annex when it is None."""
-    if annex is not None and annex not in ANNEXES:
-        raise ExportError(f"没有附件{annex}：只能导出附件 2 到 6")
+def build_export(
+    db: sqlite_utils.Database,
+    roster: Roster,
+    annex: int | None,
+    schemas: Mapping[int, AnnexSchema] = DEFAULT_SCHEMAS,
+) -> list[ExportTable]:
+    """The table of *annex*, or of every annex of the campaign (*schemas*) when it is None."""
+    if annex is not None and annex not in schemas:
+        known = "、".join(map(str, schemas))
+        raise ExportError(f"没有附件{annex}：只能导出附件 {known}")
     order = {u.name: i for i, u in enumerate(roster.units)}
-    return [_table(db, n, order) for n in ([annex] if annex is not None else ANNEXES)]
+    wanted = [annex] if annex is not None else list(schemas)
+    return [_table(db, schemas[n], order) for n in wanted]
 
 
 def _latest_parsed(db: sqlite_utils.Database, annex: int) -> dict[str, dict[str, Any]]:
@@ -80,8 +87,8 @@ def _latest_parsed(db: sqlite_utils.Database, annex: int) -> dict[str, dict[str,
     return latest
 
 
-def _table(db: sqlite_utils.Database, annex: int, order: dict[str, int]) -> ExportTable:
-    schema = build_schemas()[annex]
+def _table(db: sqlite_utils.Database, schema: AnnexSchema, order: dict[str, int]) -> ExportTable:
+    annex = schema.number
     latest = _latest_parsed(db, annex)
     units = sorted(latest, key=lambda u: (order.get(u, len(order)), u))
     rows: list[ExportRow] = []
@@ -174,9 +181,9 @@ def write_export(
         raise ExportError(f"未知格式：{fmt}（可用：csv、xlsx）")
     if fmt == "csv" and annex is None:
         raise ExportError("csv 只能导出一个附件；全部附件请用 --format xlsx（每个附件一张工作表）")
-    db = open_db(cfg.db_path)
+    db = open_db(cfg.db_path, cfg.schemas)
     try:
-        tables = build_export(db, load_roster(cfg.paths.roster), annex)
+        tables = build_export(db, load_roster(cfg.paths.roster), annex, cfg.schemas)
     finally:
         db.close()
     tz = cfg.campaign.timezone

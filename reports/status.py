@@ -53,7 +53,7 @@ def _unit_status(
     as_of: datetime,
     db: sqlite_utils.Database,
 ) -> UnitStatus:
-    sent = {annex for annex in range(2, 7) if (unit.name, annex) in subs}
+    sent = {annex for annex in cfg.schemas if (unit.name, annex) in subs}
     annexes = {}
     for annex in sorted(unit.required | sent):
         annexes[annex] = _annex_status(

@@ -15,13 +15,13 @@ from ingest.core.vocab import Outcome
 from ingest.match.analyse import AnalysisContext, analyse_message
 from ingest.match.roster import load_roster
 from ingest.store.pipeline import close_context, open_converter
-from parsers import build_schemas
+from parsers.schema import DEFAULT_SCHEMAS
 
 
 def inspect_file(path: Path, cfg: Config | None) -> dict[str, Any]:
     """Analyse *path*; with a config the roster is used for unit matching."""
     ctx = AnalysisContext(
-        schemas=build_schemas(cfg.synonyms if cfg else None),
+        schemas=dict(cfg.schemas if cfg else DEFAULT_SCHEMAS),
         limits=cfg.limits if cfg else LimitsConfig(),
         roster=load_roster(cfg.paths.roster) if cfg else None,
         converter=open_converter((cfg.limits if cfg else LimitsConfig()).convert_timeout_seconds),

@@ -194,6 +194,11 @@ class Config:
         return self.campaign.schemas
 
     @property
+    def annex_numbers(self) -> tuple[int, ...]:
+        """Every annex number the configured campaign defines."""
+        return self.campaign.annex_numbers
+
+    @property
     def db_path(self) -> Path:
         return self.paths.data_dir / "kaohe.db"
 
@@ -398,10 +403,12 @@ def _with_rules(
     campaign: CampaignConfig, synonyms: dict[int, dict[str, tuple[str, ...]]], checks: ChecksConfig
 ) -> CampaignConfig:
     """The campaign's annexes with [synonyms] added and the deprecated annex4_total applied."""
-    try:
-        schemas = build_schemas(synonyms, campaign.schemas)
-    except AnnexFileError as e:
-        raise ConfigError(f"synonyms 配置有误：{e}") from None
+    schemas = dict(campaign.schemas)
+    for annex, extra in synonyms.items():
+        try:
+            schemas = build_schemas({annex: extra}, schemas)
+        except AnnexFileError as e:
+            raise ConfigError(f"synonyms.{annex} 配置有误：{e}") from None
     if checks.annex4_total is not None:
         schemas = _legacy_total(schemas, checks.annex4_total)
     return replace(campaign, schemas=schemas)

@@ -299,7 +299,7 @@ def _decide(att: AttachmentAnalysis, msg: Unpacked, ctx: AnalysisContext) -> Non
         return
     if att.annex is None and not att.warnings and _not_a_form(att):
         att.outcome = Outcome.IGNORED
-        att.reason = att.reason or "不是附件2–6的申报表（文件名和内容都不像申报表），已存档"
+        att.reason = att.reason or "不像本次的任何附件（文件名和内容都不像申报表），已存档"
         return
     att.outcome = Outcome.UNASSIGNED
     why = []

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,15 +22,16 @@ from typing import Any
 import sqlite_utils
 
 from ingest.core.vocab import SourceItemState
-from parsers.schema import build_schemas
+from parsers.schema import DEFAULT_SCHEMAS, AnnexSchema
 
 # Canonical fields per annex, in form order (contract §4): one rows table per annex.
-_SCHEMAS = build_schemas()
+# A campaign with other annexes or columns (annexes.toml) adds its own: ensure_annex_tables.
 ANNEX_FIELDS: dict[int, tuple[str, ...]] = {
-    n: tuple(f.name for f in schema.fields) for n, schema in _SCHEMAS.items()
+    n: tuple(f.name for f in schema.fields) for n, schema in DEFAULT_SCHEMAS.items()
 }
 NUMERIC_FIELDS: dict[int, frozenset[str]] = {
-    n: frozenset(f.name for f in schema.fields if f.numeric) for n, schema in _SCHEMAS.items()
+    n: frozenset(f.name for f in schema.fields if f.numeric)
+    for n, schema in DEFAULT_SCHEMAS.items()
 }
 
 
@@ -47,8 +48,11 @@ def now_db() -> str:
     return to_db(datetime.now(UTC))
 
 
-def open_db(path: Path) -> sqlite_utils.Database:
-    """Open (creating if needed) the database at *path* with WAL and a busy timeout."""
+def open_db(
+    path: Path, schemas: Mapping[int, AnnexSchema] | None = None
+) -> sqlite_utils.Database:
+    """Open (creating if needed) the database at *path* with WAL and a busy timeout;
+    *schemas* (a campaign's annexes) get their rows tables too."""
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA busy_timeout = 30000")
@@ -58,6 +62,8 @@ def open_db(path: Path) -> sqlite_utils.Database:
     conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute("PRAGMA foreign_keys = ON")
     ensure_schema(db)
+    if schemas is not None:
+        ensure_annex_tables(db, schemas)
     return db
 
 
@@ -180,18 +186,43 @@ def _ensure_derived(db: sqlite_utils.Database) -> None:
         )
         t("submissions").create_index(["unit", "annex"])
         t("submissions").create_index(["message"])
-    for n, fields in ANNEX_FIELDS.items():
+    ensure_annex_tables(db, DEFAULT_SCHEMAS)
+
+
+def ensure_annex_tables(db: sqlite_utils.Database, schemas: Mapping[int, AnnexSchema]) -> None:
+    """One ``annexN_rows`` table per annex, with a column per canonical field.
+
+    Campaigns share a table per annex number: a field another campaign's annex
+    lacks is added as a column (``ALTER TABLE … ADD COLUMN``), never dropped.
+    """
+    for n, schema in schemas.items():
         name = f"annex{n}_rows"
-        if not t(name).exists():
-            # NUMERIC affinity keeps 5 and 2.5 as numbers and "按实际完成情况" as text.
-            cols = ", ".join(
-                f'"{f}" {"NUMERIC" if f in NUMERIC_FIELDS[n] else "TEXT"}' for f in fields
-            )
+        # NUMERIC affinity keeps 5 and 2.5 as numbers and "按实际完成情况" as text.
+        cols = [(f.name, "NUMERIC" if f.numeric else "TEXT") for f in schema.fields]
+        if not db.table(name).exists():
+            listed = ", ".join(f'"{c}" {kind}' for c, kind in cols)
             db.execute(
                 f'CREATE TABLE "{name}" (submission TEXT, unit TEXT, row_no INTEGER, '
-                f"{cols}, extra TEXT)"
+                f"{listed}, extra TEXT)"
             )
-            t(name).create_index(["submission"])
+            db.table(name).create_index(["submission"])
+            _COLUMNS.pop(name, None)
+            continue
+        have = set(db.table(name).columns_dict)
+        for c, kind in cols:
+            if c not in have:
+                db.execute(f'ALTER TABLE "{name}" ADD COLUMN "{c}" {kind}')
+                _COLUMNS.pop(name, None)
+
+
+def annex_tables(db: sqlite_utils.Database) -> list[str]:
+    """Every ``annexN_rows`` table there is (all campaigns')."""
+    return [
+        r[0]
+        for r in db.execute(
+            "select name from sqlite_master where type = 'table' and name glob 'annex*_rows'"
+        ).fetchall()
+    ]
 
 
 def _ensure_clerk_tables(db: sqlite_utils.Database) -> None:
@@ -375,9 +406,9 @@ def delete_derived(db: sqlite_utils.Database, message: str) -> None:
     old = db.execute(
         "select distinct unit, annex from submissions where message = ?", [message]
     ).fetchall()
-    for n in ANNEX_FIELDS:
+    for table in annex_tables(db):
         db.execute(
-            f"delete from annex{n}_rows where submission in "
+            f'delete from "{table}" where submission in '
             "(select id from submissions where message = ?)",
             [message],
         )

@@ -30,8 +30,6 @@ from ingest.store.clerk_base import (
     state_of,
 )
 
-ANNEXES = range(2, 7)
-
 
 def assign_attachment(
     cfg: Config, attachment: str, unit: str, annex: int | None, actor: str = DEFAULT_ACTOR
@@ -42,8 +40,10 @@ def assign_attachment(
     the clerk, naming any earlier decision it replaced.
     """
     chosen = resolve_name(load_units(cfg), unit)
-    if annex is not None and annex not in ANNEXES:
-        raise ClerkActionError(f"附件编号必须是 2 到 6，而不是 {annex}")
+    if annex is not None and annex not in cfg.annex_numbers:
+        raise ClerkActionError(
+            f"没有附件{annex}（本次的附件：{'、'.join(map(str, cfg.annex_numbers))}）"
+        )
     with open_store(cfg) as db:
         att = find_one(db, attachment)
         _check_assignable(db, att)

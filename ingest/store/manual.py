@@ -54,8 +54,10 @@ def add_file(
     (assign that one instead): nothing is doubled.
     """
     chosen = resolve_name(load_units(cfg), unit)
-    if annex not in range(2, 7):
-        raise ClerkActionError(f"附件编号必须是 2 到 6，而不是 {annex}")
+    if annex not in cfg.annex_numbers:
+        raise ClerkActionError(
+            f"没有附件{annex}（本次的附件：{'、'.join(map(str, cfg.annex_numbers))}）"
+        )
     data = _read(path)
     tz = cfg.campaign.timezone
     when = (received or datetime.now(tz)).astimezone(tz)

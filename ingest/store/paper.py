@@ -37,9 +37,10 @@ def record_paper(
     wanted = sorted(set(annexes))
     if not wanted:
         raise ClerkActionError("请用 --annex 指定附件编号，例如 --annex 2,4")
-    bad = [n for n in wanted if n not in range(2, 7)]
+    bad = [n for n in wanted if n not in cfg.annex_numbers]
     if bad:
-        raise ClerkActionError(f"附件编号必须是 2 到 6，而不是 {'、'.join(map(str, bad))}")
+        known = "、".join(map(str, cfg.annex_numbers))
+        raise ClerkActionError(f"没有附件{'、'.join(map(str, bad))}（本次的附件：{known}）")
     on = day or datetime.now(cfg.campaign.timezone).date()
     with open_store(cfg) as db, dbm.transaction(db):
         old = {

@@ -43,7 +43,6 @@ from ingest.match.roster import RosterError, load_roster
 from ingest.match.submission import submissions_of
 from ingest.store import db as dbm
 from ingest.store.health import finish_poll, start_poll
-from parsers import build_schemas
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +71,7 @@ LOOKAHEAD_BYTES = 16 * 1024 * 1024
 def make_context(cfg: Config, db: sqlite_utils.Database | None = None) -> AnalysisContext:
     """Everything analysis needs for one cycle (roster, schemas, limits, converter)."""
     return AnalysisContext(
-        schemas=build_schemas(cfg.synonyms),
+        schemas=dict(cfg.schemas),
         limits=cfg.limits,
         roster=load_roster(cfg.paths.roster),
         converter=open_converter(cfg.limits.convert_timeout_seconds),
@@ -104,7 +103,7 @@ def poll(
     """
     with hold_lock(cfg.data_dir, "poll"):
         clean_temp(cfg.data_dir)
-        db = dbm.open_db(cfg.db_path)
+        db = dbm.open_db(cfg.db_path, cfg.schemas)
         poll_id = start_poll(db)
         summary = PollSummary()
         try:
@@ -413,7 +412,7 @@ def reparse(
     progress: Callable[[Iterable[str]], Iterable[str]] | None = None,
 ) -> int:
     """Re-run analysis on archived mail; derived data is replaced, the archive untouched."""
-    db = dbm.open_db(cfg.db_path)
+    db = dbm.open_db(cfg.db_path, cfg.schemas)
     ctx = make_context(cfg)
     try:
         ids = (

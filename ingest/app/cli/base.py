@@ -23,9 +23,33 @@ from parsers.schema import ANNEX_NUMBERS
 
 log = logging.getLogger("kaohe")
 
-# ``--annex N``: the campaign's annex numbers (their range; a gap is refused by the library).
-ANNEX_RANGE = click.IntRange(min(ANNEX_NUMBERS), max(ANNEX_NUMBERS))
-ANNEX_SPAN = f"{min(ANNEX_NUMBERS)}–{max(ANNEX_NUMBERS)}"
+ANNEX_SPAN = "N（以本次的附件定义为准）"
+
+
+class AnnexNumber(click.ParamType):
+    """``--annex N``: a number the loaded campaign defines (annexes.toml; built-in 2–6)."""
+
+    name = "N"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        try:
+            number = int(str(value).strip())
+        except ValueError:
+            self.fail(f"“{value}”不是附件编号（应为数字，例如 4）", param, ctx)
+        known = self.known(ctx)
+        if number not in known:
+            self.fail(f"没有附件{number}（本次的附件：{'、'.join(map(str, known))}）", param, ctx)
+        return number
+
+    @staticmethod
+    def known(ctx: click.Context | None) -> tuple[int, ...]:
+        obj = ctx.find_object(Ctx) if ctx is not None else None
+        if obj is None or not obj.config_path:
+            return ANNEX_NUMBERS
+        return obj.cfg.annex_numbers
+
+
+ANNEX_RANGE = AnnexNumber()
 
 
 class ClerkError(click.ClickException):

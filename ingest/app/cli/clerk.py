@@ -66,8 +66,8 @@ def _annexes(values: tuple[str, ...]) -> list[int]:
             digits = token.removeprefix("附件")
             if not digits:
                 continue
-            if not digits.isdigit() or int(digits) not in range(2, 7):
-                raise click.BadParameter(f"“{token}”不是 2 到 6 的附件编号", param_hint="--annex")
+            if not digits.isdigit():  # the campaign's annexes are checked by the library
+                raise click.BadParameter(f"“{token}”不是附件编号", param_hint="--annex")
             out.append(int(digits))
     return out
 
