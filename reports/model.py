@@ -68,6 +68,8 @@ class UnassignedItem:
     container: str | None = None
     message: str = ""  # message sha256
     unit_candidates: tuple[str, ...] = ()  # roster units that fit (ambiguous identification)
+    suggested_unit: str | None = None  # the one unit the evidence points to (clerk confirms)
+    suggested_annex: int | None = None  # the annex recognised, or the suggested unit's only one
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ that parsed.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from datetime import date, datetime
 from typing import Any
@@ -17,6 +18,7 @@ import sqlite_utils
 
 from ingest.core.config import Config
 from ingest.core.vocab import Outcome, SourceItemState
+from ingest.match.resolve import suggest_unit
 from ingest.match.roster import Roster, Unit
 from ingest.store.db import from_db, to_db
 from reports.checks import checks_for
@@ -140,7 +142,7 @@ def _checks(
 
 def _unassigned(db: sqlite_utils.Database, cutoff: str, roster: Roster) -> list[UnassignedItem]:
     rows = db.query(
-        "select a.*, m.sender, m.subject, m.received from attachments a "
+        "select a.*, m.sender, m.sender_name, m.subject, m.received from attachments a "
         "join messages m on m.id = a.message where a.outcome = ? and m.received <= ? "
         "order by m.received, a.part",
         [Outcome.UNASSIGNED, cutoff],
@@ -157,9 +159,30 @@ def _unassigned(db: sqlite_utils.Database, cutoff: str, roster: Roster) -> list[
             container=r["container"],
             message=r["message"],
             unit_candidates=tuple(u.name for u in _candidates(r["reason"] or "", roster)),
+            **_suggestion(r, roster),
         )
         for r in rows
     ]
+
+
+def _suggestion(r: dict[str, Any], roster: Roster) -> dict[str, Any]:
+    """The unit and annex to pre-fill in the 认领 command, where evidence points to one."""
+    named = re.search(r"表内填报单位“([^”]+)”不在单位名单中", r["reason"] or "")
+    candidates = _candidates(r["reason"] or "", roster)
+    unit = (
+        (candidates[0] if len(candidates) == 1 else None)
+        if candidates
+        else suggest_unit(
+            roster,
+            named.group(1).rstrip("…") if named else "",
+            r["filename"] or "",
+            r["container"] or "",
+            r["subject"] or "",
+            r["sender_name"] or "",
+        )
+    )
+    annex = r["annex"] or (next(iter(unit.required)) if unit and len(unit.required) == 1 else None)
+    return {"suggested_unit": unit.name if unit else None, "suggested_annex": annex}
 
 
 def _candidates(reason: str, roster: Roster) -> list[Unit]:

@@ -213,7 +213,9 @@ def quote_arg(text: str) -> str:
 
 def assign_command(item: UnassignedItem, cli: str = "kaohe") -> str:
     """The command that settles an unassigned attachment (placeholders in 〈〉)."""
-    unit = item.unit_candidates[0] if len(item.unit_candidates) == 1 else "〈单位名称〉"
-    annex = str(item.annex) if item.annex is not None else "〈附件号〉"
+    unit = item.suggested_unit or (
+        item.unit_candidates[0] if len(item.unit_candidates) == 1 else "〈单位名称〉"
+    )
+    annex = next((str(n) for n in (item.suggested_annex, item.annex) if n), "〈附件号〉")
     unit_arg = quote_arg(unit) if not unit.startswith("〈") else unit
     return f"{cli} assign {item.attachment} --unit {unit_arg} --annex {annex}"
