@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from ingest.app.cli.base import ClerkError, Ctx, clerk_errors, cli
-from ingest.core.config import Config, ConfigError, parse_moment
+from ingest.core.config import Config
 from ingest.core.vocab import REPORT_FORMATS
 
 
@@ -55,12 +55,14 @@ def run(obj: Ctx) -> None:
 
 
 def _moment(value: str | None, obj: Ctx, end_of_day: bool = True) -> datetime:
-    tz = obj.cfg.campaign.timezone
+    from ingest.core.dates import DateError, parse_time
+
+    camp = obj.cfg.campaign
     if not value:
-        return datetime.now(tz)
-    try:
-        return parse_moment(value, tz, "--as-of", end_of_day=end_of_day)
-    except ConfigError as e:
+        return datetime.now(camp.timezone)
+    try:  # 2020-03-23T08:00+08:00, 2020年3月23日 8:00, 3月23日 … (a day alone: its end)
+        return parse_time(value, camp.timezone, year=camp.deadline.year, end_of_day=end_of_day)
+    except DateError as e:
         raise click.BadParameter(str(e)) from None
 
 

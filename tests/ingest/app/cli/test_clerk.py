@@ -150,3 +150,14 @@ def test_status_exit_codes(tmp_path: Path) -> None:
     for flag in ([], ["--no-daemon"]):
         res = kaohe(c, "status", *flag)
         assert res.exit_code == 1 and "状态：异常 —— 上次收信失败" in res.output, res.output
+
+
+def test_report_as_of_takes_chinese_dates(tmp_path: Path) -> None:
+    c = make_campaign(tmp_path)
+    for as_of, shown in (
+        ("2020年3月22日 8:00", "2020-03-22T08:00:00+08:00"),
+        ("3月19日", "2020-03-19T23:59:59+08:00"),
+    ):
+        res = kaohe(c, "report", "--as-of", as_of, "--format", "json", "-o", "-")
+        assert res.exit_code == 0, res.output
+        assert f'"as_of": "{shown}"' in res.output
