@@ -1,16 +1,16 @@
 """Receipts (回执): tell each sender what we understood of their mail.
 
 A receipt is never sent twice. The choice is *at most once*: before a receipt
-is handed to the SMTP server, a row ``receipts(message, status='sending')`` is
-committed; after the server accepts it the row becomes ``sent`` and
-``messages.receipt_sent_at`` is set. A crash or a dropped connection between
-the two leaves ``sending`` — that mail may or may not have gone out, so it is
-*not* retried automatically; :func:`unconfirmed` lists it for the clerk (the
-office mailbox's "sent" folder tells). A definite refusal by the server before
-the data was accepted (4xx) releases the claim so the next run retries; a
-permanent refusal (bad address, 5xx) is kept as ``refused`` with the reason.
-A duplicate receipt would confuse a unit; a missing one makes it phone — the
-phone call is the lesser harm, and the clerk sees every unconfirmed case.
+is handed to the SMTP server it is claimed in the ledger
+(:mod:`ingest.store.ledger`, status ``sending``); after the server accepts it the
+claim is settled as ``sent``. A crash or a dropped connection between the two
+leaves ``sending`` — that mail may or may not have gone out, so it is *not*
+retried automatically; :func:`ingest.store.ledger.unconfirmed` lists it for the clerk (the office
+mailbox's "sent" folder tells). A definite refusal by the server before the
+data was accepted (4xx) releases the claim so the next run retries; a permanent
+refusal (bad address, 5xx) is kept as ``refused`` with the reason. A duplicate
+receipt would confuse a unit; a missing one makes it phone — the phone call is
+the lesser harm, and the clerk sees every unconfirmed case.
 """
 
 from __future__ import annotations
@@ -37,9 +37,10 @@ from ingest.app.outbox.compose import (
 from ingest.app.outbox.reminders import INDENT
 from ingest.app.outbox.smtp import SmtpError, connect
 from ingest.core.config import Config
-from ingest.core.vocab import RECEIPT_OUTCOMES, Outcome, ReceiptState
+from ingest.core.vocab import Outcome, ReceiptState
 from ingest.match.roster import load_roster
-from ingest.store.db import from_db, now_db, open_db, to_db, transaction
+from ingest.store import ledger
+from ingest.store.db import from_db, open_db
 from reports.model import StatusReport
 from reports.status import build_status
 from reports.summary import annex_label, local, owed_phrase, paper_outstanding
@@ -62,18 +63,9 @@ class ReceiptRun:
 def pending_messages(
     db: sqlite_utils.Database, cfg: Config, as_of: datetime
 ) -> list[dict[str, Any]]:
-    """Processed messages (up to *as_of*) with a form-like attachment and no receipt yet."""
+    """Messages still owed a receipt, less those no one should answer (ourselves, robots)."""
     own = {a.lower() for a in (cfg.smtp.sender, cfg.smtp.username, cfg.mailbox.username) if a}
-    rows = db.query(
-        "select * from messages m where m.processed_at is not null and m.error is null "
-        "and m.receipt_sent_at is null and m.received <= ? "
-        "and not exists (select 1 from receipts r where r.message = m.id) "
-        "and not exists (select 1 from receipts r join messages o on o.id = r.message "
-        "  where m.message_id is not null and o.message_id = m.message_id) "
-        "and exists (select 1 from attachments a where a.message = m.id and a.outcome in "
-        "  (?, ?, ?)) order by m.received, m.id",
-        [to_db(as_of), *RECEIPT_OUTCOMES],
-    )
+    rows = ledger.awaiting_receipt(db, as_of)
     return [r for r in rows if _replyable(r.get("sender") or "", own)]
 
 
@@ -89,13 +81,7 @@ def draft_receipts(
     office = office or office_from_config(cfg)
     out = []
     for m in pending_messages(db, cfg, report.as_of):
-        attachments = list(
-            db.query(
-                "select * from attachments where message = ? and outcome in (?, ?, ?) "
-                "order by part",
-                [m["id"], *RECEIPT_OUTCOMES],
-            )
-        )
+        attachments = ledger.receipt_attachments(db, m["id"])
         out.append((m["id"], draft_receipt(cfg, m, attachments, report, office)))
     return out
 
@@ -205,26 +191,16 @@ def send_drafts(
 
 
 def claim_receipt(db: sqlite_utils.Database, cfg: Config, mid: str, msg: EmailMessage) -> bool:
-    """Record the receipt as being sent (committed) and keep a copy of exactly what goes out.
+    """Claim the receipt in the ledger, keeping a copy of exactly what goes out.
 
     False when this message already has a receipt row (sent, refused or in flight).
     """
     folder = cfg.data_dir / "outbox" / "receipts" / "sent"
-    with transaction(db):
-        taken = db.execute("select 1 from receipts where message = ?", [mid]).fetchone()
-        if taken:
-            return False
-        path = write_drafts([msg], folder, [mid[:12]])[0]
-        db.table("receipts").insert(
-            {
-                "message": mid,
-                "sent_at": None,
-                "recipient": msg["To"],
-                "path": path.relative_to(cfg.data_dir).as_posix(),
-                "status": ReceiptState.SENDING,
-            }
-        )
-    return True
+
+    def keep_copy() -> str:
+        return write_drafts([msg], folder, [mid[:12]])[0].relative_to(cfg.data_dir).as_posix()
+
+    return ledger.claim(db, mid, msg["To"], keep_copy)
 
 
 def _send_one(
@@ -233,17 +209,14 @@ def _send_one(
     try:
         conn.send_message(msg)
     except smtplib.SMTPRecipientsRefused as e:
-        _settle(db, mid, ReceiptState.REFUSED, f"收件人被拒绝：{e.recipients}")
+        ledger.settle(db, mid, ReceiptState.REFUSED, f"收件人被拒绝：{e.recipients}")
         run.refused.append((mid, "收件人被拒绝"))
     except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as e:
         if 400 <= e.smtp_code < 500:  # temporary: nothing accepted, retry next run
-            db.execute(
-                "delete from receipts where message = ? and status = ?",
-                [mid, ReceiptState.SENDING],
-            )
+            ledger.release(db, mid)
             run.deferred.append(mid)
         else:
-            _settle(db, mid, ReceiptState.REFUSED, f"{e.smtp_code} {e.smtp_error!r}")
+            ledger.settle(db, mid, ReceiptState.REFUSED, f"{e.smtp_code} {e.smtp_error!r}")
             run.refused.append((mid, f"服务器拒收（{e.smtp_code}）"))
     except (OSError, smtplib.SMTPException) as e:
         # The server may or may not have the mail: stay 'sending', never resend silently.
@@ -251,30 +224,8 @@ def _send_one(
         run.unconfirmed.append(mid)
         raise SmtpError(f"发送回执时连接中断：{e}") from None
     else:
-        _settle(db, mid, ReceiptState.SENT, None)
+        ledger.settle(db, mid, ReceiptState.SENT, None)
         run.sent.append(mid)
-
-
-def _settle(db: sqlite_utils.Database, mid: str, status: ReceiptState, error: str | None) -> None:
-    stamp = now_db()
-    with transaction(db):
-        db.execute(
-            "update receipts set status = ?, error = ?, sent_at = ? where message = ?",
-            [status, error, stamp if status is ReceiptState.SENT else None, mid],
-        )
-        if status is ReceiptState.SENT:
-            db.execute("update messages set receipt_sent_at = ? where id = ?", [stamp, mid])
-
-
-def unconfirmed(db: sqlite_utils.Database) -> list[dict[str, Any]]:
-    """Receipts claimed but never confirmed (a crash or a broken connection while sending)."""
-    return list(
-        db.query(
-            "select r.*, m.sender, m.subject from receipts r left join messages m "
-            "on m.id = r.message where r.status = ? order by r.message",
-            [ReceiptState.SENDING],
-        )
-    )
 
 
 def send_receipts(cfg: Config, now: datetime | None = None) -> ReceiptRun:

@@ -7,7 +7,6 @@ from datetime import datetime
 from ingest.app.outbox.receipts import (
     draft_receipts,
     send_drafts,
-    unconfirmed,
     write_receipt_drafts,
 )
 from ingest.app.outbox.reminders import draft_reminders, units_without_email, write_reminder_drafts
@@ -15,6 +14,7 @@ from ingest.app.outbox.smtp import send_messages
 from ingest.core.config import Config
 from ingest.match.roster import load_roster
 from ingest.store.db import open_db
+from ingest.store.ledger import unconfirmed
 from reports.status import build_status
 
 

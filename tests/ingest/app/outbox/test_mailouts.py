@@ -12,11 +12,12 @@ from openpyxl import load_workbook
 
 from ingest.app.cli import cli
 from ingest.app.daily import write_daily_report
-from ingest.app.outbox.receipts import claim_receipt, draft_receipts, unconfirmed
+from ingest.app.outbox.receipts import claim_receipt, draft_receipts
 from ingest.app.outbox.reminders import draft_reminders
 from ingest.app.outbox.run import run_receipts
 from ingest.app.outbox.smtp import SmtpError, send_messages
 from ingest.store.db import open_db
+from ingest.store.ledger import unconfirmed
 from reports.output import build_report
 from tests.support.report_samples import OFFICE, demo_as_of, make_config, make_demo, sample_report
 from tests.support.smtp_server import PASSWORD_ENV, SmtpServer, smtp_toml
