@@ -23,10 +23,14 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import Self
+
+from tests.support.dovecot import ROSTER_CSV, config_text
 
 USER = "nzkhb@163.com"
 PASSWORD = "fake-auth-code-8Hq2"
+PASSWORD_ENV = "KAOHE_FAKE_IMAP_PASSWORD"
 UNSAFE = b"NO SELECT Unsafe Login. Please contact kefu@188.com for help"
 CAPABILITIES = b"IMAP4rev1 ID UIDPLUS"
 _TOKEN = re.compile(rb'"((?:[^"\\]|\\.)*)"|\(([^)]*)\)|(\S+)')
@@ -385,3 +389,29 @@ def tokens(args: bytes) -> list[bytes]:
 
 def imap_date(when: datetime) -> bytes:
     return when.strftime("%d-%b-%Y %H:%M:%S %z").encode()
+
+
+def write_fake_config(server: FakeImapServer, where: Path, **mailbox: object) -> Path:
+    """A complete kaohe config (roster, data_dir) whose ``[mailbox]`` is *server*, plain IMAP.
+
+    The password is read from ``$KAOHE_FAKE_IMAP_PASSWORD`` (set it to :data:`PASSWORD`);
+    *mailbox* overrides ``[mailbox]`` keys. Returns the config path."""
+    where.mkdir(parents=True, exist_ok=True)
+    (where / "roster.csv").write_text(ROSTER_CSV, encoding="utf-8")
+    values: dict[str, object] = {
+        "source": "imap",
+        "host": "127.0.0.1",
+        "port": server.port,
+        "ssl": False,
+        "starttls": False,
+        "username": USER,
+        "password_env": PASSWORD_ENV,
+        "folder": "INBOX",
+        "timeout_seconds": 2.0,
+        "batch_size": 3,
+        "max_attempts": 3,
+    }
+    values.update(mailbox)
+    path = where / "config.toml"
+    path.write_text(config_text(values), encoding="utf-8")
+    return path

@@ -1,0 +1,275 @@
+"""One UID the server cannot serve: the real client and pipeline against a misbehaving server.
+
+A fake IMAP server on loopback (tests/support/fake_imap.py) holds five form mails
+(UIDs 101–105) and misbehaves on one of them. Every poll must end normally, the
+other mails be ingested, the bad one be a ``failed`` source item naming its UID,
+retried on later polls (stored once the fault is gone, given up after
+``max_attempts`` and listed in the report), nothing doubled, nothing passed over.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ingest.core.config import Config, load_config
+from ingest.mail.sources.base import MailboxError
+from ingest.mail.sources.imap_list import UNREADABLE_LIST
+from ingest.store import pipeline
+from tests.support.crash_trials import KAOHE, form_mail
+from tests.support.fake_imap import (
+    PASSWORD,
+    PASSWORD_ENV,
+    FakeImapServer,
+    Fault,
+    write_fake_config,
+)
+
+UIDS = [101, 102, 103, 104, 105]
+BAD = 103
+UV = 1700000000
+KEY = f"imap:INBOX:{UV}:{BAD}"
+
+# fault → the reason the clerk reads (each names the UID)
+REASONS = {
+    Fault.MALFORMED: "服务器返回的邮件（UID 103）格式错误，无法读取",
+    Fault.CLOSE_IN_LITERAL: "下载邮件（UID 103）时与服务器的连接中断",
+    Fault.STALL_IN_LITERAL: "下载邮件（UID 103）时服务器超过 1 秒没有响应",
+    Fault.BAD_SIZE: "服务器报告的邮件（UID 103）大小无法识别",
+    Fault.NO_UID: "服务器未返回这封邮件（UID 103）",
+    Fault.MISSING: "服务器未返回这封邮件（UID 103）",
+}
+BREAKS_CONNECTION = {Fault.CLOSE_IN_LITERAL, Fault.STALL_IN_LITERAL}
+
+
+@pytest.fixture
+def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeImapServer]:
+    monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
+    with FakeImapServer() as s:
+        for n in range(5):
+            s.add(*form_mail(n))
+        yield s
+
+
+@pytest.fixture
+def config(server: FakeImapServer, tmp_path: Path) -> Path:
+    return write_fake_config(server, tmp_path, timeout_seconds=1.0)
+
+
+@pytest.fixture
+def cfg(config: Path) -> Config:
+    return load_config(config)
+
+
+def rows(cfg: Config, sql: str) -> list[tuple[object, ...]]:
+    con = sqlite3.connect(cfg.db_path)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def item(cfg: Config, uid: int) -> tuple[object, ...]:
+    """(status, attempts, reason) of one UID's source item."""
+    [row] = rows(
+        cfg,
+        f"select status, attempts, reason from source_items where key = 'imap:INBOX:{UV}:{uid}'",
+    )
+    return row
+
+
+def mails_of(cfg: Config) -> list[str]:
+    return sorted(str(r[0]) for r in rows(cfg, "select message_id from messages"))
+
+
+def expected(*numbers: int) -> list[str]:
+    return sorted(f"<crash-{n}@kaohe.test>" for n in numbers)
+
+
+def assert_nothing_lost_or_doubled(cfg: Config, server: FakeImapServer) -> None:
+    """Every UID the server holds has a row; the cursor is the last UID; the mailbox is untouched."""
+    keys = {str(r[0]) for r in rows(cfg, "select key from source_items")}
+    assert keys == {f"imap:INBOX:{UV}:{u}" for u in server.uids()}
+    assert rows(cfg, "select uid from cursors") == [(max(server.uids()),)]
+    ids = [r[0] for r in rows(cfg, "select message_id from messages")]
+    assert len(ids) == len(set(ids))
+    sent = [c.upper() for _, c in server.commands]
+    assert not any(b" STORE " in c or b" SELECT " in c for c in sent)
+    assert not any(b"BODY[]" in c for c in sent)  # only BODY.PEEK[]: \Seen untouched
+
+
+@pytest.mark.parametrize("fault", list(REASONS))
+def test_one_bad_uid_is_recorded_retried_and_then_stored(
+    fault: Fault, server: FakeImapServer, cfg: Config
+) -> None:
+    server.inject(BAD, fault)
+    first = pipeline.poll(cfg)
+    assert (first.fetched, first.stored, first.failed) == (5, 4, 1)
+    assert mails_of(cfg) == expected(0, 1, 3, 4)
+    assert item(cfg, BAD) == ("failed", 1, REASONS[fault])
+    assert_nothing_lost_or_doubled(cfg, server)
+
+    second = pipeline.poll(cfg)  # still broken: only the retry, counted
+    assert (second.fetched, second.stored, second.failed) == (1, 0, 1)
+    assert item(cfg, BAD) == ("failed", 2, REASONS[fault])
+
+    server.clear_faults()
+    third = pipeline.poll(cfg)
+    assert (third.fetched, third.stored, third.failed) == (1, 1, 0)
+    assert item(cfg, BAD)[0] == "stored"
+    assert mails_of(cfg) == expected(0, 1, 2, 3, 4)
+    assert rows(cfg, "select count(*) from submissions") == [(5,)]
+    assert_nothing_lost_or_doubled(cfg, server)
+
+
+@pytest.mark.parametrize("fault", sorted(BREAKS_CONNECTION))
+def test_a_broken_connection_is_replaced_with_id_before_examine(
+    fault: Fault, server: FakeImapServer, cfg: Config, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)  # imapclient logs every command at DEBUG
+    server.inject(BAD, fault)
+    assert pipeline.poll(cfg).stored == 4
+    assert server.connections == 2
+    second = [c.split()[1].upper() for n, c in server.commands if n == 2]
+    assert second.index(b"LOGIN") < second.index(b"ID") < second.index(b"EXAMINE")
+    # the mails after the bad one came over the new connection
+    bodies = [n for n, c in server.commands if b"BODY.PEEK[]" in c]
+    assert bodies == [1, 1, 1, 2, 2]
+    assert PASSWORD not in caplog.text
+
+
+def test_transient_fault_in_a_batch_costs_nothing(server: FakeImapServer, cfg: Config) -> None:
+    """A batch reply that cannot be parsed is asked again UID by UID: only the bad one is lost."""
+    server.inject(BAD, Fault.MALFORMED, times=1)  # the batch FETCH (101–103) only
+    summary = pipeline.poll(cfg)
+    assert (summary.stored, summary.failed) == (5, 0)
+    assert mails_of(cfg) == expected(0, 1, 2, 3, 4)
+    assert_nothing_lost_or_doubled(cfg, server)
+
+
+def test_permanent_fault_gives_up_after_max_attempts_and_is_reported(
+    server: FakeImapServer, config: Path, cfg: Config
+) -> None:
+    server.inject(BAD, Fault.STALL_IN_LITERAL)
+    env = {**os.environ, PASSWORD_ENV: PASSWORD}
+    for attempt in (1, 2, 3):
+        run = subprocess.run(
+            [KAOHE, "-c", str(config), "poll"], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert run.returncode == 0, run.stderr
+        assert "失败 1" in run.stdout
+        assert item(cfg, BAD)[:2] == ("failed", attempt)
+    assert pipeline.poll(cfg).fetched == 0  # max_attempts = 3 reached: no longer retried
+    assert item(cfg, BAD)[:2] == ("failed", 3)
+    report = subprocess.run(
+        [KAOHE, "-c", str(config), "report", "--format", "txt", "-o", "-"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert report.returncode == 0, report.stderr
+    assert f"{KEY}：{REASONS[Fault.STALL_IN_LITERAL]}（尝试 3 次" in report.stdout
+    assert PASSWORD not in report.stdout + report.stderr
+    assert_nothing_lost_or_doubled(cfg, server)
+
+
+def test_garbled_search_is_checked_against_a_fetch_listing(
+    server: FakeImapServer, cfg: Config
+) -> None:
+    server.inject(BAD, Fault.GARBLED_SEARCH)  # * SEARCH 101 102 x103 104 105
+    summary = pipeline.poll(cfg)
+    assert (summary.stored, summary.failed) == (5, 0)
+    assert mails_of(cfg) == expected(0, 1, 2, 3, 4)
+    assert any(c.upper().endswith(b"UID FETCH 1:* (UID)") for _, c in server.commands)
+    assert_nothing_lost_or_doubled(cfg, server)
+
+
+def test_unreadable_listing_stops_the_poll_before_any_uid_is_passed(
+    server: FakeImapServer, cfg: Config
+) -> None:
+    server.messages, server.next_uid = server.messages[:3], 104  # 101–103 arrive first
+    assert pipeline.poll(cfg).stored == 3
+    for n in (3, 4):
+        server.add(*form_mail(n))
+    server.inject(105, Fault.GARBLED_SEARCH)
+    server.inject(105, Fault.GARBLED_LISTING)
+    with pytest.raises(MailboxError) as info:
+        pipeline.poll(cfg)
+    assert str(info.value) == UNREADABLE_LIST
+    assert rows(cfg, "select uid from cursors") == [(103,)]
+    assert rows(cfg, "select ok, error from polls order by id desc limit 1") == [
+        (0, UNREADABLE_LIST)
+    ]
+    server.clear_faults()
+    assert pipeline.poll(cfg).stored == 2
+    assert mails_of(cfg) == expected(0, 1, 2, 3, 4)
+    assert_nothing_lost_or_doubled(cfg, server)
+
+
+def test_duplicate_and_unordered_search_reply_downloads_each_mail_once(
+    server: FakeImapServer, cfg: Config
+) -> None:
+    server.inject(BAD, Fault.DUPLICATE_SEARCH)  # * SEARCH 105 104 103 102 101 103
+    summary = pipeline.poll(cfg)
+    assert (summary.fetched, summary.stored, summary.duplicates) == (5, 5, 0)
+    bodies = [c for _, c in server.commands if b"BODY.PEEK[]" in c]
+    assert [c.split()[3] for c in bodies] == [str(u).encode() for u in UIDS]
+    assert_nothing_lost_or_doubled(cfg, server)
+
+
+def test_reconnects_are_bounded_and_the_stop_names_the_uid(
+    server: FakeImapServer, cfg: Config
+) -> None:
+    for uid in (101, 102, 103, 104):
+        server.inject(uid, Fault.CLOSE_IN_LITERAL)
+    with pytest.raises(MailboxError, match="UID 104") as info:
+        pipeline.poll(cfg)
+    assert "已重连 3 次" in str(info.value)
+    assert server.connections == 4  # the first and three replacements, no more
+    assert [item(cfg, u)[0] for u in (101, 102, 103, 104)] == ["failed"] * 4
+    assert rows(cfg, "select uid from cursors") == [(104,)]  # 105 not yet touched
+    server.clear_faults()
+    again = pipeline.poll(cfg)
+    assert (again.fetched, again.stored, again.failed) == (5, 5, 0)
+    assert mails_of(cfg) == expected(0, 1, 2, 3, 4)
+    assert_nothing_lost_or_doubled(cfg, server)
+
+
+def test_a_run_of_unreadable_mails_stops_the_poll(server: FakeImapServer, cfg: Config) -> None:
+    """Five failures in a row look like a server fault: stop instead of using up every attempt."""
+    for n in (5, 6):
+        server.add(*form_mail(n))  # UIDs 106, 107
+    for uid in range(101, 107):
+        server.inject(uid, Fault.BAD_SIZE)
+    with pytest.raises(MailboxError, match="连续 5 封.*UID 105"):
+        pipeline.poll(cfg)
+    assert rows(cfg, "select count(*) from source_items where status = 'failed'") == [(5,)]
+    assert rows(cfg, "select uid from cursors") == [(105,)]
+    server.clear_faults()
+    assert pipeline.poll(cfg).stored == 7
+    assert_nothing_lost_or_doubled(cfg, server)
+
+
+def test_fault_inside_a_large_mail_fetched_in_pieces(server: FakeImapServer, cfg: Config) -> None:
+    from ingest.mail.sources.imap import CHUNK_BYTES
+    from tests.support.mails import make_mail
+
+    big = make_mail(
+        attachments=[("资料.bin", b"\x01" * (CHUNK_BYTES + 5000))], message_id="<big@kaohe.test>"
+    )
+    uid = server.add(big, form_mail(0)[1])
+    server.inject(uid, Fault.CLOSE_IN_LITERAL, times=1)  # the first piece
+    assert pipeline.poll(cfg).failed == 1
+    assert item(cfg, uid)[0] == "failed"
+    assert pipeline.poll(cfg).stored == 1
+    [(size,)] = rows(cfg, "select size from messages where message_id = '<big@kaohe.test>'")
+    assert size == len(big)
+    assert sum(b"BODY.PEEK[]<" in c for _, c in server.commands) == 3  # cut, then 2 pieces
+    assert_nothing_lost_or_doubled(cfg, server)
