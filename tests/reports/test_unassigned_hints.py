@@ -52,3 +52,16 @@ def test_partial_names_in_subject_and_sender_name_prefill_the_command(tmp_path: 
     ]
     assert assign_command(items[0]).endswith("--unit 南郑区财政局 --annex 4")
     assert assign_command(items[2]).endswith("--unit 〈单位名称〉 --annex 4")
+
+
+def test_the_forms_own_unit_line_naming_a_unit_partially_is_the_first_hint(tmp_path: Path) -> None:
+    c = make_campaign(tmp_path)
+    form = make_xlsx_form(4, sample_rows(4, 2), unit_line="填报单位（盖章）：区住建")
+    mail = make_mail(
+        sender="1@qq.com", sender_name="财政局", subject="表", attachments=[("表.xlsx", form)]
+    )
+    c.deliver("m.eml", mail, "2020-03-12T09:00:00")
+    poll(c.cfg)
+    [item] = build_report(c.cfg, AS_OF).unassigned
+    assert "不在单位名单中" in item.reason
+    assert (item.suggested_unit, item.suggested_annex) == ("南郑区住房和城乡建设局", 4)
