@@ -4,7 +4,10 @@ A source yields :class:`SourceItem` objects. The pipeline archives each one
 raw and commits it to the database *before* asking for the next, recording
 ``item.cursor`` in the same transaction, so a crash at any moment loses
 nothing (the cursor never passes an uncommitted message) and doubles nothing
-(the content hash is the message's identity).
+(the content hash is the message's identity). A message the source cannot
+fetch now is not passed over: it comes as an item with ``failed_reason`` (and
+its cursor), is committed as a ``failed`` row, and is offered again through
+:meth:`SourceState.retry_keys` until ``max_attempts``.
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ class SourceItem:
     size: int
     cursor: Cursor | None = None
     skipped_reason: str | None = None  # e.g. "邮件过大（82.1 MB），未下载"
-    failed_reason: str | None = None  # could not be fetched now; retried on later polls
+    failed_reason: str | None = None  # could not be fetched now (names the UID); retried later
 
 
 class SourceState(Protocol):
@@ -62,7 +65,11 @@ class MailSource(Protocol):
     """A mailbox the pipeline can poll."""
 
     def fetch_new(self, state: SourceState) -> Iterator[SourceItem]:
-        """Yield messages not yet done, oldest first; raises MailboxError if unreadable."""
+        """Yield messages not yet done, oldest first, then earlier failures to retry.
+
+        A message that cannot be fetched is yielded as a failed item, never skipped;
+        raises MailboxError when the mailbox itself cannot be read.
+        """
 
     def mark_done(self, item: SourceItem) -> None:
         """Called after *item* was committed; a source may act on the server (never raises)."""
