@@ -7,6 +7,7 @@ the web console.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -21,6 +22,7 @@ from ingest.store import db as dbm
 
 DEFAULT_ACTOR = "命令行"
 MIN_ID = 4  # the clerk may type the first few characters of an attachment id
+_HEX = re.compile(r"[0-9a-f]+")  # ids are hex; "%" or "_" must not act as LIKE wildcards
 
 
 class ClerkActionError(Exception):
@@ -68,7 +70,7 @@ def find_one(db: sqlite_utils.Database, attachment: str) -> dict[str, Any]:
         raise ClerkActionError(
             f"附件编号“{attachment}”太短：请至少输入 {MIN_ID} 位（见报告“待认领”部分）"
         )
-    found = dbm.find_attachment(db, text)
+    found = dbm.find_attachment(db, text) if _HEX.fullmatch(text) else []
     if not found:
         raise ClerkActionError(f"附件编号“{attachment}”不存在（附件编号见报告“待认领”部分）")
     if len(found) > 1:

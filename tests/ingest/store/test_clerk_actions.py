@@ -267,3 +267,10 @@ def test_stored_file_and_save_copy_never_overwrite(
 )
 def test_safe_name(name: str, kind: str, safe: str) -> None:
     assert safe_name(name, "abc123", kind) == safe
+
+
+def test_wildcards_in_a_typed_id_match_nothing(stray: tuple[Campaign, str]) -> None:
+    c, _ = stray
+    for typed in ("____", "%%%%", "附件编号"):
+        with pytest.raises(ClerkActionError, match="不存在"):
+            stored_file(c.cfg, typed)
