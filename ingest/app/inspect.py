@@ -52,16 +52,19 @@ def inspect_file(path: Path, cfg: Config | None) -> dict[str, Any]:
                 "unit_evidence": a.unit_evidence or None,
                 "rows": len(a.rows),
                 "reason": a.reason,
+                "outcome": str(a.outcome),
             }
             for a in analysis.attachments
         ],
         "_outcomes": [a.outcome for a in analysis.attachments],
+        "_notes": [list(a.warnings) for a in analysis.attachments],
         "_defects": list(h.defects),
     }
 
 
 def render_inspection(result: dict[str, Any], fmt: str) -> str:
     outcomes = result.get("_outcomes", [])
+    notes = result.get("_notes", [[] for _ in outcomes])
     defects = result.get("_defects", [])
     public = {k: v for k, v in result.items() if not k.startswith("_")}
     if fmt == "json":
@@ -75,8 +78,9 @@ def render_inspection(result: dict[str, Any], fmt: str) -> str:
     lines += [f"邮件格式问题：{d}" for d in defects]
     if not public["attachments"]:
         lines.append("没有附件。")
-    for i, (a, outcome) in enumerate(zip(public["attachments"], outcomes, strict=True), start=1):
-        inside = f"（来自压缩包 {a['container']}）" if a["container"] else ""
+    rows = zip(public["attachments"], outcomes, notes, strict=True)
+    for i, (a, outcome, note) in enumerate(rows, start=1):
+        inside = _inside(a["container"])
         lines += [
             f"\n附件 {i}：{a['filename']}{inside}",
             f"  类型：{a['type']}，大小：{a['size']} 字节",
@@ -85,4 +89,13 @@ def render_inspection(result: dict[str, Any], fmt: str) -> str:
             f"  读出数据行：{a['rows']}",
             f"  结果：{Outcome(outcome).label}" + (f"　原因：{a['reason']}" if a["reason"] else ""),
         ]
+        lines += [f"  {n}" for n in note if n.startswith("下载链接：")]
     return "\n".join(lines) + "\n"
+
+
+def _inside(container: str | None) -> str:
+    if not container:
+        return ""
+    if container.lower().endswith(".eml"):
+        return f"（来自转发的邮件 {container}）"
+    return f"（来自压缩包 {container}）"

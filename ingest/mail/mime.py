@@ -56,7 +56,7 @@ from ingest.mail.names import (
     unknown_charsets,
 )
 
-__all__ = ["Part", "Unpacked", "parse_address", "unpack"]
+__all__ = ["EMBEDDED_TYPES", "Part", "Unpacked", "parse_address", "unpack"]
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +86,10 @@ class Unpacked:
     body_text: str
     parts: list[Part] = field(default_factory=list)
     defects: list[str] = field(default_factory=list)
+    # For a mail forwarded as an attachment: senders of the mails it sits in, nearest
+    # first (see ingest.mail.forwarded); the fallback when nothing inside names the unit.
+    forwarded_by: tuple[str, ...] = ()
+    body_html: str = ""  # the html bodies as sent (links kept: see ingest.mail.bigattach)
 
 
 _DEFECT_TEXT: dict[type[email_errors.MessageDefect], str] = {
@@ -98,7 +102,8 @@ _DEFECT_TEXT: dict[type[email_errors.MessageDefect], str] = {
     email_errors.InvalidMultipartContentTransferEncodingDefect: "多部分邮件声明了无效的传输编码",
 }
 _NAMELESS_LISTED = ("image", "application", "audio", "video")
-_EMBEDDED = ("message/rfc822", "message/global")
+EMBEDDED_TYPES = ("message/rfc822", "message/global")  # an attached mail
+_EMBEDDED = EMBEDDED_TYPES
 _BOUNDARY_LINE = re.compile(r"^--([^\s]{1,200}?)(?:--)?[ \t]*\r?$", re.MULTILINE)
 
 
@@ -152,6 +157,7 @@ def unpack(raw: bytes) -> Unpacked:
         body_text=walker.body_text(),
         parts=walker.parts,
         defects=defects + walker.defects,
+        body_html="\n".join(walker.html),
     )
 
 

@@ -16,6 +16,8 @@ from typing import Any
 import parsers
 from ingest.core.config import LimitsConfig
 from ingest.core.vocab import Outcome
+from ingest.mail.bigattach import find_big_attachments
+from ingest.mail.forwarded import TOO_DEEP, Forwarded, describe, is_forwarded, open_forwarded
 from ingest.mail.mime import Part, Unpacked, unpack
 from ingest.match.identify import UnitMatch, identify_unit
 from ingest.match.roster import Roster
@@ -28,6 +30,7 @@ log = logging.getLogger(__name__)
 
 ARCHIVE_KINDS = ("zip", "rar", "7z")
 SCAN_KINDS = ("pdf", "image")
+LINK_KIND = "link"  # a large-attachment link in the body: a file not received yet
 
 
 @dataclass
@@ -115,6 +118,7 @@ def finish_message(prepared: PreparedMessage, ctx: AnalysisContext) -> MessageAn
     out: list[AttachmentAnalysis] = []
     for part, kind in zip(msg.parts, prepared.kinds, strict=True):
         out.extend(_analyse_part(prepared.digest, msg, part, None, ctx, depth=0, kind=kind))
+    out.extend(_link_rows(prepared.digest, msg, "", None, ctx))
     return MessageAnalysis(prepared.digest, msg, out)
 
 
@@ -179,10 +183,12 @@ def _analyse_part(
     try:
         if kind in ARCHIVE_KINDS and depth == 0 and not _too_big(att, ctx):
             return _expand(digest, msg, att, ctx, depth)
+        if depth == 0 and is_forwarded(part, kind):
+            return _forwarded(digest, att, open_forwarded(part, msg, ctx.limits), ctx)
         _read_and_extract(att, msg, ctx)
-    except Exception as e:  # one attachment never takes down the message
+    except Exception:  # one attachment never takes down the message
         log.exception("attachment %s of %s failed", att.id, digest[:12])
-        att.reason = f"处理失败（程序错误：{type(e).__name__}），已记录，可在修复后重新解析"
+        att.reason = "处理失败（程序内部错误，已记入日志），可在修复后重新解析"
         att.rows = []
     _decide(att, msg, ctx)
     return [att]
@@ -226,17 +232,10 @@ def _read_and_extract(att: AttachmentAnalysis, msg: Unpacked, ctx: AnalysisConte
     if ctx.roster is not None:
         _apply_unit(
             att,
-            identify_unit(
-                ctx.roster,
-                unit_line=unit_line,
-                filename=att.filename,
-                subject=msg.subject,
-                sender=msg.sender,
-                body=msg.body_text,
-            ),
+            _identify(ctx.roster, unit_line, att.filename, msg),
         )
     elif unit_line:
-        att.unit_evidence = f"form: {unit_line}（未加载单位名单，无法匹配）"
+        att.unit_evidence = f"表内单位：{unit_line}（未加载单位名单，无法匹配）"
     att.document = doc
 
 
@@ -324,6 +323,8 @@ def _dismissed(att: AttachmentAnalysis, ctx: AnalysisContext) -> bool:
 
 def _not_a_form(att: AttachmentAnalysis) -> bool:
     """Files that are clearly not a declaration form (the annex guess found nothing)."""
+    if att.kind == LINK_KIND:
+        return False  # not received yet: it may well be a form
     if att.kind == "image":
         return att.inline or att.size < 20_000
     return att.kind not in SCAN_KINDS or att.inline
@@ -331,16 +332,71 @@ def _not_a_form(att: AttachmentAnalysis) -> bool:
 
 def _apply_clerk(att: AttachmentAnalysis, clerk: dict[str, Any], ctx: AnalysisContext) -> None:
     att.unit = clerk["unit"]
-    att.unit_evidence = f"clerk: 人工认领为 {clerk['unit']}"
+    att.unit_evidence = f"人工认领：{clerk['unit']}"
     annex = clerk.get("annex")
     if annex and annex != att.annex:
         att.annex = int(annex)
-        att.annex_evidence = f"clerk: 人工指定为附件{annex}"
+        att.annex_evidence = f"人工指定：附件{annex}"
         att.rows, att.reason = [], None
         if att.document is not None:
             _extract(att, att.document, ctx)
         elif not att.reason:
             att.reason = "文件无法读取"
+
+
+def _forwarded(
+    digest: str, att: AttachmentAnalysis, fwd: Forwarded, ctx: AnalysisContext
+) -> list[AttachmentAnalysis]:
+    """A forwarded mail becomes an ``expanded`` row; its files (nested mails opened) follow,
+    each identified with the help of the mail it sits in."""
+    att.outcome, att.reason = Outcome.EXPANDED, describe(fwd.mail)
+    out = [att, *_link_rows(digest, fwd.mail, att.part, att.filename, ctx)]
+    for f in fwd.parts:
+        kind = kind_of(f.part.payload, f.part.filename)
+        if f.opened is None and not f.too_deep:
+            out.extend(_analyse_part(digest, f.mail, f.part, f.container, ctx, 0, kind))
+            continue
+        inner = _new_attachment(digest, f.part, kind, f.container)
+        out.append(inner)
+        if f.opened is not None:
+            inner.outcome, inner.reason = Outcome.EXPANDED, describe(f.opened)
+            out.extend(_link_rows(digest, f.opened, f.part.path, f.part.filename, ctx))
+        elif not _dismissed(inner, ctx):
+            inner.outcome, inner.reason = Outcome.UNASSIGNED, f"{TOO_DEEP}，请人工查看"
+    return out
+
+
+def _link_rows(
+    digest: str, msg: Unpacked, prefix: str, container: str | None, ctx: AnalysisContext
+) -> list[AttachmentAnalysis]:
+    """One row per large-attachment link in the body (163 超大附件, QQ 文件中转站):
+    the file was not attached, so the unit's row says what to download, never nothing."""
+    rows = []
+    for i, link in enumerate(find_big_attachments(msg.body_html, msg.body_text), start=1):
+        path = f"{prefix}/link-{i}" if prefix else f"link-{i}"
+        part = Part(path, link.filename, "text/uri-list", b"", False)
+        att = _new_attachment(digest, part, LINK_KIND, container)
+        att.reason = link.reason
+        if link.url:
+            att.warnings.append(f"下载链接：{link.url}")
+        _apply_guess(att, parsers.classify(None, link.filename, msg.subject, ctx.schemas))
+        if ctx.roster is not None:
+            _apply_unit(att, _identify(ctx.roster, None, link.filename, msg))
+        _decide(att, msg, ctx)
+        rows.append(att)
+    return rows
+
+
+def _identify(roster: Roster, unit_line: str | None, filename: str, msg: Unpacked) -> UnitMatch:
+    return identify_unit(
+        roster,
+        unit_line=unit_line,
+        filename=filename,
+        subject=msg.subject,
+        sender=msg.sender,
+        body=msg.body_text,
+        forwarded_by=msg.forwarded_by,
+    )
 
 
 def _expand(

@@ -186,7 +186,7 @@ def test_same_mail_twice_counts_once(tmp_path: Path) -> None:
                 sender="nzczj@163.com",
             ),
             "南郑区发展和改革局",
-            "form",
+            "表内单位",
         ),
         (
             dict(
@@ -196,7 +196,7 @@ def test_same_mail_twice_counts_once(tmp_path: Path) -> None:
                 sender="nzczj@163.com",
             ),
             "南郑区发展和改革局",
-            "filename",
+            "文件名",
         ),
         (
             dict(
@@ -206,7 +206,7 @@ def test_same_mail_twice_counts_once(tmp_path: Path) -> None:
                 sender="nzczj@163.com",
             ),
             "南郑区住房和城乡建设局",
-            "subject",
+            "邮件主题",
         ),
         (
             dict(
@@ -216,7 +216,7 @@ def test_same_mail_twice_counts_once(tmp_path: Path) -> None:
                 sender="NZCZJ@163.com",
             ),
             CZ,
-            "sender",
+            "发件人",
         ),
         (
             dict(
@@ -227,7 +227,7 @@ def test_same_mail_twice_counts_once(tmp_path: Path) -> None:
                 body="宋老师好，这是（南郑区）发改局的申报表。",
             ),
             "南郑区发展和改革局",
-            "body",
+            "正文",
         ),
     ],
 )
@@ -253,7 +253,7 @@ def test_identification_order(
     assert res.exit_code == 0, res.output
     att = json.loads(res.output)["attachments"][0]
     assert att["unit"] == expected
-    assert att["unit_evidence"].startswith(evidence + ":")
+    assert att["unit_evidence"].startswith(evidence + "：")
 
 
 def test_ambiguous_and_unknown_units_go_to_the_clerk(tmp_path: Path) -> None:
