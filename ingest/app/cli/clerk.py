@@ -242,7 +242,7 @@ def add(obj: Ctx, file: Path, unit: str, annex: int, received: str | None) -> No
 @click.option("--undo", is_flag=True, help="撤销这些纸质版记录（记错时用）。")
 @click.pass_obj
 def paper(obj: Ctx, unit: str, annexes: tuple[str, ...], day: str | None, undo: bool) -> None:
-    """登记收到某单位纸质版（盖章件）的附件；报告中会显示，并列出仍欠纸质版的单位。
+    """登记收到某单位纸质版（盖章件）的附件，可一次登记多个附件；报告中会显示。
 
     \b
     例：kaohe -c config.toml paper 发改局 --annex 2,4 --date 2020年3月18日
