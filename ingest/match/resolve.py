@@ -18,6 +18,7 @@ clerk knows whether to type more or to look the name up (``kaohe units``).
 from __future__ import annotations
 
 import difflib
+import functools
 
 from ingest.match.roster import Roster, RosterError, Unit, normalise
 
@@ -125,7 +126,8 @@ def _by_core(roster: Roster, norm: str) -> list[Unit]:
     return [u for u in roster.units if any(c in norm for c in _cores(u))]
 
 
-def _cores(unit: Unit) -> set[str]:
+@functools.lru_cache(maxsize=8192)
+def _cores(unit: Unit) -> frozenset[str]:
     out = set()
     for key in unit.keys():
         for ending in _ENDINGS:
@@ -134,12 +136,13 @@ def _cores(unit: Unit) -> set[str]:
                 break
         if len(key) >= 2:
             out.add(key)
-    return out
+    return frozenset(out)
 
 
-def _names(unit: Unit) -> set[str]:
-    """Normalised name, aliases, and both without the district prefix."""
-    return unit.keys() | {normalise(unit.name)} | {normalise(a) for a in unit.aliases}
+@functools.lru_cache(maxsize=8192)
+def _names(unit: Unit) -> frozenset[str]:
+    """Normalised name, aliases, and both without the district prefix (cached per unit)."""
+    return frozenset(unit.keys() | {normalise(unit.name)} | {normalise(a) for a in unit.aliases})
 
 
 def _similarity(a: str, b: str) -> float:
