@@ -88,6 +88,7 @@ class FakeImapServer:
     uidvalidity: int = 1700000000
     next_uid: int = 101  # UIDs differ from sequence numbers, as on any mailbox with history
     require_id: bool = True
+    renumber_after_cut: bool = False  # a new UIDVALIDITY once a connection was cut
     messages: list[FakeMessage] = field(default_factory=list)
     faults: dict[int, list[Injection]] = field(default_factory=dict)
     commands: list[tuple[int, bytes]] = field(default_factory=list)  # (connection, line)
@@ -287,6 +288,8 @@ class FakeImapServer:
         for fault in BODY_FAULTS:
             if body is not None and self._fires(uid, fault):
                 await out.cut(seq, parts, fault == Fault.STALL_IN_LITERAL, reader)
+                if self.renumber_after_cut:
+                    self.uidvalidity += 1
                 return False
         if not listing and self._fires(uid, Fault.MALFORMED):
             parts = parts[:-1]  # an item without its value: uneven list

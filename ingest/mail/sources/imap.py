@@ -1,4 +1,8 @@
-"""The IMAP mailbox source (NetEase 163.com in production). The only module that imports imapclient.
+"""The IMAP mailbox source (NetEase 163.com in production).
+
+With its two helpers, :mod:`imap_list` (which UIDs are new) and
+:mod:`imap_fetch` (one UID at a time, faults contained), the only modules that
+import imapclient.
 
 Guarantees, in the order a poll runs:
 
@@ -120,16 +124,20 @@ class ImapSource:
     # -------------------------------------------------------------- connection
 
     def client(self) -> IMAPClient:
-        """The open, selected connection (:class:`imap_fetch.Link`)."""
+        """The open, selected connection (:class:`imap_fetch.Link`).
+
+        A connection dropped by a failed post-action is opened again here.
+        """
         if self._client is None:
-            raise MailboxError("与邮箱服务器的连接已断开")
+            self.reopen()
+        assert self._client is not None
         return self._client
 
     def reopen(self) -> None:
         """A fresh connection after a fault: LOGIN, ID and EXAMINE again, same UIDVALIDITY."""
         self.drop()
         before = self._uidvalidity
-        if self._select(self._open()) != before:
+        if self._select(self._open()) != before and before is not None:
             raise MailboxError(
                 f"邮件夹 {self.cfg.folder} 的 UIDVALIDITY 在收信过程中改变，下次收信将重新扫描全部邮件"
             )

@@ -273,3 +273,24 @@ def test_fault_inside_a_large_mail_fetched_in_pieces(server: FakeImapServer, cfg
     assert size == len(big)
     assert sum(b"BODY.PEEK[]<" in c for _, c in server.commands) == 3  # cut, then 2 pieces
     assert_nothing_lost_or_doubled(cfg, server)
+
+
+def test_uidvalidity_changed_during_a_reconnect_stops_and_rescans(
+    server: FakeImapServer, cfg: Config
+) -> None:
+    """The old UIDs mean nothing after the reconnect: stop; the next poll offers everything again."""
+    server.inject(BAD, Fault.CLOSE_IN_LITERAL)
+    server.renumber_after_cut = True
+    with pytest.raises(MailboxError, match="UIDVALIDITY"):
+        pipeline.poll(cfg)
+    assert mails_of(cfg) == expected(0, 1)
+    assert rows(cfg, "select uidvalidity, uid from cursors") == [(UV, 102)]
+    assert rows(cfg, "select count(*) from source_items") == [(2,)]  # nothing for 103 yet
+    server.clear_faults()
+    again = pipeline.poll(cfg)
+    assert (again.fetched, again.stored, again.duplicates) == (5, 3, 2)
+    assert mails_of(cfg) == expected(0, 1, 2, 3, 4)
+    assert rows(cfg, "select uidvalidity, uid from cursors order by uidvalidity") == [
+        (UV, 102),
+        (UV + 1, 105),
+    ]
