@@ -1,6 +1,7 @@
 """Content checks the clerk sees next to a (unit, annex) in the report.
 
-Called by :func:`reports.status.build_status` for the version whose rows count.
+Pure functions of the rows: :func:`reports.status.build_status` reads the rows of
+the version that counts (and of the one before) and hands them here.
 Each check returns a short Chinese sentence; an empty result means nothing to
 look at. Checks never change a status: a form with an empty task name is still
 submitted, the clerk decides whether to call the unit.
@@ -8,56 +9,26 @@ submitted, the clerk decides whether to call the unit.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-import sqlite_utils
-
-from ingest.core.config import Config
-from ingest.core.vocab import Outcome
 from parsers.schema import AnnexSchema
 
 SHOW_ROWS = 5  # list at most this many row numbers in one sentence
 
 
 def checks_for(
-    db: sqlite_utils.Database,
-    cfg: Config,
-    unit: str,
-    annex: int,
-    submission: dict[str, Any],
-    received: Sequence[dict[str, Any]],
+    schema: AnnexSchema,
+    rows: list[dict[str, Any]],
+    previous: list[dict[str, Any]] | None = None,
+    previous_version: int | None = None,
 ) -> list[str]:
-    """Problems in *submission*'s rows; *received* is every version of this (unit, annex)
-    up to the report's moment, oldest first (used to compare with the previous version)."""
-    schema = cfg.schemas.get(annex)
-    if schema is None:
-        return []
-    rows = annex_rows(db, annex, submission["id"])
+    """Problems in the *rows* of the version that counts; *previous* are the rows of the
+    parsed version before it (when there is one), to spot rows that went missing."""
     out = [*empty_names(schema, rows), *non_numeric(schema, rows), *duplicates(schema, rows)]
     out.extend(totals(schema, rows))
-    earlier = [
-        s
-        for s in received
-        if s["status"] == Outcome.PARSED
-        and s["id"] != submission["id"]
-        and (s["received"], s["id"]) < (submission["received"], submission["id"])
-    ]
-    if earlier:
-        out.extend(
-            dropped_rows(
-                schema, annex_rows(db, annex, earlier[-1]["id"]), rows, earlier[-1].get("version")
-            )
-        )
+    if previous is not None:
+        out.extend(dropped_rows(schema, previous, rows, previous_version))
     return out
-
-
-def annex_rows(db: sqlite_utils.Database, annex: int, submission: str) -> list[dict[str, Any]]:
-    return list(
-        db.query(
-            f"select * from annex{annex}_rows where submission = ? order by row_no", [submission]
-        )
-    )
 
 
 def _text(value: Any) -> str:

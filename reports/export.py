@@ -3,8 +3,9 @@
 One row per form row of the latest parsed version of each unit, units in roster
 order: ``单位名称`` first, then the annex's canonical fields, then where the rows
 came from (attachment id + file name, so ``kaohe inspect``/the archive can find
-the original). Built as data by :func:`build_export`, written by
-:func:`export_csv` / :func:`export_xlsx`.
+the original). The rows come from :func:`reports.status.latest_forms` (the only
+reader of the database); :func:`tables_of` shapes them, :func:`export_csv`,
+:func:`export_xlsx` and :func:`export_docx` render them.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import csv
 import io
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
@@ -22,15 +22,30 @@ import sqlite_utils
 
 from ingest.core.config import Config
 from ingest.core.fsutil import atomic_write
-from ingest.core.vocab import Outcome
 from ingest.match.roster import Roster, load_roster
-from ingest.store.db import from_db, open_db
 from parsers.schema import DEFAULT_SCHEMAS, AnnexSchema
 from reports.checks import as_number
+from reports.export_docx import export_docx
+from reports.model import SOURCE_COLUMNS, ExportRow, ExportTable, LatestForm
+from reports.status import latest_forms, read_forms
 from reports.summary import annex_label
 from reports.xlsx_util import header_row, new_workbook, put, set_widths, table_sheet, to_bytes
 
-SOURCE_COLUMNS = ("来源附件", "收到时间", "版本")
+__all__ = [
+    "EXPORT_FORMATS",
+    "SOURCE_COLUMNS",
+    "ExportError",
+    "ExportRow",
+    "ExportTable",
+    "build_export",
+    "check_annex",
+    "export_csv",
+    "export_docx",
+    "export_xlsx",
+    "tables_of",
+    "write_export",
+]
+
 CSV_FORMULA_START = ("=", "+", "-", "@")
 
 
@@ -38,26 +53,20 @@ class ExportError(Exception):
     """Raised when an export is asked for an annex or format that does not exist."""
 
 
-@dataclass(frozen=True)
-class ExportRow:
-    unit: str
-    values: tuple[str, ...]  # one per canonical field, in field order
-    source: str  # "attachment-id filename"
-    received: datetime | None
-    version: int
+def check_annex(annex: int | None, schemas: Mapping[int, AnnexSchema]) -> list[int]:
+    """The annexes to export: *annex*, or every annex of the campaign when it is None."""
+    if annex is not None and annex not in schemas:
+        known = "、".join(map(str, schemas))
+        raise ExportError(f"没有附件{annex}：只能导出附件 {known}")
+    return [annex] if annex is not None else list(schemas)
 
 
-@dataclass(frozen=True)
-class ExportTable:
-    annex: int
-    title: str
-    fields: tuple[str, ...]
-    numeric: frozenset[str]
-    rows: tuple[ExportRow, ...]
-
-    @property
-    def columns(self) -> tuple[str, ...]:
-        return ("单位名称", *self.fields, *SOURCE_COLUMNS)
+def tables_of(
+    forms: Mapping[int, list[LatestForm]], roster: Roster, schemas: Mapping[int, AnnexSchema]
+) -> list[ExportTable]:
+    """One table per annex of *forms*, units in roster order (unknown units last)."""
+    order = {u.name: i for i, u in enumerate(roster.units)}
+    return [_table(schemas[n], latest, order) for n, latest in forms.items()]
 
 
 def build_export(
@@ -66,41 +75,22 @@ def build_export(
     annex: int | None,
     schemas: Mapping[int, AnnexSchema] = DEFAULT_SCHEMAS,
 ) -> list[ExportTable]:
-    """The table of *annex*, or of every annex of the campaign (*schemas*) when it is None."""
-    if annex is not None and annex not in schemas:
-        known = "、".join(map(str, schemas))
-        raise ExportError(f"没有附件{annex}：只能导出附件 {known}")
-    order = {u.name: i for i, u in enumerate(roster.units)}
-    wanted = [annex] if annex is not None else list(schemas)
-    return [_table(db, schemas[n], order) for n in wanted]
+    """The table of *annex*, or of every annex of the campaign, from an open database
+    (the rows are read by :func:`reports.status.latest_forms`)."""
+    wanted = check_annex(annex, schemas)
+    return tables_of({n: latest_forms(db, n) for n in wanted}, roster, schemas)
 
 
-def _latest_parsed(db: sqlite_utils.Database, annex: int) -> dict[str, dict[str, Any]]:
-    latest: dict[str, dict[str, Any]] = {}
-    for s in db.query(
-        "select s.*, a.filename from submissions s left join attachments a "
-        "on a.id = s.attachment where s.annex = ? and s.status = ? "
-        "order by s.received, s.id",
-        [annex, Outcome.PARSED],
-    ):
-        latest[s["unit"]] = s  # later receipt wins
-    return latest
-
-
-def _table(db: sqlite_utils.Database, schema: AnnexSchema, order: dict[str, int]) -> ExportTable:
-    annex = schema.number
-    latest = _latest_parsed(db, annex)
-    units = sorted(latest, key=lambda u: (order.get(u, len(order)), u))
+def _table(schema: AnnexSchema, latest: list[LatestForm], order: dict[str, int]) -> ExportTable:
     rows: list[ExportRow] = []
-    for unit in units:
-        s = latest[unit]
-        source = f"{s['attachment'] or ''} {s['filename'] or ''}".strip()
-        for r in db.query(
-            f"select * from annex{annex}_rows where submission = ? order by row_no", [s["id"]]
-        ):
+    for form in sorted(latest, key=lambda f: (order.get(f.unit, len(order)), f.unit)):
+        source = f"{form.attachment} {form.filename}".strip()
+        for r in form.rows:
             values = tuple("" if r.get(f) is None else str(r[f]) for f in schema.field_names)
-            rows.append(ExportRow(unit, values, source, from_db(s["received"]), s["version"] or 0))
-    return ExportTable(annex, schema.title, schema.field_names, schema.numeric_fields, tuple(rows))
+            rows.append(ExportRow(form.unit, values, source, form.received, form.version))
+    return ExportTable(
+        schema.number, schema.title, schema.field_names, schema.numeric_fields, tuple(rows)
+    )
 
 
 def _csv_safe(text: str) -> str:
@@ -170,6 +160,9 @@ def _width(field: str) -> float:
     return 16
 
 
+EXPORT_FORMATS = ("xlsx", "csv", "docx")
+
+
 def write_export(
     cfg: Config, annex: int | None, fmt: str, output: str | None, now: datetime
 ) -> Path | None:
@@ -177,17 +170,19 @@ def write_export(
 
     Without ``output`` the file goes to ``data_dir/exports/``.
     """
-    if fmt not in ("csv", "xlsx"):
-        raise ExportError(f"未知格式：{fmt}（可用：csv、xlsx）")
+    if fmt not in EXPORT_FORMATS:
+        raise ExportError(f"未知格式：{fmt}（可用：{'、'.join(EXPORT_FORMATS)}）")
     if fmt == "csv" and annex is None:
         raise ExportError("csv 只能导出一个附件；全部附件请用 --format xlsx（每个附件一张工作表）")
-    db = open_db(cfg.db_path, cfg.schemas)
-    try:
-        tables = build_export(db, load_roster(cfg.paths.roster), annex, cfg.schemas)
-    finally:
-        db.close()
+    forms = read_forms(cfg, check_annex(annex, cfg.schemas))
+    tables = tables_of(forms, load_roster(cfg.paths.roster), cfg.schemas)
     tz = cfg.campaign.timezone
-    data = export_csv(tables[0], tz) if fmt == "csv" else export_xlsx(tables, tz)
+    if fmt == "csv":
+        data = export_csv(tables[0], tz)
+    elif fmt == "docx":
+        data = export_docx(tables, tz, cfg.campaign.name, now)
+    else:
+        data = export_xlsx(tables, tz)
     if output == "-":
         sys.stdout.buffer.write(data)
         sys.stdout.flush()

@@ -8,12 +8,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 from ingest.core.vocab import Status
 
 __all__ = [
     "AnnexStatus",
+    "SOURCE_COLUMNS",
+    "ExportRow",
+    "ExportTable",
     "FailedItem",
+    "LatestForm",
     "Status",
     "StatusReport",
     "UnassignedItem",
@@ -98,3 +103,43 @@ class StatusReport:
             for a in u.annexes.values()
             if a.status is status and (a.required or not required_only)
         )
+
+
+@dataclass(frozen=True)
+class LatestForm:
+    """The version of one unit's form that counts (latest parsed), with its rows.
+
+    Read by :func:`reports.status.latest_forms` for the consolidated tables (汇总表).
+    """
+
+    unit: str
+    attachment: str
+    filename: str
+    received: datetime | None
+    version: int
+    rows: tuple[dict[str, Any], ...]
+
+
+SOURCE_COLUMNS = ("来源附件", "收到时间", "版本")
+
+
+@dataclass(frozen=True)
+class ExportRow:
+    unit: str
+    values: tuple[str, ...]  # one per canonical field, in field order
+    source: str  # "attachment-id filename"
+    received: datetime | None
+    version: int
+
+
+@dataclass(frozen=True)
+class ExportTable:
+    annex: int
+    title: str
+    fields: tuple[str, ...]
+    numeric: frozenset[str]
+    rows: tuple[ExportRow, ...]
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return ("单位名称", *self.fields, *SOURCE_COLUMNS)

@@ -1,7 +1,9 @@
 """Build the status report as data: one query pass, then plain objects.
 
 This is the only module under ``reports/`` that reads the database; renderers
-and mail drafts take the :class:`~reports.model.StatusReport` it returns.
+and mail drafts take the :class:`~reports.model.StatusReport` it returns, the
+content checks and the consolidated tables (汇总表) the rows it reads
+(:func:`latest_forms`).
 Statuses follow contract §6: only mail received at or before ``as_of`` counts,
 timeliness comes from the earliest receipt, rows from the latest version
 that parsed.
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -20,9 +23,17 @@ from ingest.core.config import Config
 from ingest.core.vocab import Outcome, SourceItemState
 from ingest.match.resolve import suggest_unit
 from ingest.match.roster import Roster, Unit
-from ingest.store.db import from_db, to_db
+from ingest.store.db import from_db, open_db, to_db
 from reports.checks import checks_for
-from reports.model import AnnexStatus, FailedItem, Status, StatusReport, UnassignedItem, UnitStatus
+from reports.model import (
+    AnnexStatus,
+    FailedItem,
+    LatestForm,
+    Status,
+    StatusReport,
+    UnassignedItem,
+    UnitStatus,
+)
 
 
 def build_status(
@@ -66,7 +77,6 @@ def _unit_status(
             cfg,
             as_of,
             db,
-            unit.name,
         )
     return UnitStatus(
         unit=unit.name,
@@ -86,7 +96,6 @@ def _annex_status(
     cfg: Config,
     as_of: datetime,
     db: sqlite_utils.Database,
-    unit: str,
 ) -> AnnexStatus:
     paper_date = date.fromisoformat(paper_on) if paper_on else None
     if paper_date is not None and paper_date > as_of.astimezone(cfg.campaign.timezone).date():
@@ -125,19 +134,42 @@ def _annex_status(
         latest_attachment=best["attachment"],
         paper_received=paper_date,
         stamped_scan=scan,
-        checks=_checks(db, cfg, unit, annex, best, received),
+        checks=content_checks(db, cfg, annex, best, received),
     )
 
 
-def _checks(
+def content_checks(
     db: sqlite_utils.Database,
     cfg: Config,
-    unit: str,
     annex: int,
     best: dict[str, Any],
     received: list[dict[str, Any]],
 ) -> tuple[str, ...]:
-    return tuple(checks_for(db, cfg, unit, annex, best, received))
+    """Content checks of *best* (the version that counts), against the parsed one before."""
+    schema = cfg.schemas.get(annex)
+    if schema is None:
+        return ()
+    earlier = [
+        s
+        for s in received
+        if s["status"] == Outcome.PARSED
+        and s["id"] != best["id"]
+        and (s["received"], s["id"]) < (best["received"], best["id"])
+    ]
+    rows = annex_rows(db, annex, best["id"])
+    if not earlier:
+        return tuple(checks_for(schema, rows))
+    previous = annex_rows(db, annex, earlier[-1]["id"])
+    return tuple(checks_for(schema, rows, previous, earlier[-1].get("version")))
+
+
+def annex_rows(db: sqlite_utils.Database, annex: int, submission: str) -> list[dict[str, Any]]:
+    """The rows of one submission, in form order."""
+    return list(
+        db.query(
+            f"select * from annex{annex}_rows where submission = ? order by row_no", [submission]
+        )
+    )
 
 
 def _unassigned(db: sqlite_utils.Database, cutoff: str, roster: Roster) -> list[UnassignedItem]:
@@ -218,3 +250,35 @@ def _failures(db: sqlite_utils.Database, cutoff: str) -> list[FailedItem]:
         )
     ]
     return out
+
+
+def latest_forms(db: sqlite_utils.Database, annex: int) -> list[LatestForm]:
+    """Per unit, the latest parsed version of *annex* with its rows (all mail so far)."""
+    latest: dict[str, dict[str, Any]] = {}
+    for s in db.query(
+        "select s.*, a.filename from submissions s left join attachments a "
+        "on a.id = s.attachment where s.annex = ? and s.status = ? "
+        "order by s.received, s.id",
+        [annex, Outcome.PARSED],
+    ):
+        latest[s["unit"]] = s  # later receipt wins
+    return [
+        LatestForm(
+            unit=unit,
+            attachment=s["attachment"] or "",
+            filename=s["filename"] or "",
+            received=from_db(s["received"]),
+            version=s["version"] or 0,
+            rows=tuple(annex_rows(db, annex, s["id"])),
+        )
+        for unit, s in latest.items()
+    ]
+
+
+def read_forms(cfg: Config, annexes: Sequence[int]) -> dict[int, list[LatestForm]]:
+    """:func:`latest_forms` of each of *annexes*, from the campaign's database."""
+    db = open_db(cfg.db_path, cfg.schemas)
+    try:
+        return {n: latest_forms(db, n) for n in annexes}
+    finally:
+        db.close()

@@ -8,7 +8,7 @@ from typing import Any
 import sqlite_utils
 
 from ingest.store.db import ensure_schema
-from reports.checks import checks_for
+from reports.status import content_checks
 from tests.support.report_samples import make_config
 
 
@@ -52,7 +52,7 @@ def run(
     cfg = make_config(tmp_path, extra=extra)
     received = [add_version(db, "s1", 1, previous)] if previous else []
     received.append(add_version(db, "s2", 2, rows))
-    return checks_for(db, cfg, "南郑区财政局", 4, received[-1], received)
+    return list(content_checks(db, cfg, 4, received[-1], received))
 
 
 def test_clean_form_has_no_findings(tmp_path: Path) -> None:

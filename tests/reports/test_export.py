@@ -5,9 +5,12 @@ from __future__ import annotations
 from io import BytesIO
 from pathlib import Path
 
+import docx
 import pytest
 import sqlite_utils
 from click.testing import CliRunner
+from docx.enum.section import WD_ORIENT
+from docx.oxml.ns import qn
 from openpyxl import load_workbook
 
 from ingest.app.cli import cli
@@ -108,3 +111,28 @@ def test_export_command(demo: Config, tmp_path: Path) -> None:
     )
     assert res.exit_code == 0 and res.stdout_bytes.startswith(b"\xef\xbb\xbf")
     assert "例：kaohe -c config.toml export" in runner.invoke(cli, ["export", "--help"]).output
+
+
+def test_docx_for_the_committee(demo: Config, db: sqlite_utils.Database, tmp_path: Path) -> None:
+    assert demo.path is not None
+    out = tmp_path / "汇总表.docx"
+    res = CliRunner().invoke(
+        cli, ["-c", str(demo.path), "export", "--all", "--format", "docx", "-o", str(out)]
+    )
+    assert res.exit_code == 0, res.output
+    doc = docx.Document(str(out))
+    section = doc.sections[0]
+    assert section.orientation == WD_ORIENT.LANDSCAPE and section.page_width > section.page_height
+    tables = build_export(db, load_roster(demo.paths.roster), None)
+    assert len(doc.tables) == len(tables) == 5
+    titles = [p.text for p in doc.paragraphs if p.text.endswith("汇总表")]
+    assert titles[2] == "附件4（考核任务申报表）汇总表"
+    word, data = doc.tables[2], tables[2]
+    header = [c.text for c in word.rows[0].cells]
+    assert header == ["单位名称", *data.fields, "版本"]
+    assert word.rows[0]._tr.trPr.find(qn("w:tblHeader")) is not None  # repeats on each page
+    assert len(word.rows) == len(data.rows) + 1
+    first = data.rows[0]
+    assert [c.text for c in word.rows[1].cells] == [first.unit, *first.values, str(first.version)]
+    fonts = doc.styles["Normal"].element.rPr.rFonts
+    assert fonts.get(qn("w:eastAsia")) == "宋体"

@@ -7,6 +7,7 @@ from datetime import datetime
 import click
 
 from ingest.app.cli.base import ANNEX_RANGE, ANNEX_SPAN, Ctx, clerk_errors, cli
+from reports.export import EXPORT_FORMATS, ExportError, write_export
 
 
 @cli.command()
@@ -15,10 +16,10 @@ from ingest.app.cli.base import ANNEX_RANGE, ANNEX_SPAN, Ctx, clerk_errors, cli
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["xlsx", "csv"]),
+    type=click.Choice(list(EXPORT_FORMATS)),
     default="xlsx",
     show_default=True,
-    help="csv 只能用于单个附件（UTF-8，Excel 可直接打开）。",
+    help="csv 只能用于单个附件（UTF-8，Excel 可直接打开）；docx 为供考委会审阅的 Word 文档。",
 )
 @click.option("-o", "--output", metavar="OUT", help="输出文件或目录；“-”表示输出到屏幕。")
 @click.pass_obj
@@ -29,10 +30,9 @@ def export(obj: Ctx, annex: int | None, all_: bool, fmt: str, output: str | None
     例：kaohe -c config.toml export --annex 4
         kaohe -c config.toml export --all -o 汇总表.xlsx
         kaohe -c config.toml export --annex 6 --format csv -o 附件6汇总.csv
+        kaohe -c config.toml export --all --format docx -o 汇总表.docx
     最后几列注明数据来自哪个附件（附件编号和文件名）。
     """
-    from reports.export import ExportError, write_export
-
     if (annex is None) == (not all_):
         raise click.UsageError("请指定 --annex N 或 --all 之一")
     with clerk_errors():
