@@ -135,11 +135,15 @@ def _refuse_duplicate(
                 f"这个文件已经收到过，正在待认领中（附件编号 {r['id']}）；请改用："
                 f"kaohe assign {r['id']} --unit {unit} --annex {annex}"
             )
+        got = _local(r["got"], tz)
         if (r["unit"], r["annex"]) == (unit, annex):
-            got = _local(r["got"], tz)
             raise ClerkActionError(
                 f"这个文件已于 {got} 收到并计为 {unit} 的附件{annex}（附件编号 {r['id']}），无需重复添加"
             )
+        raise ClerkActionError(  # the same bytes counted for two units is a mistake, not a form
+            f"这个文件已于 {got} 收到并计为 {r['unit']} 的附件{r['annex']}（附件编号 {r['id']}）；"
+            f"如果它其实是 {unit} 的，请改用：kaohe assign {r['id']} --unit {unit} --annex {annex}"
+        )
 
 
 def _local(stored: str, tz: ZoneInfo) -> str:

@@ -73,7 +73,9 @@ def _annexes(values: tuple[str, ...]) -> list[int]:
 
 
 @cli.command()
-@click.option("--no-daemon", is_flag=True, help="本机不运行守护进程（手工收信）：只在上次收信失败时报错。")
+@click.option(
+    "--no-daemon", is_flag=True, help="本机不运行守护进程（手工收信）：只在上次收信失败时报错。"
+)
 @click.pass_obj
 def status(obj: Ctx, no_daemon: bool) -> None:
     """运行状态：上次收信的时间和结果、守护进程是否在运行、邮件和报告数量。
@@ -146,7 +148,8 @@ def show(obj: Ctx, attachment: str, output: Path | None) -> None:
     with _errors():
         found = stored_file(obj.cfg, attachment)
         written = save_copy(obj.cfg, attachment, output)
-    click.echo(f"已保存：{written}（{found.filename}，{found.size} 字节）")
+    original = f"原文件名 {found.filename}，" if written.name != found.filename else ""
+    click.echo(f"已保存：{written}（{original}{found.size} 字节）")
 
 
 @cli.command()

@@ -218,6 +218,8 @@ def test_add_file_enters_like_a_mailed_form(tmp_path: Path) -> None:
     assert (entry.action, entry.actor, entry.after and entry.after["unit"]) == ("add", "张三", CZ)
     with pytest.raises(ClerkActionError, match="无需重复添加"):
         add_file(c.cfg, path, "财政局", 4, None)
+    with pytest.raises(ClerkActionError, match=f"计为 {CZ} 的附件4.*kaohe assign .* --unit {ZJJ}"):
+        add_file(c.cfg, path, "住建局", 4, None)  # the same bytes for a second unit: a mistake
     path.write_bytes(make_xlsx_form(4, sample_rows(4, 6), unit_line=None))
     add_file(c.cfg, path, "财政局", 4, datetime(2020, 3, 22, 7, 0, tzinfo=TZ))
     assert annex(report(c), CZ, 4) == ("late", 6, 2)  # a second version, the latest counts
