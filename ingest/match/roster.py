@@ -163,8 +163,8 @@ def _unit(record: dict[str, str], where: str) -> Unit:
     required: set[int] = set()
     for token in annexes:
         digits = re.sub(r"[^0-9]", "", unicodedata.normalize("NFKC", token))
-        if digits not in {"2", "3", "4", "5", "6"}:
-            raise RosterError(f"{where}：“应报附件”中的“{token}”不是 2 到 6 的附件编号")
+        if not digits or len(digits) > 2 or int(digits) < 2:  # annex 1 is this roster
+            raise RosterError(f"{where}：“应报附件”中的“{token}”不是附件编号（如 4、6）")
         required.add(int(digits))
     return Unit(
         name=name,

@@ -1,0 +1,108 @@
+"""``kaohe campaign learn`` and ``kaohe campaign check``: a campaign's annexes as data.
+
+``learn`` reads the office's blank forms and writes an editable annexes.toml;
+``check`` validates the campaign the config selects (CONTRACT §11).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ingest.app.cli.base import ClerkError, Ctx, clerk_errors, cli
+from ingest.core.fsutil import atomic_write
+from parsers.annexes_toml import render_toml
+from parsers.errors import ParseError
+from parsers.learn import LearnedAnnex, learn_templates
+from parsers.schema import AnnexFileError, AnnexSchema, schemas_from_toml
+
+
+@cli.group()
+def campaign() -> None:
+    """本次收集（campaign）的附件定义：从空白表学习、检查。"""
+
+
+@campaign.command()
+@click.argument("templates", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("-o", "--output", metavar="OUT", help="写出的附件定义文件，例如 annexes.toml。")
+def learn(templates: tuple[str, ...], output: str | None) -> None:
+    """从通知所附的空白表（docx、xlsx、doc、xls、wps、et）学出附件定义。
+
+    \b
+    例：kaohe campaign learn 附件2.docx 附件3.docx 附件4.xlsx -o annexes.toml
+    不写 -o 时只显示学到的内容，不写文件。
+    """
+    files = []
+    for name in templates:
+        path = Path(name)
+        if not path.is_file():
+            raise ClerkError(f"找不到文件：{name}")
+        files.append((path.name, path.read_bytes()))
+    try:
+        learned = learn_templates(files)
+    except ParseError as e:
+        raise ClerkError(f"无法读取空白表 {e}") from None
+    click.echo(learned_table(learned))
+    text = render_toml(learned)
+    _check_learned(learned, text)
+    if output:
+        atomic_write(Path(output).expanduser(), text.encode("utf-8"))
+        click.echo(
+            f'已写出：{output}（可直接修改；在配置 [campaign] 中写 annexes = "{Path(output).name}"）'
+        )
+
+
+def _check_learned(learned: list[LearnedAnnex], text: str) -> None:
+    numbers = [a.number for a in learned if a.number is not None]
+    twice = sorted({n for n in numbers if numbers.count(n) > 1})
+    if twice:
+        raise ClerkError(
+            f"附件{'、'.join(map(str, twice))} 出现了不止一张空白表，请只给每个附件一张"
+        )
+    try:
+        schemas_from_toml(text)  # what we write must load back
+    except AnnexFileError as e:
+        click.echo(f"⚠ 写出的文件还需要手工补全后才能使用：{e}")
+
+
+def learned_table(learned: list[LearnedAnnex]) -> str:
+    """What was learned, one block per annex, with the guesses to check."""
+    lines = []
+    for a in sorted(learned, key=lambda a: (a.number is None, a.number or 0)):
+        head = f"附件{a.number}" if a.number is not None else "附件?"
+        lines.append(f"{head}  {a.title or '（无标题）'}    ← {a.source}")
+        cols = "  ".join(_column(f.name, f.numeric, f.required) for f in a.fields)
+        lines.append(f"    列（{len(a.fields)}）：{cols}")
+        lines.append(f"    单位行：{a.unit_line}")
+        lines += [f"    ⚠ {w}" for w in a.warnings]
+    lines.append("（* 数字列，! 每行必填）")
+    return "\n".join(lines)
+
+
+def _column(name: str, numeric: bool, required: bool) -> str:
+    return name + ("*" if numeric else "") + ("!" if required else "")
+
+
+@campaign.command()
+@click.pass_obj
+def check(obj: Ctx) -> None:
+    """检查配置选定的附件定义（annexes.toml）并列出各附件。"""
+    with clerk_errors():
+        cfg = obj.cfg
+    source = str(cfg.campaign.annexes) if cfg.campaign.annexes else "内置 2020 年附件定义"
+    if cfg.campaign.annexes is not None:
+        try:
+            schemas_from_toml(cfg.campaign.annexes.read_text(encoding="utf-8"))
+        except AnnexFileError as e:
+            raise ClerkError(str(e)) from None
+    click.echo(f"{cfg.campaign.name}：{source}，没有发现问题")
+    for schema in cfg.schemas.values():
+        click.echo(describe(schema))
+
+
+def describe(schema: AnnexSchema) -> str:
+    cols = "  ".join(_column(f.name, f.numeric, f.required) for f in schema.fields)
+    rules = [f"{f.name}合计应为 {f.total:g}" for f in schema.fields if f.total is not None]
+    extra = f"；{'；'.join(rules)}" if rules else ""
+    return f"  附件{schema.number}  {schema.title}\n    列：{cols}{extra}"
