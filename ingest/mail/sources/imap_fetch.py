@@ -116,7 +116,8 @@ class Fetcher:
         try:
             item = self._item(uid, meta, cursor)
         except FetchFault as fault:
-            log.warning("邮件 %s 读取失败：%s（%s）", self.key(uid), fault.reason, fault.detail)
+            log.warning("邮件 %s 读取失败：%s", self.key(uid), fault.reason)
+            log.debug("邮件 %s 读取失败的细节：%s", self.key(uid), fault.detail)
             self.streak += 1
             stop = self._recover(fault.broken, f"UID {uid}")
             yield SourceItem(
@@ -200,10 +201,12 @@ class Fetcher:
         try:
             got = dict(self.link.client().fetch(batch, META))
         except NETWORK_ERRORS as e:
-            log.warning("批量读取邮件信息（%s）时连接中断，改为逐封读取：%s", where, _detail(e))
+            log.warning("批量读取邮件信息（%s）时连接中断，改为逐封读取", where)
+            log.debug("批量读取的细节：%s", _detail(e))
             stop = self._recover(True, where)
         except (IMAPClientError, ValueError, TypeError) as e:
-            log.warning("批量读取邮件信息（%s）失败，改为逐封读取：%s", where, _detail(e))
+            log.warning("批量读取邮件信息（%s）失败，改为逐封读取", where)
+            log.debug("批量读取的细节：%s", _detail(e))
             stop = self._recover(False, where)
         else:
             missing = [u for u in batch if u not in got]

@@ -67,10 +67,9 @@ def fetch_listing(client: IMAPClient, uid_range: bytes) -> list[int]:
     try:
         parsed = parse_fetch_response(lines, normalise_times=False, uid_is_key=False)
     except (ProtocolError, ValueError) as e:
-        log.error("逐封列表也无法识别：%s", str(e)[:300])
+        log.debug("逐封列表也无法识别：%s", str(e)[:300])
         raise MailboxError(UNREADABLE_LIST) from None
     uids = [data.get(b"UID") for data in parsed.values()]
     if not all(isinstance(uid, int) for uid in uids):
-        log.error("逐封列表中有缺少 UID 的行")
         raise MailboxError(UNREADABLE_LIST)
     return [uid for uid in uids if isinstance(uid, int)]
