@@ -1,0 +1,109 @@
+"""``kaohe campaign learn/check`` and a learned campaign ingesting with no code change."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner
+
+from ingest.app.cli import cli
+from parsers.schema import schemas_from_toml
+from tests.support import campaign_2021 as y2021
+from tests.support.campaign import Campaign, make_campaign
+from tests.support.mails import make_mail
+
+
+def run(*args: str) -> Any:
+    res = CliRunner().invoke(cli, list(args))
+    return res
+
+
+def learn_2021(root: Path) -> Any:
+    (root / "blank").mkdir(parents=True)
+    for name, data in y2021.blank_forms().items():
+        (root / "blank" / name).write_bytes(data)
+    files = sorted(str(p) for p in (root / "blank").iterdir())
+    return run("campaign", "learn", *files, "-o", str(root / "annexes.toml"))
+
+
+def test_learn_2021_blank_forms_prints_and_writes_what_it_learned(tmp_path: Path) -> None:
+    res = learn_2021(tmp_path)
+    assert res.exit_code == 0, res.output
+    assert "附件7  2021年度营商环境优化创新事项申报表" in res.output
+    assert "列（8）：序号  任务类别  重点任务名称!  年度目标  完成时限  分值*" in res.output
+    schemas = schemas_from_toml((tmp_path / "annexes.toml").read_text(encoding="utf-8"))
+    assert list(schemas) == [2, 4, 7]
+    for form in y2021.FORMS:
+        got = schemas[form.number]
+        assert (got.title, got.field_names, got.numeric_fields) == (
+            form.title,
+            form.fields,
+            form.numeric,
+        )
+
+
+def season_2021(tmp_path: Path) -> Campaign:
+    assert learn_2021(tmp_path).exit_code == 0
+    c = make_campaign(tmp_path, roster=y2021.ROSTER, config=y2021.config())
+    mails = [
+        ("nzczj@163.com", "财政局2021年考核任务", 4, "南郑区财政局", "2021-03-10T09:00"),
+        ("nzczj@163.com", "财政局创新事项", 7, "南郑区财政局", "2021-03-11T09:00"),
+        ("dhkz2020@163.com", "大河坎镇指标建议", 2, "大河坎镇人民政府", "2021-03-12T09:00"),
+    ]
+    for i, (sender, subject, n, unit, when) in enumerate(mails):
+        form = y2021.BY_NUMBER[n]
+        raw = make_mail(
+            sender=sender,
+            subject=subject,
+            attachments=[(form.filename, y2021.filled_form(n, unit))],
+        )
+        c.deliver(f"{i}.eml", raw, when)
+    return c
+
+
+def test_a_learned_campaign_with_an_annex_7_ingests_with_no_code_change(tmp_path: Path) -> None:
+    c = season_2021(tmp_path)
+    cfgarg = ("-c", str(c.config_path))
+    assert run(*cfgarg, "poll").exit_code == 0
+    res = run(*cfgarg, "report", "--as-of", "2021-03-21T08:00", "--format", "json", "-o", "-")
+    assert res.exit_code == 0, res.output
+    report = json.loads(res.output)
+    cz = next(u for u in report["units"] if u["unit"] == "南郑区财政局")["annexes"]
+    assert (cz["4"]["status"], cz["4"]["rows"]) == ("submitted", 3)
+    assert (cz["7"]["status"], cz["7"]["rows"]) == ("submitted", 2)
+    spj = next(u for u in report["units"] if u["unit"] == "南郑区行政审批服务局")["annexes"]
+    assert spj["7"]["status"] == "overdue"
+    assert report["unassigned"] == []
+    res = run(*cfgarg, "export", "--annex", "7", "--format", "csv", "-o", "-")
+    assert res.exit_code == 0, res.output
+    table = list(csv.reader(io.StringIO(res.output.lstrip("\ufeff"))))
+    assert table[0][:5] == ["单位名称", "序号", "创新事项名称", "改革举措", "投入资金"]
+    assert table[1][:5] == ["南郑区财政局", "1", "企业开办一日办结", "线上一网通办", "35.5"]
+    res = run(*cfgarg, "export", "--annex", "4", "--format", "csv", "-o", "-")
+    rows = list(csv.reader(io.StringIO(res.output.lstrip("\ufeff"))))
+    assert rows[0][3:5] == ["重点任务名称", "年度目标"] and rows[2][3] == "政府债务风险防控"
+
+
+def test_annex_option_follows_the_campaign(tmp_path: Path) -> None:
+    c = season_2021(tmp_path)
+    res = run("-c", str(c.config_path), "export", "--annex", "3", "--format", "csv", "-o", "-")
+    assert res.exit_code != 0 and "没有附件3（本次的附件：2、4、7）" in res.output
+
+
+def test_campaign_check_names_the_bad_key(tmp_path: Path) -> None:
+    assert learn_2021(tmp_path).exit_code == 0
+    c = make_campaign(tmp_path, roster=y2021.ROSTER, config=y2021.config())
+    res = run("-c", str(c.config_path), "campaign", "check")
+    assert res.exit_code == 0 and "附件7  2021年度营商环境优化创新事项申报表" in res.output
+    text = (tmp_path / "annexes.toml").read_text(encoding="utf-8")
+    (tmp_path / "annexes.toml").write_text(
+        text.replace("numeric = true", 'numeric = "是"', 1), encoding="utf-8"
+    )
+    res = run("-c", str(c.config_path), "campaign", "check")
+    assert res.exit_code == 1
+    assert res.output.startswith("错误：campaign.annexes：annexes.toml：第1个 [[annex]]（附件2）")
+    assert "（权重）：numeric 只能是 true 或 false" in res.output
