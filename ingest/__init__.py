@@ -1,10 +1,13 @@
 """kaohe-inbox: mailbox → raw archive → unpack → classify/identify → parse → database.
 
-sqlite-utils and openpyxl import pandas and numpy at import time only to
-recognise their types in values. kaohe never hands them such values, and the
-two imports cost about 0.5 s and 45 MB of memory on every ``kaohe`` command and
-in the daemon, so both libraries are imported here with pandas and numpy
-hidden; importing pandas or numpy afterwards works as usual.
+kaohe never imports pandas or numpy, and neither is a dependency (pandas is the
+optional ``analysis`` extra). But when they are installed — the extra, or a
+Python shared with other tools — sqlite-utils and openpyxl import them at import
+time only to recognise their types in values. kaohe never hands them such values,
+and the two imports cost about 0.5 s and 45 MB of memory on every ``kaohe``
+command and in the daemon, so both libraries are imported here with pandas and
+numpy hidden; importing pandas or numpy afterwards works as usual. Without them
+installed this is a no-op.
 """
 
 import sys

@@ -1,7 +1,7 @@
 """Decode subjects, display names and attachment names as Chinese mail clients write them.
 
-Python's ``email`` package gets several of these wrong (see FIELD-NOTES, "Attachment
-names"): a GB2312 label on GBK-only characters, unquoted encoded-words in
+Python's ``email`` package gets several of these wrong (each seen in real office
+mail; tests/ingest/mail/test_names.py has one case per kind): a GB2312 label on GBK-only characters, unquoted encoded-words in
 ``filename=``, raw 8-bit GBK bytes, a space inserted before ``.xlsx``. So this
 module reads the raw header text (``Message.raw_items()`` under the ``compat32``
 policy, where 8-bit bytes survive as surrogate escapes) and decodes it itself:
