@@ -12,6 +12,9 @@ Internal kinds are the contract §8 types (docx, xlsx, doc, xls, pdf, zip, rar,
   (WPS writes the same OLE2 ``WordDocument`` / ``Workbook`` streams). They are
   read exactly like doc / xls; the kind only keeps the hint.
 - ``odt`` / ``ods``: OpenDocument text / spreadsheet (LibreOffice, WPS export).
+- ``xlsb``: Excel binary workbook (a zip like xlsx, with ``xl/workbook.bin``).
+- ``xls`` also covers bare BIFF2–5 record streams (Excel 2.x–5.0, no OLE2 container).
+- ``csv``: a delimited text table (UTF-8, GBK or GB18030).
 - ``rtf``: Rich Text, often sent as ``.doc``.
 - ``html``: an HTML page, usually a ``.xls`` exported by an old web system.
 - ``encrypted``: a password-protected Office file (OOXML or binary).
@@ -30,6 +33,9 @@ import zipfile
 
 import olefile
 
+from parsers.biff import has_filepass, is_biff_stream
+from parsers.csv import looks_delimited
+
 logger = logging.getLogger(__name__)
 
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -37,6 +43,7 @@ ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # a member, or an empty archive
 RAR_MAGIC = b"Rar!\x1a\x07"
 SEVEN_ZIP_MAGIC = b"7z\xbc\xaf\x27\x1c"
 _CONTENT_TYPES_CAP = 1 << 20  # [Content_Types].xml is a few KB; never read more
+_GLOBALS_HEAD = 8192  # FILEPASS follows the BOF at the start of the Workbook stream
 
 CONTRACT_TYPES = ("docx", "xlsx", "doc", "xls", "pdf", "zip", "rar", "7z", "image", "text", "other")
 _CONTRACT_OF = {
@@ -47,6 +54,8 @@ _CONTRACT_OF = {
     "eml": "text",
     "odt": "other",
     "ods": "other",
+    "xlsb": "xlsx",
+    "csv": "text",
     "empty": "other",
 }
 _ENCRYPTED_BY_EXTENSION = {
@@ -58,6 +67,7 @@ _ENCRYPTED_BY_EXTENSION = {
     "wps": "doc",
     "xls": "xls",
     "et": "xls",
+    "xlsb": "xlsx",
 }
 
 
@@ -78,7 +88,9 @@ def detect_type(data: bytes, filename: str = "") -> str:
         return "7z"
     if _is_image(head):
         return "image"
-    return _text_kind(data)
+    if is_biff_stream(head):
+        return "encrypted" if has_filepass(data) else "xls"
+    return _text_kind(data, filename)
 
 
 def contract_type(kind: str, filename: str = "") -> str:
@@ -114,17 +126,31 @@ def _zip_kind(data: bytes) -> str:
                 _read_capped(zf, "[Content_Types].xml") if "[Content_Types].xml" in names else b""
             )
             mimetype = _read_capped(zf, "mimetype") if "mimetype" in names else b""
+            manifest = _read_capped(zf, _MANIFEST) if mimetype and _MANIFEST in names else b""
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError):
         return "zip"  # a broken zip is still a zip; expanding it reports why
+    if "xl/workbook.bin" in names:  # before the XML checks: an xlsb lists XML parts too
+        return "xlsb"
     if b"wordprocessingml" in types or "word/document.xml" in names:
         return "docx"
     if b"spreadsheetml" in types or "xl/workbook.xml" in names:
         return "xlsx"
-    if mimetype.startswith(b"application/vnd.oasis.opendocument.text"):
-        return "odt"
-    if mimetype.startswith(b"application/vnd.oasis.opendocument.spreadsheet"):
-        return "ods"
-    return "zip"
+    return _odf_kind(mimetype, manifest)
+
+
+_MANIFEST = "META-INF/manifest.xml"
+_ODF_KINDS = {
+    b"application/vnd.oasis.opendocument.text": "odt",
+    b"application/vnd.oasis.opendocument.spreadsheet": "ods",
+}
+
+
+def _odf_kind(mimetype: bytes, manifest: bytes) -> str:
+    """odt / ods, ``encrypted`` when the manifest carries encryption data, else zip."""
+    kind = _ODF_KINDS.get(mimetype.strip())
+    if kind is None:
+        return "zip"
+    return "encrypted" if b"encryption-data" in manifest else kind
 
 
 def _read_capped(zf: zipfile.ZipFile, name: str) -> bytes:
@@ -142,6 +168,7 @@ def _ole_kind(data: bytes, filename: str) -> str:
         return "other"
     try:
         streams = {"/".join(entry).lower() for entry in ole.listdir(streams=True, storages=False)}
+        globals_head = _workbook_head(ole)
     finally:
         ole.close()
     if "encryptedpackage" in streams or "encryptioninfo" in streams:
@@ -150,10 +177,23 @@ def _ole_kind(data: bytes, filename: str) -> str:
     if "worddocument" in streams:
         kind = "wps" if ext == "wps" else "doc"
     elif "workbook" in streams or "book" in streams:
+        if has_filepass(globals_head):
+            return "encrypted"
         kind = "et" if ext == "et" else "xls"
     else:
         return "other"
     return "encrypted" if _legacy_encrypted(data) else kind
+
+
+def _workbook_head(ole: olefile.OleFileIO) -> bytes:
+    """The start of an Excel workbook's globals substream (b"" when there is none)."""
+    book = next((name for name in ("Workbook", "Book") if ole.exists(name)), None)
+    if book is None:
+        return b""
+    try:
+        return bytes(ole.openstream(book).read(_GLOBALS_HEAD))
+    except Exception:  # a damaged stream: the reader reports the damage
+        return b""
 
 
 def _legacy_encrypted(data: bytes) -> bool:
@@ -201,7 +241,7 @@ _EML_HEADERS = (
 )
 
 
-def _text_kind(data: bytes) -> str:
+def _text_kind(data: bytes, filename: str = "") -> str:
     head = data[:4096]
     stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if stripped.startswith(b"{\\rtf"):
@@ -214,6 +254,8 @@ def _text_kind(data: bytes) -> str:
         return "other"
     if stripped.startswith(_EML_HEADERS) and b"\n\n" in data.replace(b"\r\n", b"\n")[:65536]:
         return "eml"
+    if _extension(filename) in ("csv", "tsv") or looks_delimited(head):
+        return "csv"
     return "text"
 
 

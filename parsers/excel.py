@@ -1,25 +1,33 @@
-"""xlsx / xls (BIFF8, also WPS .et) -> :class:`Document` with python-calamine.
+"""xlsx / xlsb / ods / xls (BIFF8, also WPS .et) -> :class:`Document` with python-calamine.
 
 calamine reads a 50-row form in under a millisecond (openpyxl: ~10 ms) and
-reports merged ranges and sheet visibility for both formats, so no fallback
+reports merged ranges and sheet visibility for every format, so no fallback
 reader is needed for merges. xls files calamine refuses are retried with xlrd
-(older BIFF variants written by some government systems).
+(older BIFF variants written by some government systems); bare BIFF2–5 streams
+(no OLE2 container) go to xlrd directly.
+
+Before calamine builds a sheet's grid, :mod:`parsers.sheet_guard` measures the
+filled rectangle from the XML (xlsx, ods): an oversized sheet is skipped with a
+warning, and a workbook with nothing else is refused with a Chinese reason.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import tempfile
+import zipfile
 from collections.abc import Sequence
 from io import BytesIO, StringIO
 from typing import Any
 
 import python_calamine as pc
 
+from parsers import sheet_guard
+from parsers.biff import is_biff_stream
 from parsers.errors import EncryptedFile, ParseError
 from parsers.model import Document, Table
 
-__all__ = ["read_xls", "read_xlsx", "sheet_table"]
+__all__ = ["read_ods", "read_xls", "read_xlsb", "read_xlsx", "sheet_table"]
 
 _Range = tuple[tuple[int, int], tuple[int, int]]
 _MIN_HEADER_CELLS = 3  # a row with fewer filled cells above the table is a title/unit line
@@ -27,11 +35,32 @@ _MIN_HEADER_CELLS = 3  # a row with fewer filled cells above the table is a titl
 
 def read_xlsx(data: bytes) -> Document:
     """Read every visible worksheet of an .xlsx workbook."""
-    return _read(data, "xlsx")
+    try:
+        with zipfile.ZipFile(BytesIO(data)) as zf:
+            extents = sheet_guard.xlsx_extents(zf)
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
+        raise ParseError("文件已损坏，无法打开（xlsx）") from exc
+    return _read(data, "xlsx", sheet_guard.too_big(extents))
+
+
+def read_xlsb(data: bytes) -> Document:
+    """Read every visible worksheet of an .xlsb (Excel binary) workbook."""
+    return _read(data, "xlsb")
+
+
+def read_ods(data: bytes) -> Document:
+    """Read every visible sheet of an OpenDocument spreadsheet (no LibreOffice needed)."""
+    try:
+        extents = sheet_guard.ods_extents(data)
+    except Exception as exc:  # zipfile/lxml errors: calamine would fail the same way
+        raise ParseError("文件已损坏，无法打开（ods）") from exc
+    return _read(data, "ods", sheet_guard.too_big(extents))
 
 
 def read_xls(data: bytes) -> Document:
     """Read every visible worksheet of a BIFF .xls (or WPS .et) workbook."""
+    if is_biff_stream(data[:16]):
+        return _read_xlrd(data)  # Excel 2.x–5.0 without an OLE2 container
     try:
         return _read(data, "xls")
     except EncryptedFile:
@@ -54,16 +83,19 @@ def _open_book(data: bytes, kind: str) -> pc.CalamineWorkbook:
         return pc.CalamineWorkbook.from_path(tmp.name)
 
 
-def _read(data: bytes, kind: str) -> Document:
+def _read(data: bytes, kind: str, skip: dict[str, sheet_guard.Extent] | None = None) -> Document:
+    """All visible worksheets but those in *skip* (too big to read: a warning each)."""
     reason = f"文件已损坏，无法打开（{kind}）"
+    skip = skip or {}
     try:
         book = _open_book(data, kind)
-        sheets = [
-            (meta.name, book.get_sheet_by_name(meta.name))
+        visible = [
+            meta.name
             for meta in book.sheets_metadata
             if meta.visible == pc.SheetVisibleEnum.Visible
             and meta.typ == pc.SheetTypeEnum.WorkSheet
         ]
+        sheets = [(name, book.get_sheet_by_name(name)) for name in visible if name not in skip]
         grids = [
             (name, sheet.to_python(skip_empty_area=False), sheet.merged_cell_ranges or [])
             for name, sheet in sheets
@@ -77,12 +109,16 @@ def _read(data: bytes, kind: str) -> Document:
             raise ParseError(reason) from exc
         raise
     tables = [sheet_table(name, values, merges) for name, values, merges in grids]
-    return _document(kind, [t for t in tables if t.rows or t.before])
+    skipped = [sheet_guard.reason(name, skip[name]) for name in visible if name in skip]
+    if skipped and not sheets:
+        name = next(name for name in visible if name in skip)
+        raise ParseError(sheet_guard.reason(name, skip[name], stopped=True))
+    return _document(kind, [t for t in tables if t.rows or t.before], tuple(skipped))
 
 
-def _document(kind: str, tables: list[Table]) -> Document:
+def _document(kind: str, tables: list[Table], warnings: tuple[str, ...] = ()) -> Document:
     lines = tuple(line for t in tables for line in t.before)
-    return Document(kind, tuple(tables), lines)
+    return Document(kind, tuple(tables), lines, warnings)
 
 
 def sheet_table(name: str, values: Sequence[Sequence[Any]], merges: Sequence[_Range]) -> Table:
@@ -165,6 +201,8 @@ def _read_xlrd(data: bytes) -> Document:
         )
         tables = [_xlrd_table(book, sheet) for sheet in book.sheets() if sheet.visibility == 0]
     except Exception as exc:  # xlrd raises XLRDError, CompDocError, struct.error, ...
+        if "encrypted" in str(exc).lower():
+            raise EncryptedFile() from exc
         raise ParseError("文件已损坏，无法打开（xls）") from exc
     return _document("xls", [t for t in tables if t.rows or t.before])
 

@@ -1,6 +1,7 @@
 """Legacy formats: LibreOffice headless turns doc/wps/rtf/odt into docx and
-xls/et/ods into xlsx, then the native readers take over; HTML "spreadsheets"
-are read directly (:mod:`parsers.html`).
+xls/et into xlsx, then the native readers take over; HTML "spreadsheets"
+are read directly (:mod:`parsers.html`). (.ods is read by python-calamine: a
+crafted .ods once drove soffice to 15 GB.)
 
 Conversion cost is LibreOffice's start-up (~1.2 s), not the files, so a
 :class:`Converter` converts every waiting file of one target format in ONE
@@ -14,7 +15,9 @@ Conversion cost is LibreOffice's start-up (~1.2 s), not the files, so a
   converted go again in a new call: soffice's per-file progress lines tell
   which file hung (:func:`_hung_index`), and only that one fails;
 - inputs are named ``0000.doc`` … (never the sender's name), and everything
-  lives under one temp dir that is removed afterwards.
+  lives under one temp dir that is removed afterwards;
+- ``memory_mb`` caps the address space of soffice and everything it starts
+  (``RLIMIT_AS``, inherited by oosplash and soffice.bin), and no core files.
 
 A Converter is not thread-safe; use one per worker.
 """
@@ -25,11 +28,13 @@ import dataclasses
 import hashlib
 import logging
 import os
+import resource
 import shutil
 import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -46,7 +51,6 @@ _ROUTES: dict[str, tuple[str, str]] = {
     "odt": ("odt", "docx"),
     "xls": ("xls", "xlsx"),
     "et": ("xls", "xlsx"),
-    "ods": ("ods", "xlsx"),
 }
 MISSING = {
     "docx": "需要 LibreOffice 才能读取 .doc/.wps 文件：apt-get install libreoffice-writer-nogui",
@@ -82,9 +86,12 @@ class Converter:
         soffice: str | None = None,
         batch_size: int = 40,
         temp_dir: str | None = None,
+        memory_mb: float | None = None,
     ) -> None:
-        """*temp_dir*: where the private work dir goes (default: the system temp dir)."""
+        """*temp_dir*: where the private work dir goes (default: the system temp dir);
+        *memory_mb*: address-space cap of each LibreOffice process (None: no cap)."""
         self.timeout_seconds = timeout_seconds
+        self.memory_mb = memory_mb
         self.batch_size = max(1, batch_size)
         self.soffice = soffice or find_soffice()
         self.temp_dir = temp_dir
@@ -198,11 +205,25 @@ class Converter:
             proc = subprocess.Popen(
                 cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.DEVNULL,
                 cwd=self._workdir, env=env, start_new_session=True,
+                preexec_fn=_limiter(self.memory_mb),
             )  # fmt: skip
             try:
                 return _watch(proc, outdir, self.timeout_seconds)
             finally:
                 _kill_group(proc)
+
+
+def _limiter(memory_mb: float | None) -> Callable[[], None] | None:
+    """A ``preexec_fn`` capping the child's address space (and its children's)."""
+    if memory_mb is None:
+        return None
+    cap = int(memory_mb * 1024 * 1024)
+
+    def limit() -> None:  # runs in the child between fork and exec: no locks, no logging
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+    return limit
 
 
 def _key(data: bytes, kind: str) -> tuple[str, str]:

@@ -7,6 +7,12 @@ follows what python-docx 1.2 reports: a vertically merged continuation cell
 repeats the text of the cell that starts the merge (``row.cells`` hands back
 the same ``_tc``), while a horizontally merged cell (``w:gridSpan``) keeps its
 text in the left-most grid column only.
+
+Spans come from the file and are not trusted: ``w:gridSpan``/``w:gridBefore``
+are clamped so that no row grows past the table's grid (``w:tblGrid``, at least
+64 and at most 512 columns), and a table whose grid would exceed a million
+cells is refused. A 949-byte docx with ``gridSpan="30000000"`` once took 34 s
+and 1.7 GB here.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ _P, _TBL, _TR, _TC, _SDT = f"{_W}p", f"{_W}tbl", f"{_W}tr", f"{_W}tc", f"{_W}sdt
 _R, _T, _TAB, _BR, _CR = f"{_W}r", f"{_W}t", f"{_W}tab", f"{_W}br", f"{_W}cr"
 _VAL = f"{_W}val"
 _TRPR, _TCPR, _GRID_BEFORE = f"{_W}trPr", f"{_W}tcPr", f"{_W}gridBefore"
+_TBLGRID, _GRIDCOL = f"{_W}tblGrid", f"{_W}gridCol"
 _GRID_SPAN, _VMERGE, _HMERGE = f"{_W}gridSpan", f"{_W}vMerge", f"{_W}hMerge"
 # Run containers whose runs are visible text (deleted runs live in w:del and are skipped).
 _RUN_PARENTS = frozenset(
@@ -39,6 +46,9 @@ _OFFICE_DOC = "/officeDocument"
 # resolve_entities=False: no XXE, no entity expansion (same stance as python-docx).
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
 _CORRUPT = "文件已损坏，无法打开（docx）"
+_MIN_COLUMNS, _MAX_COLUMNS = 64, 512  # bounds of a row's width, whatever tblGrid says
+_MAX_TABLE_CELLS = 1_000_000
+_TABLE_TOO_BIG = "表格过大（{rows}行×{cols}列），文件过大或结构异常，已停止读取"
 
 
 def read_docx(data: bytes) -> Document:
@@ -156,23 +166,41 @@ def _table_grids(tbl: etree._Element) -> list[tuple[tuple[str, ...], ...]]:
 
 
 def _grid(tbl: etree._Element, nested: list[etree._Element]) -> tuple[tuple[str, ...], ...]:
+    limit = _column_limit(tbl)
     rows: list[list[str]] = []
     for tr in _children(tbl, _TR):
-        row: list[str] = [""] * _grid_before(tr)
-        for tc in _children(tr, _TC):
-            span, vmerge = _cell_props(tc)
-            col = len(row)
-            above = rows[-1] if rows else None
-            if vmerge == "continue" and above is not None:
-                row.extend(above[col + i] if col + i < len(above) else "" for i in range(span))
-            elif vmerge == "hcontinue":
-                row.extend([""] * span)
-            else:
-                row.append(_cell_text(tc, nested))
-                row.extend([""] * (span - 1))
-        rows.append(row)
+        rows.append(_row(tr, rows[-1] if rows else None, limit, nested))
     width = max((len(r) for r in rows), default=0)
+    if width * len(rows) > _MAX_TABLE_CELLS:
+        raise ParseError(_TABLE_TOO_BIG.format(rows=len(rows), cols=width))
     return tuple(tuple(r + [""] * (width - len(r))) for r in rows)
+
+
+def _row(
+    tr: etree._Element, above: list[str] | None, limit: int, nested: list[etree._Element]
+) -> list[str]:
+    """One table row's cells, no wider than *limit* grid columns."""
+    row: list[str] = [""] * min(_grid_before(tr), limit)
+    for tc in _children(tr, _TC):
+        col = len(row)
+        if col >= limit:
+            break
+        span, vmerge = _cell_props(tc)
+        span = min(span, limit - col)
+        if vmerge == "continue" and above is not None:
+            row.extend(above[col + i] if col + i < len(above) else "" for i in range(span))
+        elif vmerge == "hcontinue":
+            row.extend([""] * span)
+        else:
+            row.append(_cell_text(tc, nested))
+            row.extend([""] * (span - 1))
+    return row
+
+
+def _column_limit(tbl: etree._Element) -> int:
+    """The table's declared grid width, kept within [_MIN_COLUMNS, _MAX_COLUMNS]."""
+    declared = sum(1 for grid in _child(tbl, _TBLGRID) for _ in _child(grid, _GRIDCOL))
+    return min(max(declared, _MIN_COLUMNS), _MAX_COLUMNS)
 
 
 def _children(parent: etree._Element, tag: str) -> Iterator[etree._Element]:

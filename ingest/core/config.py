@@ -96,6 +96,8 @@ class LimitsConfig:
     max_archive_members: int = 500
     max_archive_depth: int = 2  # archives inside archives
     convert_timeout_seconds: float = 120.0  # LibreOffice, per file
+    parse_memory_mb: float = 1024.0  # address space of a parse worker (and of LibreOffice)
+    parse_seconds: float = 60.0  # CPU and wall-clock time of one parse job
 
 
 @dataclass(frozen=True)
@@ -265,7 +267,7 @@ def config_from_dict(raw: dict[str, Any], base: Path, path: Path | None = None) 
         campaign=campaign,
         paths=paths,
         schedule=_schedule(_table(raw, "schedule")),
-        limits=_section(LimitsConfig, _table(raw, "limits"), "limits", base),
+        limits=_limits(_section(LimitsConfig, _table(raw, "limits"), "limits", base)),
         smtp=_section(SmtpConfig, _table(raw, "smtp"), "smtp", base),
         report=_section(ReportConfig, _table(raw, "report"), "report", base),
         receipts=_section(ReceiptsConfig, _table(raw, "receipts"), "receipts", base),
@@ -274,6 +276,15 @@ def config_from_dict(raw: dict[str, Any], base: Path, path: Path | None = None) 
         synonyms=synonyms,
         web=_web(_section(WebConfig, _table(raw, "web"), "web", base)),
     )
+
+
+def _limits(limits: LimitsConfig) -> LimitsConfig:
+    """The parse sandbox needs room to start a Python worker and time to read a file."""
+    if limits.parse_memory_mb < 256:
+        raise ConfigError("limits.parse_memory_mb 至少为 256（解析进程的内存上限，单位 MB）")
+    if limits.parse_seconds <= 0:
+        raise ConfigError("limits.parse_seconds 必须大于 0（读取一个文件最多用的秒数）")
+    return limits
 
 
 def _web(web: WebConfig) -> WebConfig:

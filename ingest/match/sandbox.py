@@ -1,0 +1,449 @@
+"""Untrusted bytes are read in worker processes with hard limits.
+
+A hostile attachment can end a process Python cannot protect: python-calamine
+aborts (SIGABRT) when a sheet claims a 549 GB grid, a Word table can eat
+gigabytes. Every read of an attachment's bytes (type detection, archive
+expansion, reading a document) therefore runs as a job in a worker process:
+
+- the worker caps its own address space (``RLIMIT_AS``) and CPU time
+  (``RLIMIT_CPU``, renewed per job), writes no core files and works in a
+  private scratch dir (cwd and ``TMPDIR``) that the pool removes on close;
+- the parent enforces a wall-clock limit per job and kills a worker that
+  overruns; a worker that dies (abort, kill, limit) is restarted for the next
+  job, and the job raises :class:`ParseAborted` (a :class:`ParseError` whose
+  reason is :data:`STOPPED`), so the attachment gets an outcome and the poll
+  goes on;
+- the worker's stderr (a Rust panic message, library warnings) goes to a file
+  in the scratch dir and is logged at DEBUG, never to the terminal.
+
+Workers are long-lived: a job costs one pickle round trip over a pipe.
+:class:`ParsePool` runs ``workers`` of them; :meth:`ParsePool.call` runs one
+job on a free worker (any thread), :meth:`ParsePool.submit` returns a future,
+and :meth:`ParsePool.map` yields results in submission order, so a caller can
+parse in parallel and still commit in fetch order.
+
+Jobs are ``(function, args)``: a module-level function, pickled by reference,
+its module imported by the worker on first use.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import pickle
+import queue
+import resource
+import select
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+from ingest.core.config import LimitsConfig
+from parsers.errors import ParseError
+
+log = logging.getLogger(__name__)
+
+STOPPED = "文件过大或结构异常，已停止读取"
+_HEADER = struct.Struct("<Q")
+_CHUNK = 1 << 20
+_PRELOAD = ("parsers", "ingest.mail.containers", "ingest.match.analyse")
+_SCRATCH_PREFIX = "parse-"
+
+
+class ParseAborted(ParseError):
+    """A job's worker died, was killed or hit a limit; the reason is for the clerk."""
+
+    def __init__(self, reason: str = STOPPED) -> None:
+        super().__init__(reason)
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    """Per-job limits: address space of a worker, CPU and wall-clock seconds."""
+
+    memory_mb: float = 1024.0
+    seconds: float = 60.0
+
+    @classmethod
+    def of(cls, limits: LimitsConfig) -> SandboxLimits:
+        return cls(memory_mb=limits.parse_memory_mb, seconds=limits.parse_seconds)
+
+    @property
+    def memory_bytes(self) -> int:
+        return int(self.memory_mb * 1024 * 1024)
+
+
+# --------------------------------------------------------------------------- parent side
+
+
+class _Worker:
+    """One worker process and its pipes; restarted by :meth:`run` when it is gone."""
+
+    def __init__(self, limits: SandboxLimits, scratch: Path, index: int) -> None:
+        self.limits = limits
+        self.scratch = scratch
+        self.index = index
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.job: str = ""  # name of the job in progress ("" when idle)
+        self._err_path = scratch / f"worker-{index}.stderr"
+        self._err_seen = 0
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None else None
+
+    def start(self) -> None:
+        err = self._err_path.open("ab")
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "ingest.match.sandbox"],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
+                cwd=self.scratch, env=_worker_env(self.scratch), close_fds=True,
+            )  # fmt: skip
+        finally:
+            err.close()
+        init = {"path": list(sys.path), "memory": self.limits.memory_bytes, "preload": _PRELOAD}
+        assert self.proc.stdin is not None
+        _send(self.proc.stdin, init)
+
+    def run(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+        self.job = getattr(fn, "__name__", "job")
+        try:
+            if self.proc is None or self.proc.poll() is not None:
+                self.start()
+            assert self.proc is not None and self.proc.stdin is not None
+            _send(self.proc.stdin, (fn, args, self.limits.seconds))
+            status, value = _receive(self.proc, time.monotonic() + self.limits.seconds)
+        except (OSError, EOFError, TimeoutError, pickle.UnpicklingError) as e:
+            self._stop_after(e)
+            raise ParseAborted() from None
+        finally:
+            self.job = ""
+            self._log_stderr()
+        if status == "ok":
+            return value
+        if status == "abort":  # the worker hit a limit it noticed itself, and exits
+            self._stop_after(value)
+            raise ParseAborted()
+        raise value
+
+    def _stop_after(self, why: object) -> None:
+        """Kill and reap the worker after a failed job; log what happened."""
+        proc = self.proc
+        self.proc = None
+        if proc is None:
+            return
+        timed_out = isinstance(why, TimeoutError)
+        _kill(proc)
+        log.warning(
+            "parse worker %d (pid %d) stopped: %s (exit %s)",
+            self.index, proc.pid, "time limit" if timed_out else why, proc.returncode,
+        )  # fmt: skip
+
+    def _log_stderr(self) -> None:
+        try:
+            size = self._err_path.stat().st_size
+        except OSError:
+            return
+        if size <= self._err_seen:
+            return
+        with self._err_path.open("rb") as f:
+            f.seek(self._err_seen)
+            text = f.read(size - self._err_seen)
+        self._err_seen = size
+        log.debug("parse worker %d stderr: %s", self.index, text.decode(errors="replace").strip())
+
+    def stop(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return
+        assert proc.stdin is not None
+        try:
+            proc.stdin.close()  # EOF: the worker exits on its own
+            proc.wait(timeout=2)
+        except (OSError, subprocess.TimeoutExpired):
+            _kill(proc)
+        finally:
+            if proc.stdout is not None:
+                proc.stdout.close()
+            self._log_stderr()
+
+
+def _worker_env(scratch: Path) -> dict[str, str]:
+    env = {**os.environ, "TMPDIR": str(scratch), "PYTHONDONTWRITEBYTECODE": "1"}
+    env.pop("PYTHONSTARTUP", None)
+    return env
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        proc.kill()
+    except ProcessLookupError:
+        pass
+    proc.wait()
+    for pipe in (proc.stdin, proc.stdout):
+        if pipe is not None:
+            try:
+                pipe.close()
+            except OSError:
+                pass
+
+
+def _send(pipe: IO[bytes], obj: Any) -> None:
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    pipe.write(_HEADER.pack(len(data)))
+    pipe.write(data)
+    pipe.flush()
+
+
+def _receive(proc: subprocess.Popen[bytes], deadline: float) -> tuple[str, Any]:
+    assert proc.stdout is not None
+    fd = proc.stdout.fileno()
+    (size,) = _HEADER.unpack(_read_exact(fd, _HEADER.size, deadline))
+    status, value = pickle.loads(_read_exact(fd, size, deadline))
+    return str(status), value
+
+
+def _read_exact(fd: int, size: int, deadline: float) -> bytearray:
+    """Read *size* bytes from *fd* before *deadline* (TimeoutError), EOF → EOFError."""
+    buf = bytearray(size)
+    view = memoryview(buf)
+    got = 0
+    poller = select.poll()
+    poller.register(fd, select.POLLIN | select.POLLHUP)
+    while got < size:
+        left = deadline - time.monotonic()
+        if left <= 0 or not poller.poll(left * 1000):
+            raise TimeoutError
+        chunk = os.read(fd, min(_CHUNK, size - got))
+        if not chunk:
+            raise EOFError
+        view[got : got + len(chunk)] = chunk
+        got += len(chunk)
+    return buf
+
+
+class ParsePool:
+    """``workers`` sandboxed worker processes (a context manager; see the module docstring).
+
+    *scratch_parent*: where the pool's scratch dir goes (default: the system temp
+    dir); stale scratch dirs of dead pools there are removed.
+    """
+
+    def __init__(
+        self,
+        workers: int = 1,
+        limits: SandboxLimits | None = None,
+        scratch_parent: Path | None = None,
+        start: bool = True,
+    ) -> None:
+        self.limits = limits or SandboxLimits()
+        if scratch_parent is not None:
+            scratch_parent.mkdir(parents=True, exist_ok=True)
+            _remove_stale(scratch_parent)
+        self.scratch = Path(
+            tempfile.mkdtemp(prefix=f"{_SCRATCH_PREFIX}{os.getpid()}-", dir=scratch_parent)
+        )
+        self._workers = [_Worker(self.limits, self.scratch, i) for i in range(max(1, workers))]
+        self._idle: queue.Queue[_Worker] = queue.Queue()
+        for worker in self._workers:
+            if start:
+                worker.start()  # imports overlap with the caller's own start-up
+            self._idle.put(worker)
+        self._executor: ThreadPoolExecutor | None = None
+        self._closed = False
+
+    @property
+    def size(self) -> int:
+        return len(self._workers)
+
+    def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run ``fn(*args)`` in a free worker; raises what it raised, or :class:`ParseAborted`."""
+        if self._closed:
+            raise RuntimeError("ParsePool is closed")
+        worker = self._idle.get()
+        try:
+            return worker.run(fn, args)
+        finally:
+            self._idle.put(worker)
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        """``call`` in the background; at most ``workers`` jobs run at once."""
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(self.size, thread_name_prefix="parse")
+        return self._executor.submit(self.call, fn, *args)
+
+    def map(self, fn: Callable[..., Any], items: Iterable[tuple[Any, ...]]) -> Iterator[Any]:
+        """``fn(*item)`` for each item, in parallel; results (or raised errors) in order."""
+        futures = [self.submit(fn, *item) for item in items]
+        for future in futures:
+            yield future.result()
+
+    def busy(self) -> list[tuple[int, str]]:
+        """(pid, job name) of the workers running a job now (for tests and diagnostics)."""
+        return [(w.pid, w.job) for w in self._workers if w.job and w.pid is not None]
+
+    def pids(self) -> list[int]:
+        return [w.pid for w in self._workers if w.pid is not None]
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+        for worker in self._workers:
+            worker.stop()
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
+    def __enter__(self) -> ParsePool:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _remove_stale(parent: Path) -> None:
+    """Scratch dirs left by a pool whose process is gone (killed before ``close``)."""
+    for path in parent.glob(f"{_SCRATCH_PREFIX}*-*"):
+        pid = path.name[len(_SCRATCH_PREFIX) :].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+_default: ParsePool | None = None
+_default_lock = threading.Lock()
+
+
+def default_pool() -> ParsePool:
+    """A process-wide pool with default limits for callers without their own."""
+    global _default
+    with _default_lock:
+        if _default is None or _default._closed:
+            _default = ParsePool(start=False)
+            atexit.register(_default.close)
+        return _default
+
+
+# --------------------------------------------------------------------------- worker side
+
+
+def _serve() -> None:
+    """Worker main loop: limits first, then jobs from stdin until EOF."""
+    jobs = sys.stdin.buffer
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # a library's print() must not corrupt the result stream
+    init = _read_frame(jobs)
+    if init is None:
+        return
+    sys.path[:] = init["path"]
+    _set_limits(int(init["memory"]))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
+    _preload(init["preload"])
+    while (job := _read_frame(jobs)) is not None:
+        fn, args, seconds = job
+        _renew_cpu(seconds)
+        status, reply = _run_job(fn, args)
+        _write_frame(out, reply)
+        if status == "abort":
+            return
+
+
+def _set_limits(memory: int) -> None:
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+
+
+def _renew_cpu(seconds: float) -> None:
+    """Allow *seconds* more CPU from now (the soft limit sends SIGXCPU)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    used = usage.ru_utime + usage.ru_stime
+    hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
+    soft = int(used + seconds) + 1
+    resource.setrlimit(resource.RLIMIT_CPU, (soft if hard < 0 else min(soft, hard), hard))
+
+
+def _preload(modules: Iterable[str]) -> None:
+    import importlib
+
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except Exception:  # a job importing it will report the problem
+            logging.getLogger(__name__).debug("preload of %s failed", name, exc_info=True)
+
+
+def _run_job(fn: Callable[..., Any], args: tuple[Any, ...]) -> tuple[str, bytes]:
+    """Status and pickled reply: ("ok", result) | ("err", exception) | ("abort", why)."""
+    try:
+        return _pickled("ok", fn(*args))
+    except MemoryError:
+        return _pickled("abort", "memory limit")
+    except RecursionError:
+        return _pickled("abort", "recursion limit")
+    except ParseError as e:  # expected: the reason is for the clerk
+        return _pickled("err", e)
+    except Exception as e:  # a bug: the parent re-raises it, its traceback goes to stderr
+        import traceback
+
+        traceback.print_exc()
+        return _pickled("err", e)
+    except BaseException as e:  # a pyo3 PanicException outside a reader's own handler
+        if isinstance(e, SystemExit | KeyboardInterrupt):
+            raise
+        return _pickled("abort", type(e).__name__)
+
+
+def _pickled(status: str, value: Any) -> tuple[str, bytes]:
+    try:
+        return status, pickle.dumps((status, value), protocol=pickle.HIGHEST_PROTOCOL)
+    except MemoryError:
+        return "abort", pickle.dumps(("abort", "memory limit"))
+    except Exception as e:
+        error = RuntimeError(f"unpicklable {status} result: {type(e).__name__}: {e}")
+        return "err", pickle.dumps(("err", error))
+
+
+def _read_frame(pipe: IO[bytes]) -> Any:
+    head = pipe.read(_HEADER.size)
+    if len(head) < _HEADER.size:
+        return None
+    (size,) = _HEADER.unpack(head)
+    return pickle.loads(pipe.read(size))
+
+
+def _write_frame(pipe: IO[bytes], data: bytes) -> None:
+    pipe.write(_HEADER.pack(len(data)))
+    pipe.write(data)
+    pipe.flush()
+
+
+if __name__ == "__main__":
+    _serve()
