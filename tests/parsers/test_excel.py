@@ -14,7 +14,7 @@ import pytest
 from parsers import build_schemas, extract_form, read_document
 from parsers.errors import ParseError
 from parsers.excel import cell_text, read_xls, read_xlsx
-from tests.support.forms import UNIT_LINE, fields, make_xlsx_form, sample_rows
+from tests.support.forms import UNIT_LINE, make_xlsx_form, sample_rows
 
 SCHEMAS = build_schemas()
 
@@ -103,17 +103,6 @@ def test_truncated_xlsx() -> None:
     data = make_xlsx_form(4, sample_rows(4, 3))
     with pytest.raises(ParseError, match="已损坏"):
         read_xlsx(data[: len(data) // 2])
-
-
-@pytest.mark.parametrize("annex", [2, 3, 4, 5, 6])
-@pytest.mark.parametrize("style", ["plain", "spaced", "suffix", "synonym", "two_row"])
-def test_round_trip(annex: int, style: str) -> None:
-    rows = sample_rows(annex, 6)
-    data = make_xlsx_form(annex, rows, header_style=style)  # type: ignore[arg-type]
-    result = extract_form(read_xlsx(data), annex, SCHEMAS)
-    assert list(result.rows) == rows
-    assert result.unit_line == "南郑区财政局"
-    assert result.header == fields(annex)
 
 
 def test_vertical_merge_in_task_category_repeated() -> None:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from parsers import build_schemas, extract_form, find_unit_line, normalise_header
 from parsers.errors import NoFormTable
+from parsers.excel import read_xlsx
 from parsers.model import Document, Table
 from parsers.schema import map_header
 from parsers.word import read_docx
-from tests.support.forms import make_docx_form, sample_rows
+from tests.support.forms import fields, make_docx_form, make_xlsx_form, sample_rows
 
 SCHEMAS = build_schemas()
 H4 = (
@@ -259,3 +262,22 @@ def test_find_unit_line_skips_blank_lines_to_filled_one() -> None:
 def test_unit_line_in_footer_row() -> None:
     rows = (H4, DATA1, _row("填报单位：南郑区水利局", "", "", "填报日期：2020年3月"))
     assert extract_form(_doc(rows), 4, SCHEMAS).unit_line == "南郑区水利局"
+
+
+@pytest.mark.parametrize(
+    ("make", "read"),
+    [(make_xlsx_form, read_xlsx), (make_docx_form, read_docx)],
+    ids=["xlsx", "docx"],
+)
+@pytest.mark.parametrize("annex", [2, 3, 4, 5, 6])
+@pytest.mark.parametrize("style", ["plain", "spaced", "suffix", "synonym", "two_row"])
+def test_round_trip(
+    make: Callable[..., bytes], read: Callable[[bytes], Document], annex: int, style: str
+) -> None:
+    """A form built in code reads back row for row, whatever the header style."""
+    rows = sample_rows(annex, 6)
+    result = extract_form(read(make(annex, rows, header_style=style)), annex, SCHEMAS)
+    assert list(result.rows) == rows
+    assert result.unit_line == "南郑区财政局"
+    assert result.header == fields(annex)
+    assert result.warnings == ()

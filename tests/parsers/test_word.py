@@ -11,7 +11,7 @@ import pytest
 from parsers import build_schemas, extract_form, read_document
 from parsers.errors import ParseError, UnsupportedFormat
 from parsers.word import read_docx
-from tests.support.forms import FOOTER_LINES, fields, make_docx_form, sample_rows
+from tests.support.forms import FOOTER_LINES, make_docx_form, sample_rows
 
 SCHEMAS = build_schemas()
 
@@ -120,18 +120,6 @@ def test_malformed_xml_and_entities() -> None:
     except ParseError:
         return
     assert sum(len(line) for line in doc.lines) < 1000  # never expanded
-
-
-@pytest.mark.parametrize("annex", [2, 3, 4, 5, 6])
-@pytest.mark.parametrize("style", ["plain", "spaced", "suffix", "synonym", "two_row"])
-def test_round_trip(annex: int, style: str) -> None:
-    rows = sample_rows(annex, 6)
-    data = make_docx_form(annex, rows, header_style=style)  # type: ignore[arg-type]
-    result = extract_form(read_docx(data), annex, SCHEMAS)
-    assert list(result.rows) == rows
-    assert result.unit_line == "南郑区财政局"
-    assert result.header == fields(annex)
-    assert result.warnings == ()
 
 
 def test_round_trip_with_every_knob() -> None:

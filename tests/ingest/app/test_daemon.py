@@ -10,6 +10,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -52,12 +53,30 @@ def count(cfg: Config, sql: str = "select count(*) from messages") -> int:
         con.close()
 
 
-def start_daemon(config: Path, log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
+@contextmanager
+def daemon_running(config: Path, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """``kaohe run`` as a subprocess (output to *log*), killed if the test left it running."""
+    proc = subprocess.Popen(
         [KAOHE, "-c", str(config), "run"],
         env=kaohe_env(),
         stdout=subprocess.DEVNULL,
         stderr=open(log, "wb"),
+    )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def kaohe(config: Path, command: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [KAOHE, "-c", str(config), command],
+        env=kaohe_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -68,25 +87,14 @@ def test_second_run_is_refused_and_sigterm_exits_0(server: DovecotServer, tmp_pa
     config = write_config(server, tmp_path)
     cfg = load_config(config)
     server.append_many([form_mail(n) for n in range(2)])
-    first = start_daemon(config, tmp_path / "run.log")
-    try:
+    with daemon_running(config, tmp_path / "run.log") as first:
         wait_for(lambda: count(cfg) == 2, 60, "the first poll")
-        second = subprocess.run(
-            [KAOHE, "-c", str(config), "run"],
-            env=kaohe_env(),
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        second = kaohe(config, "run", timeout=60)
         assert second.returncode != 0
         assert "另一个 kaohe run 守护进程正在运行" in second.stderr
         assert first.poll() is None  # the first one is unaffected
         first.send_signal(signal.SIGTERM)
         assert first.wait(20) == 0
-    finally:
-        if first.poll() is None:
-            first.kill()
-            first.wait()
     log = (tmp_path / "run.log").read_text()
     assert LOG_LINE.search(log), log
     assert "本次收信 2 封" in log and "收到信号 SIGTERM" in log and "已停止" in log
@@ -99,15 +107,10 @@ def test_sigterm_mid_poll_finishes_the_message_in_hand(
     cfg = load_config(config)
     total = 150
     server.append_many([form_mail(n) for n in range(total)])
-    daemon = start_daemon(config, tmp_path / "run.log")
-    try:
+    with daemon_running(config, tmp_path / "run.log") as daemon:
         wait_for(lambda: count(cfg) >= 5, 60, "the poll to start storing")
         daemon.send_signal(signal.SIGTERM)
         assert daemon.wait(30) == 0
-    finally:
-        if daemon.poll() is None:
-            daemon.kill()
-            daemon.wait()
     stored = count(cfg)
     assert 5 <= stored < total, "stopped at once, not after the whole mailbox"
     # every committed message is whole: one source item per message, cursor at the last one
@@ -118,13 +121,7 @@ def test_sigterm_mid_poll_finishes_the_message_in_hand(
         "as integer)) from source_items where status = 'stored'",
     )
     assert count(cfg, "select max(uid) from cursors") == last_stored
-    rest = subprocess.run(
-        [KAOHE, "-c", str(config), "poll"],
-        env=kaohe_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    rest = kaohe(config, "poll", timeout=120)
     assert rest.returncode == 0, rest.stderr
     assert count(cfg) == total
     assert count(cfg, "select count(distinct message_id) from messages") == total

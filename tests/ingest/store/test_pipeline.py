@@ -37,38 +37,38 @@ def unit_of(report: dict[str, Any], name: str) -> dict[str, Any]:
     return next(u for u in report["units"] if u["unit"] == name)
 
 
+def poll_one_form(
+    c: Campaign, annex: int, rows: int, unit_line: str | None, sender: str, subject: str, name: str
+) -> None:
+    """One mail with one xlsx form, received before the deadline, then one poll."""
+    form = make_xlsx_form(annex, sample_rows(annex, rows), unit_line=unit_line)
+    mail = make_mail(sender=sender, subject=subject, body="见附件", attachments=[(name, form)])
+    c.deliver("m.eml", mail, "2020-03-12T09:00:00")
+    poll(c.cfg)
+
+
+def send(c: Campaign, eml: str, subject: str, name: str, data: bytes, when: str) -> None:
+    """One mail from the default sender with one attachment, received at *when*."""
+    c.deliver(eml, make_mail(subject=subject, attachments=[(name, data)]), when)
+
+
 @pytest.fixture
 def season(tmp_path: Path) -> Campaign:
     """财政局: annex 4 sent, resubmitted; annex 6 late; annex 2 corrupt; annex 5 never."""
     c = make_campaign(tmp_path)
-    c.deliver(
-        "a.eml",
-        make_mail(subject="财政局附件4", attachments=[("附件4.xlsx", xlsx4(3))]),
-        "2020-03-12T09:30:00",
-    )
-    c.deliver(
-        "b.eml",
-        make_mail(subject="财政局附件4修改版", attachments=[("附件4.xlsx", xlsx4(5))]),
-        "2020-03-15T16:02:11",
-    )
-    c.deliver(
+    send(c, "a.eml", "财政局附件4", "附件4.xlsx", xlsx4(3), "2020-03-12T09:30:00")
+    send(c, "b.eml", "财政局附件4修改版", "附件4.xlsx", xlsx4(5), "2020-03-15T16:02:11")
+    corrupt = b"PK\x03\x04 this is not a workbook"
+    send(
+        c,
         "c.eml",
-        make_mail(
-            subject="财政局附件2",
-            attachments=[
-                ("附件2：经济社会发展指标建议表.xlsx", b"PK\x03\x04 this is not a workbook")
-            ],
-        ),
+        "财政局附件2",
+        "附件2：经济社会发展指标建议表.xlsx",
+        corrupt,
         "2020-03-16T10:00:00",
     )
-    c.deliver(
-        "d.eml",
-        make_mail(
-            subject="财政局特色亮点",
-            attachments=[("附件6.docx", make_docx_form(6, sample_rows(6, 2)))],
-        ),
-        "2020-03-22T08:00:00",
-    )
+    form6 = make_docx_form(6, sample_rows(6, 2))
+    send(c, "d.eml", "财政局特色亮点", "附件6.docx", form6, "2020-03-22T08:00:00")
     summary = poll(c.cfg)
     assert (summary.fetched, summary.stored, summary.failed) == (4, 4, 0)
     return c
@@ -137,19 +137,9 @@ def test_as_of_before_deadline_counts_only_mail_received_by_then(season: Campaig
 
 def test_resubmission_rows_come_from_latest_parsed_version(tmp_path: Path) -> None:
     c = make_campaign(tmp_path)
-    c.deliver(
-        "1.eml",
-        make_mail(subject="财政局附件4", attachments=[("附件4.xlsx", xlsx4(4))]),
-        "2020-03-10T09:00:00",
-    )
-    c.deliver(
-        "2.eml",
-        make_mail(
-            subject="财政局附件4（新）",
-            attachments=[("附件4.xlsx", b"garbage that no reader opens")],
-        ),
-        "2020-03-21T09:00:00",
-    )
+    send(c, "1.eml", "财政局附件4", "附件4.xlsx", xlsx4(4), "2020-03-10T09:00:00")
+    garbage = b"garbage that no reader opens"
+    send(c, "2.eml", "财政局附件4（新）", "附件4.xlsx", garbage, "2020-03-21T09:00:00")
     poll(c.cfg)
     a4 = unit_of(report_json(c, "2020-03-22"), CZ)["annexes"]["4"]
     # timeliness from the earliest receipt, rows from the latest version that parsed
@@ -289,13 +279,7 @@ def test_ambiguous_and_unknown_units_go_to_the_clerk(tmp_path: Path) -> None:
 def test_longest_name_wins_in_text(tmp_path: Path) -> None:
     """南郑区委办公室 is named; 南郑区委 (a substring) must not make it ambiguous."""
     c = make_campaign(tmp_path)
-    form = make_xlsx_form(3, sample_rows(3, 2), unit_line="填报单位：南郑区委办公室")
-    c.deliver(
-        "m.eml",
-        make_mail(sender="x@qq.com", subject="指标建议", attachments=[("附件3.xlsx", form)]),
-        "2020-03-12T09:00:00",
-    )
-    poll(c.cfg)
+    poll_one_form(c, 3, 2, "填报单位：南郑区委办公室", "x@qq.com", "指标建议", "附件3.xlsx")
     r = report_json(c, "2020-03-22")
     assert unit_of(r, "南郑区委办公室")["annexes"]["3"]["status"] == "submitted"
     assert unit_of(r, "南郑区委")["annexes"]["3"]["status"] == "overdue"
@@ -303,13 +287,7 @@ def test_longest_name_wins_in_text(tmp_path: Path) -> None:
 
 def test_assign_survives_reparse_all(tmp_path: Path) -> None:
     c = make_campaign(tmp_path)
-    form = make_xlsx_form(4, sample_rows(4, 3), unit_line=None)
-    c.deliver(
-        "m.eml",
-        make_mail(sender="9@qq.com", subject="表", body="见附件", attachments=[("表.xlsx", form)]),
-        "2020-03-12T09:00:00",
-    )
-    poll(c.cfg)
+    poll_one_form(c, 4, 3, None, "9@qq.com", "表", "表.xlsx")
     [item] = report_json(c, "2020-03-22")["unassigned"]
     runner = CliRunner()
     res = runner.invoke(
@@ -342,13 +320,7 @@ def test_assign_rejects_unknown_unit_and_attachment(tmp_path: Path) -> None:
 def test_reparse_after_roster_fix_assigns_the_unit(tmp_path: Path) -> None:
     """A unit missing from the roster is unassigned; after the roster is fixed, reparse finds it."""
     c = make_campaign(tmp_path)
-    form = make_xlsx_form(6, sample_rows(6, 2), unit_line="填报单位：协税镇人民政府")
-    c.deliver(
-        "m.eml",
-        make_mail(sender="xs@163.com", subject="特色亮点", attachments=[("附件6.xlsx", form)]),
-        "2020-03-12T09:00:00",
-    )
-    poll(c.cfg)
+    poll_one_form(c, 6, 2, "填报单位：协税镇人民政府", "xs@163.com", "特色亮点", "附件6.xlsx")
     assert len(report_json(c, "2020-03-22")["unassigned"]) == 1
     roster = c.root / "roster.csv"
     roster.write_text(
