@@ -21,9 +21,10 @@ from ingest.mail.forwarded import TOO_DEEP, Forwarded, describe, is_forwarded, o
 from ingest.mail.mime import Part, Unpacked, unpack
 from ingest.match.identify import UnitMatch, identify_unit
 from ingest.match.roster import Roster
-from parsers.detect import contract_type, detect_type
+from ingest.match.sandbox import STOPPED
+from ingest.match.untrusted import detect_kind, expand_archive, read_document
+from parsers.detect import contract_type
 from parsers.errors import NoFormTable, ParseError
-from parsers.legacy import target_of
 from parsers.model import AnnexGuess, Document, FormResult
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,7 @@ class AnalysisContext:
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     roster: Roster | None = None
     converter: Any = None  # parsers.legacy.Converter, shared by a cycle
+    pool: Any = None  # ingest.match.sandbox.ParsePool reading the bytes; None: the default
     assignments: dict[str, dict[str, Any]] = field(default_factory=dict)  # by attachment id
     dismissals: dict[str, str] = field(default_factory=dict)  # attachment id -> clerk's reason
 
@@ -98,16 +100,17 @@ class PreparedMessage:
         return [
             (p.payload, k)
             for p, k in zip(self.headers.parts, self.kinds, strict=True)
-            if target_of(k)
+            if parsers.conversion_target(k)
         ]
 
 
-def prepare_message(raw: bytes, digest: str | None = None) -> PreparedMessage:
+def prepare_message(raw: bytes, digest: str | None = None, pool: Any = None) -> PreparedMessage:
+    """Unpack *raw* and detect its parts' types (in the parse sandbox *pool*)."""
     msg = unpack(raw)
     return PreparedMessage(
         digest or hashlib.sha256(raw).hexdigest(),
         msg,
-        [kind_of(p.payload, p.filename) for p in msg.parts],
+        [kind_of(p.payload, p.filename, pool) for p in msg.parts],
     )
 
 
@@ -134,20 +137,14 @@ def prefetch_messages(prepared: list[PreparedMessage], ctx: AnalysisContext) -> 
 
 def _prefetch(ctx: AnalysisContext, items: list[tuple[bytes, str]]) -> None:
     """Pay LibreOffice's start-up once for all files that need converting."""
-    wanted = [(d, k) for d, k in items if target_of(k)]
+    wanted = [(d, k) for d, k in items if parsers.conversion_target(k)]
     if len(wanted) > 1 and ctx.converter is not None:
         ctx.converter.prefetch(wanted)
 
 
-def kind_of(data: bytes, filename: str) -> str:
-    """The detected type; an OOXML file whose parts cannot be listed keeps its name's type."""
-    kind = _detect(data, filename)
-    suffix = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
-    if kind == "zip" and suffix in ("docx", "xlsx", "xlsm"):
-        # An OOXML file is a zip; a truncated or damaged one is still the form its name
-        # says, and its reader explains the damage.
-        kind = "xlsx" if suffix == "xlsm" else suffix
-    return kind
+def kind_of(data: bytes, filename: str, pool: Any = None) -> str:
+    """The detected type (in the parse sandbox); see :func:`untrusted.kind_in_process`."""
+    return detect_kind(data, filename, pool)
 
 
 def _new_attachment(
@@ -178,7 +175,7 @@ def _analyse_part(
     kind: str | None = None,
 ) -> list[AttachmentAnalysis]:
     """One attachment (or archive member); archives only expand at the top level."""
-    kind = kind or kind_of(part.payload, part.filename)
+    kind = kind or kind_of(part.payload, part.filename, ctx.pool)
     att = _new_attachment(digest, part, kind, container)
     try:
         if kind in ARCHIVE_KINDS and depth == 0 and not _too_big(att, ctx):
@@ -192,14 +189,6 @@ def _analyse_part(
         att.rows = []
     _decide(att, msg, ctx)
     return [att]
-
-
-def _detect(data: bytes, filename: str) -> str:
-    try:
-        return detect_type(data, filename)
-    except Exception:  # detection must never fail the attachment
-        log.exception("type detection failed for %r", filename)
-        return "other"
 
 
 def _too_big(att: AttachmentAnalysis, ctx: AnalysisContext) -> bool:
@@ -217,7 +206,7 @@ def _read_and_extract(att: AttachmentAnalysis, msg: Unpacked, ctx: AnalysisConte
         )
     else:
         try:
-            doc = parsers.read_document(att.payload, att.kind, converter=ctx.converter)
+            doc = read_document(att.payload, att.kind, ctx.converter, ctx.pool)
         except ParseError as e:  # encrypted, scan only, damaged …: the reason says which
             att.reason = e.reason
     guess = parsers.classify(doc, att.filename, msg.subject, ctx.schemas)
@@ -325,6 +314,8 @@ def _not_a_form(att: AttachmentAnalysis) -> bool:
     """Files that are clearly not a declaration form (the annex guess found nothing)."""
     if att.kind == LINK_KIND:
         return False  # not received yet: it may well be a form
+    if STOPPED in (att.reason or ""):
+        return False  # a hostile or broken file: the clerk looks at it
     if att.kind == "image":
         return att.inline or att.size < 20_000
     return att.kind not in SCAN_KINDS or att.inline
@@ -352,7 +343,7 @@ def _forwarded(
     att.outcome, att.reason = Outcome.EXPANDED, describe(fwd.mail)
     out = [att, *_link_rows(digest, fwd.mail, att.part, att.filename, ctx)]
     for f in fwd.parts:
-        kind = kind_of(f.part.payload, f.part.filename)
+        kind = kind_of(f.part.payload, f.part.filename, ctx.pool)
         if f.opened is None and not f.too_deep:
             out.extend(_analyse_part(digest, f.mail, f.part, f.container, ctx, 0, kind))
             continue
@@ -403,9 +394,7 @@ def _expand(
     digest: str, msg: Unpacked, att: AttachmentAnalysis, ctx: AnalysisContext, depth: int
 ) -> list[AttachmentAnalysis]:
     """An archive becomes an ``expanded`` row; its members (nested ones flattened) follow."""
-    from ingest.mail.containers import expand
-
-    result = expand(att.payload, att.kind, att.filename, ctx.limits, depth=depth)
+    result = expand_archive(att.payload, att.kind, att.filename, ctx.limits, depth, ctx.pool)
     files = [m for m in result.members if not m.expanded]
     att.outcome = Outcome.EXPANDED
     att.reason = "；".join(

@@ -33,7 +33,6 @@ import logging
 import os
 import pickle
 import queue
-import resource
 import select
 import shutil
 import signal
@@ -58,7 +57,7 @@ log = logging.getLogger(__name__)
 STOPPED = "文件过大或结构异常，已停止读取"
 _HEADER = struct.Struct("<Q")
 _CHUNK = 1 << 20
-_PRELOAD = ("parsers", "ingest.mail.containers", "ingest.match.analyse")
+_PRELOAD = ("ingest.match.untrusted",)  # parsers and archive readers, before the first job
 _SCRATCH_PREFIX = "parse-"
 
 
@@ -108,7 +107,7 @@ class _Worker:
         err = self._err_path.open("ab")
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "ingest.match.sandbox"],
+                [sys.executable, "-m", "ingest.match.sandbox_worker"],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
                 cwd=self.scratch, env=_worker_env(self.scratch), close_fds=True,
             )  # fmt: skip
@@ -141,15 +140,13 @@ class _Worker:
 
     def _stop_after(self, why: object) -> None:
         """Kill and reap the worker after a failed job; log what happened."""
-        proc = self.proc
-        self.proc = None
+        proc, self.proc = self.proc, None
         if proc is None:
             return
-        timed_out = isinstance(why, TimeoutError)
         _kill(proc)
         log.warning(
-            "parse worker %d (pid %d) stopped: %s (exit %s)",
-            self.index, proc.pid, "time limit" if timed_out else why, proc.returncode,
+            "parse worker %d (pid %d) stopped: %s (%s)",
+            self.index, proc.pid, _why(why), _exit_text(proc.returncode),
         )  # fmt: skip
 
     def _log_stderr(self) -> None:
@@ -179,6 +176,23 @@ class _Worker:
             if proc.stdout is not None:
                 proc.stdout.close()
             self._log_stderr()
+
+
+def _why(why: object) -> str:
+    if isinstance(why, TimeoutError):
+        return "time limit"
+    if isinstance(why, EOFError):
+        return "worker died"
+    return str(why) or type(why).__name__
+
+
+def _exit_text(code: int | None) -> str:
+    if code is not None and code < 0:
+        try:
+            return f"signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"signal {-code}"
+    return f"exit {code}"
 
 
 def _worker_env(scratch: Path) -> dict[str, str]:
@@ -350,100 +364,3 @@ def default_pool() -> ParsePool:
             _default = ParsePool(start=False)
             atexit.register(_default.close)
         return _default
-
-
-# --------------------------------------------------------------------------- worker side
-
-
-def _serve() -> None:
-    """Worker main loop: limits first, then jobs from stdin until EOF."""
-    jobs = sys.stdin.buffer
-    out = os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)  # a library's print() must not corrupt the result stream
-    init = _read_frame(jobs)
-    if init is None:
-        return
-    sys.path[:] = init["path"]
-    _set_limits(int(init["memory"]))
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
-    _preload(init["preload"])
-    while (job := _read_frame(jobs)) is not None:
-        fn, args, seconds = job
-        _renew_cpu(seconds)
-        status, reply = _run_job(fn, args)
-        _write_frame(out, reply)
-        if status == "abort":
-            return
-
-
-def _set_limits(memory: int) -> None:
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-
-
-def _renew_cpu(seconds: float) -> None:
-    """Allow *seconds* more CPU from now (the soft limit sends SIGXCPU)."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    used = usage.ru_utime + usage.ru_stime
-    hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
-    soft = int(used + seconds) + 1
-    resource.setrlimit(resource.RLIMIT_CPU, (soft if hard < 0 else min(soft, hard), hard))
-
-
-def _preload(modules: Iterable[str]) -> None:
-    import importlib
-
-    for name in modules:
-        try:
-            importlib.import_module(name)
-        except Exception:  # a job importing it will report the problem
-            logging.getLogger(__name__).debug("preload of %s failed", name, exc_info=True)
-
-
-def _run_job(fn: Callable[..., Any], args: tuple[Any, ...]) -> tuple[str, bytes]:
-    """Status and pickled reply: ("ok", result) | ("err", exception) | ("abort", why)."""
-    try:
-        return _pickled("ok", fn(*args))
-    except MemoryError:
-        return _pickled("abort", "memory limit")
-    except RecursionError:
-        return _pickled("abort", "recursion limit")
-    except ParseError as e:  # expected: the reason is for the clerk
-        return _pickled("err", e)
-    except Exception as e:  # a bug: the parent re-raises it, its traceback goes to stderr
-        import traceback
-
-        traceback.print_exc()
-        return _pickled("err", e)
-    except BaseException as e:  # a pyo3 PanicException outside a reader's own handler
-        if isinstance(e, SystemExit | KeyboardInterrupt):
-            raise
-        return _pickled("abort", type(e).__name__)
-
-
-def _pickled(status: str, value: Any) -> tuple[str, bytes]:
-    try:
-        return status, pickle.dumps((status, value), protocol=pickle.HIGHEST_PROTOCOL)
-    except MemoryError:
-        return "abort", pickle.dumps(("abort", "memory limit"))
-    except Exception as e:
-        error = RuntimeError(f"unpicklable {status} result: {type(e).__name__}: {e}")
-        return "err", pickle.dumps(("err", error))
-
-
-def _read_frame(pipe: IO[bytes]) -> Any:
-    head = pipe.read(_HEADER.size)
-    if len(head) < _HEADER.size:
-        return None
-    (size,) = _HEADER.unpack(head)
-    return pickle.loads(pipe.read(size))
-
-
-def _write_frame(pipe: IO[bytes], data: bytes) -> None:
-    pipe.write(_HEADER.pack(len(data)))
-    pipe.write(data)
-    pipe.flush()
-
-
-if __name__ == "__main__":
-    _serve()

@@ -20,11 +20,12 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
-from ingest.core.config import Config, ConfigError
+from ingest.core.config import Config, ConfigError, LimitsConfig
 from ingest.core.lock import hold_lock
 from ingest.core.vocab import Outcome, SourceItemState
 from ingest.mail.mime import Unpacked
@@ -69,25 +70,42 @@ LOOKAHEAD_BYTES = 16 * 1024 * 1024
 
 
 def make_context(cfg: Config, db: sqlite_utils.Database | None = None) -> AnalysisContext:
-    """Everything analysis needs for one cycle (roster, schemas, limits, converter)."""
-    return AnalysisContext(
-        schemas=dict(cfg.schemas),
-        limits=cfg.limits,
-        roster=load_roster(cfg.paths.roster),
-        converter=open_converter(cfg.limits.convert_timeout_seconds),
-    )
+    """Everything analysis needs for one cycle (roster, schemas, limits, converter, sandbox)."""
+    pool = open_pool(cfg.limits, cfg.data_dir)  # first: its workers start while we go on
+    try:
+        return AnalysisContext(
+            schemas=dict(cfg.schemas),
+            limits=cfg.limits,
+            roster=load_roster(cfg.paths.roster),
+            converter=open_converter(cfg.limits.convert_timeout_seconds, cfg.limits),
+            pool=pool,
+        )
+    except BaseException:
+        pool.close()
+        raise
 
 
-def open_converter(timeout_seconds: float) -> Any:
+def open_pool(limits: LimitsConfig, data_dir: Path | None = None) -> Any:
+    """The parse sandbox of a cycle (scratch under data_dir; closed by :func:`close_context`)."""
+    from ingest.match.sandbox import ParsePool, SandboxLimits
+
+    scratch = data_dir / ".parse" if data_dir is not None else None
+    return ParsePool(limits=SandboxLimits.of(limits), scratch_parent=scratch)
+
+
+def open_converter(timeout_seconds: float, limits: LimitsConfig | None = None) -> Any:
     """One LibreOffice converter per cycle (its work dir is removed by :func:`close_context`)."""
     from parsers.legacy import Converter
 
-    return Converter(timeout_seconds=timeout_seconds).__enter__()
+    memory = (limits or LimitsConfig()).parse_memory_mb
+    return Converter(timeout_seconds=timeout_seconds, memory_mb=memory).__enter__()
 
 
 def close_context(ctx: AnalysisContext) -> None:
     if ctx.converter is not None:
         ctx.converter.__exit__(None, None, None)
+    if ctx.pool is not None:
+        ctx.pool.close()
 
 
 def poll(
@@ -142,7 +160,7 @@ def _poll_items(
 
     try:
         for item in src.fetch_new(dbm.DbSourceState(db, cfg.mailbox.max_attempts)):
-            pending.append(take_item(db, cfg, item, summary))
+            pending.append(take_item(db, cfg, item, summary, ctx.pool))
             if not _worth_waiting(pending):
                 commit_pending()
             if stop is not None and stop.is_set():
@@ -189,7 +207,11 @@ class Taken:
 
 
 def take_item(
-    db: sqlite_utils.Database, cfg: Config, item: SourceItem, summary: PollSummary
+    db: sqlite_utils.Database,
+    cfg: Config,
+    item: SourceItem,
+    summary: PollSummary,
+    pool: Any = None,
 ) -> Taken:
     """Step 1 and the cheap part of 2: archive the raw bytes, unpack, detect types."""
     summary.fetched += 1
@@ -201,7 +223,7 @@ def take_item(
     )
     if taken.known is None or dbm.to_db(item.received) < taken.known["received"]:
         try:
-            taken.prepared = prepare_message(item.raw, digest)
+            taken.prepared = prepare_message(item.raw, digest, pool)
         except Exception as e:  # a bug must not block the mailbox: the raw mail is safe
             taken.error = _analysis_failed(digest, e)
     return taken
@@ -275,7 +297,7 @@ def ingest_item(
     summary: PollSummary,
 ) -> None:
     """Archive, analyse and commit one source item (steps 1–3 of the module docstring)."""
-    commit_item(db, cfg, ctx, take_item(db, cfg, item, summary), summary)
+    commit_item(db, cfg, ctx, take_item(db, cfg, item, summary, ctx.pool), summary)
 
 
 def _analysis_failed(digest: str, e: Exception) -> str:
@@ -423,7 +445,7 @@ def reparse(
         done = 0
         batch: list[tuple[str, PreparedMessage]] = []
         for mid in progress(ids) if progress else ids:
-            batch.append((mid, prepare_message(read_raw(cfg.data_dir, mid))))
+            batch.append((mid, prepare_message(read_raw(cfg.data_dir, mid), pool=ctx.pool)))
             if len(batch) == LOOKAHEAD_MESSAGES or mid == ids[-1]:
                 done += _reparse_batch(db, cfg, ctx, batch)
                 batch = []

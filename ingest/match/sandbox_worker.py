@@ -1,0 +1,124 @@
+"""The worker process of :mod:`ingest.match.sandbox` (run as ``python -m`` this module).
+
+Protocol, on the worker's stdin and a private copy of its stdout: frames of an
+8-byte little-endian length and a pickle. The first frame is the set-up
+(``sys.path``, the memory cap, modules to import ahead); then each frame is a
+job ``(function, args, cpu_seconds)`` answered by ``(status, value)``:
+``ok`` + result, ``err`` + the exception raised, ``abort`` + why (the worker
+hit a limit it noticed itself, answers, and exits). EOF on stdin ends it.
+
+Limits are set here, in the child, before any untrusted byte is read: address
+space (``RLIMIT_AS``), no core files, and CPU seconds renewed per job. File
+descriptor 1 is pointed at stderr, so a library's ``print`` cannot corrupt the
+result stream; stderr itself is a file the parent logs at DEBUG.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import resource
+import signal
+import struct
+import sys
+from collections.abc import Callable, Iterable
+from typing import IO, Any
+
+_HEADER = struct.Struct("<Q")
+
+
+def serve() -> None:
+    """Worker main loop: limits first, then jobs from stdin until EOF."""
+    jobs = sys.stdin.buffer
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # a library's print() must not corrupt the result stream
+    init = _read_frame(jobs)
+    if init is None:
+        return
+    sys.path[:] = init["path"]
+    _set_limits(int(init["memory"]))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
+    _preload(init["preload"])
+    while (job := _read_frame(jobs)) is not None:
+        fn, args, seconds = job
+        _renew_cpu(seconds)
+        status, reply = _run_job(fn, args)
+        _write_frame(out, reply)
+        if status == "abort":
+            return
+
+
+def _set_limits(memory: int) -> None:
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+
+
+def _renew_cpu(seconds: float) -> None:
+    """Allow *seconds* more CPU from now (past the soft limit the kernel sends SIGXCPU)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    soft = int(usage.ru_utime + usage.ru_stime + seconds) + 1
+    hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
+    if hard != resource.RLIM_INFINITY:
+        soft = min(soft, hard)
+    resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
+
+
+def _preload(modules: Iterable[str]) -> None:
+    import importlib
+
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except Exception as e:  # a job importing it will report the problem
+            print(f"preload of {name} failed: {e!r}", file=sys.stderr)
+
+
+def _run_job(fn: Callable[..., Any], args: tuple[Any, ...]) -> tuple[str, bytes]:
+    """Status and pickled reply: ("ok", result) | ("err", exception) | ("abort", why)."""
+    from parsers.errors import ParseError
+
+    try:
+        return _pickled("ok", fn(*args))
+    except MemoryError:
+        return _pickled("abort", "memory limit")
+    except RecursionError:
+        return _pickled("abort", "recursion limit")
+    except ParseError as e:  # expected: the reason is for the clerk
+        return _pickled("err", e)
+    except Exception as e:  # a bug: the parent re-raises it; the traceback goes to stderr
+        import traceback
+
+        traceback.print_exc()
+        return _pickled("err", e)
+    except BaseException as e:  # a pyo3 PanicException outside a reader's own handler
+        if isinstance(e, SystemExit | KeyboardInterrupt):
+            raise
+        return _pickled("abort", type(e).__name__)
+
+
+def _pickled(status: str, value: Any) -> tuple[str, bytes]:
+    try:
+        return status, pickle.dumps((status, value), protocol=pickle.HIGHEST_PROTOCOL)
+    except MemoryError:
+        return "abort", pickle.dumps(("abort", "memory limit"))
+    except Exception as e:
+        error = RuntimeError(f"unpicklable {status} result: {type(e).__name__}: {e}")
+        return "err", pickle.dumps(("err", error))
+
+
+def _read_frame(pipe: IO[bytes]) -> Any:
+    head = pipe.read(_HEADER.size)
+    if len(head) < _HEADER.size:
+        return None
+    (size,) = _HEADER.unpack(head)
+    return pickle.loads(pipe.read(size))
+
+
+def _write_frame(pipe: IO[bytes], data: bytes) -> None:
+    pipe.write(_HEADER.pack(len(data)))
+    pipe.write(data)
+    pipe.flush()
+
+
+if __name__ == "__main__":
+    serve()

@@ -1,0 +1,107 @@
+"""The three reads of an attachment's bytes, each run in the parse sandbox.
+
+:func:`detect_kind`, :func:`expand_archive` and :func:`read_document` are what
+:mod:`ingest.match.analyse` calls; each sends one job to a
+:class:`~ingest.match.sandbox.ParsePool` (the caller's, or the process-wide
+default) and turns a stopped worker into an answer the analysis already knows:
+
+- detection → the kind :data:`ABORTED`, which reads as :data:`STOPPED`;
+- an archive → an :class:`~ingest.mail.containers.Expansion` whose one refusal
+  is :data:`STOPPED`;
+- a document → :class:`~ingest.match.sandbox.ParseAborted` (a ParseError).
+
+LibreOffice conversions run in the calling process, as a capped process group
+(:class:`parsers.legacy.Converter`), so their batches survive; only reading
+the converted docx/xlsx goes to the worker. The ``_job_*`` functions run in
+the worker.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import parsers
+from ingest.core.config import LimitsConfig
+from ingest.mail.containers import Expansion, Refusal, clean_path
+from ingest.match.sandbox import STOPPED, ParseAborted, ParsePool, default_pool
+from parsers.detect import detect_type
+from parsers.model import Document
+
+log = logging.getLogger(__name__)
+
+ABORTED = "aborted"  # kind of a file whose detection was stopped by the sandbox
+_OOXML_SUFFIXES = {"docx": "docx", "xlsx": "xlsx", "xlsm": "xlsx"}
+
+
+def detect_kind(data: bytes, filename: str, pool: ParsePool | None = None) -> str:
+    """The detected type of *data* (see :func:`kind_in_process`), or :data:`ABORTED`."""
+    if not data:
+        return "empty"
+    try:
+        return str(_pool(pool).call(kind_in_process, data, filename))
+    except ParseAborted:
+        log.warning("type detection of %r stopped by the sandbox", filename)
+        return ABORTED
+
+
+def expand_archive(
+    data: bytes, kind: str, name: str, limits: LimitsConfig, depth: int, pool: ParsePool | None
+) -> Expansion:
+    """Members of an archive (see :func:`ingest.mail.containers.expand`), expanded in the sandbox."""
+    from ingest.mail.containers import expand
+
+    try:
+        result = _pool(pool).call(expand, data, kind, name, limits, depth)
+    except ParseAborted as e:
+        return Expansion(refusals=(Refusal(clean_path(name), e.reason),))
+    assert isinstance(result, Expansion)
+    return result
+
+
+def read_document(
+    data: bytes, kind: str, converter: Any = None, pool: ParsePool | None = None
+) -> Document:
+    """Read an attachment in the sandbox; raises ParseError (ParseAborted when stopped)."""
+    if kind == ABORTED:
+        raise ParseAborted(STOPPED)
+    target = parsers.conversion_target(kind)
+    if target is None:
+        doc = _pool(pool).call(parsers.read_document, data, kind)
+    else:
+        converted = _convert(data, kind, converter)
+        doc = _pool(pool).call(parsers.read_converted, converted, target, kind)
+    assert isinstance(doc, Document)
+    return doc
+
+
+def _convert(data: bytes, kind: str, converter: Any) -> bytes:
+    """LibreOffice's docx/xlsx of *data* (the cycle's converter, or a private one)."""
+    if converter is not None:
+        return bytes(converter.convert(data, kind))
+    from parsers.legacy import Converter
+
+    limits = default_pool().limits
+    with Converter(memory_mb=limits.memory_mb) as own:
+        return own.convert(data, kind)
+
+
+def kind_in_process(data: bytes, filename: str) -> str:
+    """The detected type; an OOXML file whose parts cannot be listed keeps its name's type.
+
+    Runs in the worker. A truncated or damaged docx/xlsx is still the form its
+    name says, and its reader explains the damage.
+    """
+    try:
+        kind = detect_type(data, filename)
+    except Exception:  # detection must never fail the attachment
+        log.exception("type detection failed for %r", filename)
+        return "other"
+    suffix = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+    if kind == "zip" and suffix in _OOXML_SUFFIXES:
+        return _OOXML_SUFFIXES[suffix]
+    return kind
+
+
+def _pool(pool: ParsePool | None) -> ParsePool:
+    return pool if pool is not None else default_pool()
