@@ -15,7 +15,7 @@ from typing import Any
 import sqlite_utils
 
 from ingest.core.config import Config
-from ingest.core.vocab import OUTCOME_LABELS, Outcome
+from ingest.core.vocab import Outcome
 from ingest.match.resolve import UnitAmbiguous, UnitNotFound, resolve_unit
 from ingest.match.roster import Roster, RosterError, Unit, load_roster
 from ingest.store import db as dbm
@@ -95,11 +95,11 @@ def describe(att: dict[str, Any] | None) -> str:
     if att is None:
         return "（附件已不存在）"
     outcome = att["outcome"]
-    if outcome == "parsed":
+    if outcome == Outcome.PARSED:
         return f"已解析为 {att['unit']} 的附件{att['annex']}（读出 {att['rows']} 行）"
-    if outcome == "unparsed":
+    if outcome == Outcome.UNPARSED:
         return f"计为 {att['unit']} 的附件{att['annex']}，但无法读取：{att['reason'] or '未读出数据行'}"
-    return OUTCOME_LABELS[Outcome(outcome)] if outcome in set(Outcome) else str(outcome)
+    return Outcome(outcome).label if outcome in set(Outcome) else str(outcome)
 
 
 def rederive(cfg: Config, message: str) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 import sqlite_utils
 
 from ingest.core.config import Config
+from ingest.core.vocab import Outcome
 from ingest.store import db as dbm
 from ingest.store.audit import record_action
 from ingest.store.clerk_base import (
@@ -114,12 +115,12 @@ def dismiss_attachment(
                 "dismiss",
                 att["id"],
                 state_of(att),
-                {"outcome": "dismissed", "reason": why},
+                {"outcome": Outcome.DISMISSED, "reason": why},
             )
     rederive(cfg, att["message"])
     counted = (
         f"它原计为 {att['unit']} 的附件{att['annex']}，现已不再计入。"
-        if att["outcome"] in ("parsed", "unparsed")
+        if att["outcome"] in (Outcome.PARSED, Outcome.UNPARSED)
         else ""
     )
     because = f"（原因：{why}）" if why else ""
@@ -145,7 +146,7 @@ def undo_dismissal(cfg: Config, attachment: str, actor: str = DEFAULT_ACTOR) -> 
                 actor,
                 "dismiss_undo",
                 att["id"],
-                {"outcome": "dismissed", "reason": row[0]},
+                {"outcome": Outcome.DISMISSED, "reason": row[0]},
                 None,
             )
     rederive(cfg, att["message"])
@@ -155,7 +156,7 @@ def undo_dismissal(cfg: Config, attachment: str, actor: str = DEFAULT_ACTOR) -> 
 
 
 def _check_assignable(db: sqlite_utils.Database, att: dict[str, Any]) -> None:
-    if att["outcome"] == "expanded":
+    if att["outcome"] == Outcome.EXPANDED:
         raise ClerkActionError(
             f"附件 {att['id']}（{att['filename']}）是压缩包本身，请认领压缩包里的文件（见报告待认领部分）"
         )
@@ -168,7 +169,7 @@ def _check_assignable(db: sqlite_utils.Database, att: dict[str, Any]) -> None:
 def _check_dismissable(db: sqlite_utils.Database, att: dict[str, Any]) -> None:
     if _dismissed(db, att["id"]):
         raise ClerkActionError(f"附件 {att['id']}（{att['filename']}）已经排除过了")
-    if att["outcome"] == "expanded":
+    if att["outcome"] == Outcome.EXPANDED:
         raise ClerkActionError(
             f"附件 {att['id']}（{att['filename']}）是压缩包本身，不在待认领中；请排除压缩包里的文件"
         )

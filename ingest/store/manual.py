@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 import sqlite_utils
 
 from ingest.core.config import Config
+from ingest.core.vocab import Outcome
 from ingest.mail.rawstore import archive_raw
 from ingest.mail.sources.base import SourceItem
 from ingest.match.analyse import attachment_id, prepare_message
@@ -125,12 +126,12 @@ def _refuse_duplicate(
     rows = list(
         db.query(
             "select a.*, m.received as got from attachments a join messages m on m.id = a.message "
-            "where a.sha256 = ? and a.outcome in ('parsed', 'unparsed', 'unassigned') order by m.received",
-            [sha],
+            "where a.sha256 = ? and a.outcome in (?, ?, ?) order by m.received",
+            [sha, Outcome.PARSED, Outcome.UNPARSED, Outcome.UNASSIGNED],
         )
     )
     for r in rows:
-        if r["outcome"] == "unassigned":
+        if r["outcome"] == Outcome.UNASSIGNED:
             raise ClerkActionError(
                 f"这个文件已经收到过，正在待认领中（附件编号 {r['id']}）；请改用："
                 f"kaohe assign {r['id']} --unit {unit} --annex {annex}"
