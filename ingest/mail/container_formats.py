@@ -4,6 +4,9 @@
 member (directories skipped). Before reading a payload they call
 ``admit(entry)``, which returns the byte cap to read or the reason to refuse;
 a member that yields more than its cap is refused, never truncated silently.
+Links (zip/RAR symlinks, RAR hard links and junctions) are never followed or
+read: they come back refused as :data:`LINK`. A 7z compressed with a method
+py7zr lacks (BCJ2, zstd, brotli) is refused as :data:`UNSUPPORTED`.
 Whole-archive problems raise :class:`ArchiveEncrypted` / :class:`ArchiveBroken`.
 """
 
@@ -28,6 +31,9 @@ BOMB = "压缩比异常，疑似压缩炸弹，未解压"
 MEMBER_BROKEN = "文件已损坏，无法解压"
 MEMBER_LIED = "文件实际大小超过声明，疑似压缩炸弹，未解压"
 NEED_UNAR = "需要安装 unar 才能解压此RAR文件：apt-get install unar"
+UNSUPPORTED = "压缩方式不受支持，无法解压（请报送单位改用 zip 格式重新压缩）"
+LINK = "链接文件（快捷方式），不是文件本身，已跳过"
+_S_IFMT, _S_IFLNK = 0o170000, 0o120000
 
 Admit = Callable[["Entry"], Any]  # -> int (byte cap) | str (reason)
 
@@ -90,6 +96,9 @@ def iter_zip(data: bytes, admit: Admit) -> Iterator[Entry]:
                 name=zip_member_name(info), size=info.file_size, packed=info.compress_size,
                 encrypted=bool(info.flag_bits & 0x1),
             )  # fmt: skip
+            if (info.external_attr >> 16) & _S_IFMT == _S_IFLNK:
+                yield dataclasses.replace(entry, refused=LINK)
+                continue
             yield _read(entry, admit, functools.partial(_read_zip, zf, info))
 
 
@@ -170,6 +179,9 @@ def iter_rar(data: bytes, admit: Admit) -> Iterator[Entry]:
                     name=info.filename or "", size=info.file_size or 0,
                     packed=info.compress_size or 0, encrypted=info.needs_password(),
                 )  # fmt: skip
+                if info.is_symlink() or info.file_redir:  # symlink, hard link, junction
+                    yield dataclasses.replace(entry, refused=LINK)
+                    continue
                 yield _read(entry, admit, functools.partial(_read_rar, rf, info))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -228,8 +240,9 @@ def iter_7z(data: bytes, admit: Admit) -> Iterator[Entry]:
         sz = py7zr.SevenZipFile(io.BytesIO(data))
     except py7zr.PasswordRequired as e:
         raise ArchiveEncrypted(str(e)) from e
-    except (py7zr.Bad7zFile, py7zr.UnsupportedCompressionMethodError, EOFError, OSError,
-            ValueError, KeyError) as e:  # fmt: skip
+    except py7zr.UnsupportedCompressionMethodError as e:  # BCJ2, zstd, brotli …
+        raise ArchiveRefused(UNSUPPORTED) from e
+    except (py7zr.Bad7zFile, EOFError, OSError, ValueError, KeyError) as e:
         raise ArchiveBroken(str(e)) from e
     with sz:
         if sz.needs_password():
@@ -271,6 +284,8 @@ def _extract_7z(sz: object, caps: dict[str, int], declared_total: int) -> dict[s
         sz.extract(targets=list(caps), factory=Factory())
     except py7zr.PasswordRequired as e:
         raise ArchiveEncrypted(str(e)) from e
+    except py7zr.UnsupportedCompressionMethodError as e:
+        raise ArchiveRefused(UNSUPPORTED) from e
     except Exception as e:  # py7zr raises many kinds on corrupt data
         raise ArchiveBroken(str(e)) from e
     return {name: bytes(w.buffer) for name, w in writers.items()}

@@ -59,6 +59,7 @@ _HEADER = struct.Struct("<Q")
 _CHUNK = 1 << 20
 _PRELOAD = ("ingest.match.untrusted",)  # parsers and archive readers, before the first job
 _SCRATCH_PREFIX = "parse-"
+_WORKER = Path(__file__).with_name("sandbox_worker.py")
 
 
 class ParseAborted(ParseError):
@@ -107,7 +108,7 @@ class _Worker:
         err = self._err_path.open("ab")
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "ingest.match.sandbox_worker"],
+                [sys.executable, str(_WORKER)],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
                 cwd=self.scratch, env=_worker_env(self.scratch), close_fds=True,
             )  # fmt: skip
