@@ -11,6 +11,7 @@ from datetime import date, datetime
 from typing import Any
 
 from ingest.core.vocab import Status
+from ingest.store.health import Health
 
 __all__ = [
     "AnnexStatus",
@@ -95,6 +96,8 @@ class StatusReport:
     units: list[UnitStatus]
     unassigned: list[UnassignedItem] = field(default_factory=list)
     failures: list[FailedItem] = field(default_factory=list)
+    health: Health | None = None  # freshness of the data (last poll, last error, stale)
+    poll_every_minutes: int = 10  # the configured interval, for the freshness wording
 
     def count(self, status: Status, required_only: bool = True) -> int:
         return sum(

@@ -13,6 +13,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from reports.chart import progress_chart
+from reports.freshness import freshness
 from reports.model import AnnexStatus, Status, StatusReport
 from reports.render_xlsx import annex_note
 from reports.summary import (
@@ -29,6 +30,7 @@ from reports.summary import (
     follow_up_units,
     overall,
     owed_phrases,
+    paper_outstanding,
 )
 
 
@@ -71,6 +73,8 @@ def _context(report: StatusReport, cli: str) -> dict[str, Any]:
         "colours": {s: STATUS_COLOURS[s] for s in STATUS_ORDER},
         "chart_category": progress_chart(by_category(report), "按单位类别的报送进度"),
         "chart_annex": progress_chart(annexes, "按附件的报送进度"),
+        "fresh": freshness(report),
+        "paper": [(u, paper_outstanding(u)) for u in report.units if paper_outstanding(u)],
         "follow_up": [(u, owed_phrases(u)) for u in follow_up_units(report)],
         "unassigned": [
             (i, assign_command(i, cli), fmt_time(report, i.received)) for i in report.unassigned

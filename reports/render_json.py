@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from reports.freshness import freshness
 from reports.model import AnnexStatus, StatusReport
 
 
@@ -49,6 +51,24 @@ def report_dict(report: StatusReport, tz: ZoneInfo) -> dict[str, Any]:
             }
             for x in report.unassigned
         ],
+        "health": health_dict(report, t),
+    }
+
+
+def health_dict(report: StatusReport, t: Callable[[datetime | None], str | None]) -> dict[str, Any]:
+    """Freshness beside the contract §7 keys: last (successful) poll, last error, stale."""
+    h = report.health
+    if h is None:
+        return {"known": False}
+    return {
+        "known": True,
+        "last_poll": t(h.last_poll),
+        "last_poll_ok": h.last_poll_ok,
+        "last_success": t(h.last_success),
+        "last_error": h.last_error,
+        "daemon": h.daemon,
+        "stale": h.stale,
+        "warning": freshness(report).warning,
     }
 
 

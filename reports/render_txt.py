@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from reports.freshness import freshness
 from reports.model import Status, StatusReport
 from reports.summary import (
     STATUS_ORDER,
@@ -14,6 +15,7 @@ from reports.summary import (
     follow_up_units,
     overall,
     owed_phrases,
+    paper_outstanding,
     progress_line,
 )
 
@@ -26,6 +28,7 @@ def render_txt(report: StatusReport, cli: str = "kaohe") -> str:
         _follow_up(report),
         _not_yet(report),
         _unparsed(report),
+        _paper(report),
         _checks(report),
         _unassigned(report, cli),
         _failures(report),
@@ -34,9 +37,13 @@ def render_txt(report: StatusReport, cli: str = "kaohe") -> str:
 
 
 def _head(report: StatusReport) -> str:
+    fresh = freshness(report)
+    warning = [f"！！{fresh.warning}"] if fresh.warning else []
     return "\n".join(
         [
+            *warning,
             f"{report.campaign} 报送情况（截至 {fmt_time(report, report.as_of)}）",
+            *fresh.lines,
             deadline_phrase(report),
             "进度：" + progress_line(report),
         ]
@@ -89,6 +96,18 @@ def _unparsed(report: StatusReport) -> str:
                     f"（最近收到 {fmt_time(report, a.latest_received)}）"
                 )
     return "\n".join([f"无法读取（{len(lines)} 份）："] + lines) if lines else ""
+
+
+def _paper(report: StatusReport) -> str:
+    """Units whose electronic copy arrived but whose paper copy is still owed."""
+    lines = [
+        f"  {u.unit}：{'、'.join(f'附件{n}' for n in owed)}"
+        for u in report.units
+        if (owed := paper_outstanding(u))
+    ]
+    if not lines:
+        return ""
+    return "\n".join([f"纸质版尚未收到（{len(lines)} 个单位，电子版已收到）："] + lines)
 
 
 def _checks(report: StatusReport) -> str:

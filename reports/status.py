@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import sqlite_utils
@@ -24,6 +24,7 @@ from ingest.core.vocab import Outcome, SourceItemState
 from ingest.match.resolve import suggest_unit
 from ingest.match.roster import Roster, Unit
 from ingest.store.db import from_db, open_db, to_db
+from ingest.store.health import read_health
 from reports.checks import checks_for
 from reports.model import (
     AnnexStatus,
@@ -37,9 +38,14 @@ from reports.model import (
 
 
 def build_status(
-    db: sqlite_utils.Database, roster: Roster, cfg: Config, as_of: datetime
+    db: sqlite_utils.Database,
+    roster: Roster,
+    cfg: Config,
+    as_of: datetime,
+    now: datetime | None = None,
 ) -> StatusReport:
-    """The report as of *as_of* (aware)."""
+    """The report as of *as_of* (aware); its freshness (:class:`Health`) as of *now*
+    (the real clock by default: a report for an earlier moment is still made now)."""
     cutoff = to_db(as_of)
     subs: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
     for s in db.query(
@@ -48,6 +54,7 @@ def build_status(
         subs[(s["unit"], s["annex"])].append(s)
     paper = {(p["unit"], p["annex"]): p["received_on"] for p in db.query("select * from paper")}
     units = [_unit_status(u, subs, paper, cfg, as_of, db) for u in roster.units]
+    every = timedelta(minutes=cfg.schedule.poll_every_minutes)
     return StatusReport(
         campaign=cfg.campaign.name,
         as_of=as_of,
@@ -55,6 +62,8 @@ def build_status(
         units=units,
         unassigned=_unassigned(db, cutoff, roster),
         failures=_failures(db, cutoff),
+        health=read_health(db, cfg.data_dir, every, now or datetime.now(UTC)),
+        poll_every_minutes=cfg.schedule.poll_every_minutes,
     )
 
 

@@ -7,6 +7,8 @@ as text (never a formula — mail subjects and form cells are untrusted).
 
 from __future__ import annotations
 
+import math
+import unicodedata
 from collections.abc import Iterable, Sequence
 from copy import copy
 from datetime import date, datetime
@@ -20,6 +22,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.pagebreak import Break
 from openpyxl.worksheet.worksheet import Worksheet
 
 MAX_CELL_TEXT = 32767  # Excel's limit; longer text makes it "repair" the file
@@ -153,3 +156,64 @@ def to_bytes(wb: Workbook) -> bytes:
     buf = BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+LINE_HEIGHT = 16.5  # points per wrapped line at 11 pt (CJK fonts' line gap in LibreOffice)
+
+
+def text_width(text: str) -> int:
+    """Display width in column units: CJK and full-width characters count two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def line_count(text: str, width: float) -> int:
+    """Lines *text* takes when wrapped in a column *width* units wide."""
+    usable = max(1.0, width - 1.5)
+    return sum(max(1, math.ceil(text_width(part) / usable)) for part in text.split("\n"))
+
+
+def fit_row_heights(ws: Worksheet, first_row: int) -> None:
+    """Set each row's height from its tallest wrapped text cell.
+
+    Excel grows a wrapped row when it opens the file; LibreOffice keeps the
+    default height and prints only the first line — so the height is written.
+    """
+    merged = {cell for r in ws.merged_cells.ranges for cell in r.cells}
+    widths = {
+        col: ws.column_dimensions[get_column_letter(col)].width or 8.43
+        for col in range(1, ws.max_column + 1)
+    }
+    for row in ws.iter_rows(min_row=first_row):
+        lines = max(
+            (
+                line_count(c.value, widths[c.column])
+                for c in row
+                if isinstance(c.value, str) and c.value and (c.row, c.column) not in merged
+            ),
+            default=1,
+        )
+        if lines > 1:
+            ws.row_dimensions[row[0].row].height = lines * LINE_HEIGHT + 3
+
+
+def print_by_column_blocks(
+    ws: Worksheet, title_cols: str, breaks: Iterable[int], page_width: float
+) -> None:
+    """Print a wide sheet as several pages across (no fit to width): a page break
+    after each column in *breaks*, *title_cols* on every page, scaled so that
+    *page_width* column units (titles + the widest block) fit one A4 width."""
+    print_setup(ws)
+    ws.sheet_properties.pageSetUpPr.fitToPage = False
+    ws.page_setup.scale = max(MIN_SCALE, min(100, int(A4_LANDSCAPE_UNITS * 100 / page_width)))
+    ws.print_title_cols = title_cols
+    for col in breaks:
+        ws.col_breaks.append(Break(id=col))
+
+
+def fit_width(texts: Iterable[str], least: float, most: float) -> float:
+    """A column width that shows the longest of *texts* on one line, within bounds."""
+    return max(least, min(most, max((text_width(t) for t in texts), default=0) + 2))
+
+
+A4_LANDSCAPE_UNITS = 99  # column units across A4 landscape at 100 % (0.4" margins, LibreOffice)
+MIN_SCALE = 75  # 11 pt cells never print below ~8.2 pt

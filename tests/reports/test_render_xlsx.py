@@ -38,7 +38,7 @@ def annex_col(ws: Worksheet, annex: int) -> int:
 
 
 def test_sheets_in_order() -> None:
-    assert workbook().sheetnames == ["总览", "明细", "逾期名单", "待认领"]
+    assert workbook().sheetnames == ["总览", "明细", "逾期名单", "待认领", "纸质版"]
 
 
 def test_overview_counts_and_progress() -> None:
@@ -78,9 +78,14 @@ def test_frozen_header_autofilter_and_print_setup() -> None:
         assert ws.freeze_panes == freeze, name
         assert ws.auto_filter.ref and ws.auto_filter.ref.startswith("A"), name
         assert ws.page_setup.orientation == "landscape"
-        assert ws.page_setup.fitToWidth == 1 and ws.page_setup.fitToHeight == 0
-        assert ws.sheet_properties.pageSetUpPr.fitToPage is True
         assert ws.column_dimensions["B"].width >= 15
+        if name == "明细":  # one annex per page across, at a readable scale
+            assert ws.sheet_properties.pageSetUpPr.fitToPage is False
+            assert 75 <= ws.page_setup.scale <= 100 and ws.print_title_cols == "$A:$C"
+            assert [b.id for b in ws.col_breaks.brk] == [10, 17, 24]
+        else:
+            assert ws.page_setup.fitToWidth == 1 and ws.page_setup.fitToHeight == 0
+            assert ws.sheet_properties.pageSetUpPr.fitToPage is True
 
 
 def test_follow_up_sheet_has_contacts_and_what_is_missing() -> None:
@@ -97,11 +102,13 @@ def test_unassigned_sheet_commands_and_untrusted_text() -> None:
     report = dataclasses.replace(report, unassigned=[evil, *report.unassigned[1:]])
     ws = workbook(report)["待认领"]
     assert (
-        ws.cell(2, 10).value == "kaohe -c c.toml assign b1b2c3d4e5f6 --unit 〈单位名称〉 --annex 4"
+        ws.cell(2, 7).value == "kaohe -c c.toml assign b1b2c3d4e5f6 --unit 〈单位名称〉 --annex 4"
     )
-    subject = ws.cell(2, 4)
-    assert subject.data_type == "s" and subject.value == '=HYPERLINK("http://x","点我")'
-    assert ws.cell(3, 9).value == "汉山街道办、大河坎镇"
+    subject = ws.cell(2, 3)
+    assert subject.data_type == "s"
+    assert subject.value == 'someone@qq.com\n主题：=HYPERLINK("http://x","点我")'
+    assert ws.cell(3, 4).value == "材料.zip › 表.docx"
+    assert ws.cell(3, 6).value.endswith("\n可能是：汉山街道办、大河坎镇")
 
 
 def soffice() -> str | None:

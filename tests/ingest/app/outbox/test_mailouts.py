@@ -113,6 +113,7 @@ def test_daily_report_files_and_mail(smtps: SmtpServer, tmp_path: Path) -> None:
         "明细",
         "逾期名单",
         "待认领",
+        "纸质版",
     ]
 
 
