@@ -25,7 +25,7 @@ from ingest.core.fsutil import atomic_write
 from ingest.match.roster import Roster, load_roster
 from parsers.schema import DEFAULT_SCHEMAS, AnnexSchema
 from reports.checks import as_number
-from reports.export_docx import export_docx
+from reports.export_docx import NARROW_FIELDS, WIDE_FIELDS, export_docx
 from reports.model import SOURCE_COLUMNS, ExportRow, ExportTable, LatestForm
 from reports.status import latest_forms, read_forms
 from reports.summary import annex_label
@@ -143,21 +143,9 @@ def _cell_value(numeric: bool, text: str) -> Any:
 
 
 def _width(field: str) -> float:
-    if field in ("序号", "分值"):
+    if field in NARROW_FIELDS:
         return 7
-    if field in (
-        "目标要求",
-        "主要内容",
-        "评价方法",
-        "评分标准",
-        "考核内容",
-        "扣分标准",
-        "预期成效",
-        "认定依据",
-        "文件依据",
-    ):
-        return 40
-    return 16
+    return 40 if field in WIDE_FIELDS else 16
 
 
 EXPORT_FORMATS = ("xlsx", "csv", "docx")

@@ -27,6 +27,22 @@ FONT = "宋体"
 TITLE_PT = 16
 BODY_PT = 10.5  # 五号
 TABLE_PT = 9  # 小五: a wide annex still fits the page
+TEXT_WIDTH_MM = 297 - 2 * 15  # landscape A4 less the margins
+# Columns of long sentences get the room; numbers and dates little (also the xlsx widths).
+WIDE_FIELDS = frozenset(
+    {
+        "目标要求",
+        "主要内容",
+        "评价方法",
+        "评分标准",
+        "考核内容",
+        "扣分标准",
+        "预期成效",
+        "认定依据",
+        "文件依据",
+    }
+)
+NARROW_FIELDS = frozenset({"序号", "分值", "版本"})
 
 
 def export_docx(tables: list[ExportTable], tz: tzinfo, campaign: str, now: datetime) -> bytes:
@@ -76,6 +92,7 @@ def _table(doc: DocxDocument, table: ExportTable) -> None:
     t = doc.add_table(rows=1, cols=len(columns))
     t.style = "Table Grid"
     t.alignment = WD_TABLE_ALIGNMENT.CENTER
+    t.autofit = False
     for cell, name in zip(t.rows[0].cells, columns, strict=True):
         _fill(cell, name, bold=True)
     _repeat_header(t)
@@ -83,6 +100,17 @@ def _table(doc: DocxDocument, table: ExportTable) -> None:
         cells = t.add_row().cells
         for cell, value in zip(cells, (r.unit, *r.values, str(r.version)), strict=True):
             _fill(cell, value)
+    for column, width in zip(t.columns, _widths(columns), strict=True):
+        column.width = width  # the grid (LibreOffice reads this) and each cell (Word does)
+        for cell in column.cells:
+            cell.width = width
+
+
+def _widths(columns: tuple[str, ...]) -> list[Mm]:
+    """Column widths sharing the text width: long sentences 4 parts, numbers 1, others 2."""
+    weights = [4 if c in WIDE_FIELDS else 1 if c in NARROW_FIELDS else 2 for c in columns]
+    weights[0] = 3  # 单位名称
+    return [Mm(TEXT_WIDTH_MM * w / sum(weights)) for w in weights]
 
 
 def _fill(cell: _Cell, text: str, bold: bool = False) -> None:
