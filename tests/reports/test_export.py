@@ -132,6 +132,8 @@ def test_docx_for_the_committee(demo: Config, db: sqlite_utils.Database, tmp_pat
     assert header == ["单位名称", *data.fields, "版本"]
     assert word.rows[0]._tr.trPr.find(qn("w:tblHeader")) is not None  # repeats on each page
     assert len(word.rows) == len(data.rows) + 1
+    widths = {c: col.width for c, col in zip(header, word.columns, strict=True)}
+    assert widths["目标要求"] > widths["单位名称"] > widths["任务名称"] > widths["序号"]
     first = data.rows[0]
     assert [c.text for c in word.rows[1].cells] == [first.unit, *first.values, str(first.version)]
     fonts = doc.styles["Normal"].element.rPr.rFonts
