@@ -54,7 +54,10 @@ def read_ods(data: bytes) -> Document:
         extents = sheet_guard.ods_extents(data)
     except Exception as exc:  # zipfile/lxml errors: calamine would fail the same way
         raise ParseError("文件已损坏，无法打开（ods）") from exc
-    return _read(data, "ods", sheet_guard.too_big(extents))
+    for name, extent in sheet_guard.too_big(extents).items():
+        # calamine reads every sheet of an .ods when it opens it: one is enough to refuse
+        raise ParseError(sheet_guard.reason(name, extent, stopped=True))
+    return _read(data, "ods")
 
 
 def read_xls(data: bytes) -> Document:

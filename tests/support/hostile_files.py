@@ -249,3 +249,10 @@ def rar5_with_symlink(name: str = "表格.xlsx", payload: bytes = b"") -> bytes:
     link = _rar5_file("link-to-form", name.encode(), 0o120777, link=name)
     end = _rar5_block(_vint(5) + _vint(0) + _vint(0))
     return signature + main + regular + link + end
+
+
+def xfd_xlsb() -> bytes:
+    """An .xlsb with cells at A1 and XFD1048576: python-calamine aborts (no guard reads .bin)."""
+    from tests.support.xlsb import xlsb_cells
+
+    return xlsb_cells({(0, 0): "附件4", (1_048_575, 16_383): "x"})

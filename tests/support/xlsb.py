@@ -55,19 +55,26 @@ def _cell(col: int, value: str | float) -> bytes:
     return _record(0x0005, head + struct.pack("<d", float(value)))  # BrtCellReal
 
 
-def _sheet(rows: list[list[str | float]]) -> bytes:
-    width = max((len(r) for r in rows), default=1)
-    dim = struct.pack("<IIII", 0, max(len(rows) - 1, 0), 0, width - 1)
+def _sheet(cells: dict[tuple[int, int], str | float]) -> bytes:
+    last_row = max((r for r, _ in cells), default=0)
+    last_col = max((c for _, c in cells), default=0)
+    dim = struct.pack("<IIII", 0, last_row, 0, last_col)
     out = [_record(0x0081), _record(0x0094, dim), _record(0x0091)]
-    for r, row in enumerate(rows):
+    for r in sorted({r for r, _ in cells}):
         out.append(_record(0x0000, struct.pack("<IIHBBB", r, 0, 0, 0, 0, 0) + b"\x00" * 4))
-        out.extend(_cell(c, v) for c, v in enumerate(row) if v != "")
+        out.extend(_cell(c, cells[r, c]) for c in sorted(c for rr, c in cells if rr == r))
     out += [_record(0x0092), _record(0x0082)]  # BrtEndSheetData, BrtEndSheet
     return b"".join(out)
 
 
 def xlsb_bytes(rows: list[list[str | float]], sheet: str = "Sheet1") -> bytes:
     """An .xlsb with one worksheet holding *rows* (strings inline, numbers as doubles)."""
+    cells = {(r, c): v for r, row in enumerate(rows) for c, v in enumerate(row) if v != ""}
+    return xlsb_cells(cells, sheet)
+
+
+def xlsb_cells(cells: dict[tuple[int, int], str | float], sheet: str = "Sheet1") -> bytes:
+    """An .xlsb with one worksheet holding *cells* at (row, column), both from 0."""
     types = (
         '<?xml version="1.0" encoding="UTF-8"?>'
         '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
@@ -92,5 +99,5 @@ def xlsb_bytes(rows: list[list[str | float]], sheet: str = "Sheet1") -> bytes:
         zf.writestr("_rels/.rels", root_rels)
         zf.writestr("xl/workbook.bin", _workbook(sheet))
         zf.writestr("xl/_rels/workbook.bin.rels", wb_rels)
-        zf.writestr("xl/worksheets/sheet1.bin", _sheet(rows))
+        zf.writestr("xl/worksheets/sheet1.bin", _sheet(cells))
     return buf.getvalue()

@@ -1,0 +1,49 @@
+"""Jobs for parse-sandbox tests: module-level functions a worker process can import."""
+
+from __future__ import annotations
+
+import os
+import resource
+import sys
+import tempfile
+import time
+
+
+def echo_after(value: object, seconds: float) -> tuple[object, int]:
+    """*value* and the worker's pid, after *seconds*."""
+    time.sleep(seconds)
+    return value, os.getpid()
+
+
+def worker_facts() -> dict[str, object]:
+    """What the worker sees: its limits, cwd and temp dir."""
+    return {
+        "pid": os.getpid(),
+        "as": resource.getrlimit(resource.RLIMIT_AS),
+        "cpu": resource.getrlimit(resource.RLIMIT_CPU),
+        "core": resource.getrlimit(resource.RLIMIT_CORE),
+        "cpu_used": sum(resource.getrusage(resource.RUSAGE_SELF)[:2]),
+        "cwd": os.getcwd(),
+        "tmp": tempfile.gettempdir(),
+    }
+
+
+def allocate(mb: int) -> int:
+    """Hold *mb* MB (fails under a smaller RLIMIT_AS)."""
+    return len(bytearray(mb * 1024 * 1024))
+
+
+def spin(seconds: float) -> int:
+    """Burn CPU for *seconds* of wall time."""
+    end = time.monotonic() + seconds
+    n = 0
+    while time.monotonic() < end:
+        n += 1
+    return n
+
+
+def shout(text: str) -> str:
+    """Write to stdout and stderr (must not corrupt the result stream), then answer."""
+    print(text)
+    print(text, file=sys.stderr)
+    return "answered"
