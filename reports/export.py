@@ -2,8 +2,7 @@
 
 One row per form row of the latest parsed version of each unit, units in roster
 order: ``单位名称`` first, then the annex's canonical fields, then where the rows
-came from (attachment id + file name, so ``kaohe inspect``/the archive can find
-the original). The rows come from :func:`reports.status.latest_forms` (the only
+came from (the file name and when it was received, as the committee reads it). The rows come from :func:`reports.status.latest_forms` (the only
 reader of the database); :func:`tables_of` shapes them, :func:`export_csv`,
 :func:`export_xlsx` and :func:`export_docx` render them.
 """
@@ -29,7 +28,16 @@ from reports.export_docx import NARROW_FIELDS, WIDE_FIELDS, export_docx
 from reports.model import SOURCE_COLUMNS, ExportRow, ExportTable, LatestForm
 from reports.status import latest_forms, read_forms
 from reports.summary import annex_label
-from reports.xlsx_util import header_row, new_workbook, put, set_widths, table_sheet, to_bytes
+from reports.xlsx_util import (
+    fit_row_heights,
+    fit_width,
+    header_row,
+    new_workbook,
+    put,
+    set_widths,
+    table_sheet,
+    to_bytes,
+)
 
 __all__ = [
     "EXPORT_FORMATS",
@@ -84,7 +92,7 @@ def build_export(
 def _table(schema: AnnexSchema, latest: list[LatestForm], order: dict[str, int]) -> ExportTable:
     rows: list[ExportRow] = []
     for form in sorted(latest, key=lambda f: (order.get(f.unit, len(order)), f.unit)):
-        source = f"{form.attachment} {form.filename}".strip()
+        source = form.filename or f"（无文件名，编号 {form.attachment[:12]}）"
         for r in form.rows:
             values = tuple("" if r.get(f) is None else str(r[f]) for f in schema.field_names)
             rows.append(ExportRow(form.unit, values, source, form.received, form.version))
@@ -120,13 +128,14 @@ def export_xlsx(tables: list[ExportTable], tz: tzinfo) -> bytes:
         for i, r in enumerate(table.rows, start=2):
             put(ws, i, 1, r.unit)
             for j, (field, v) in enumerate(zip(table.fields, r.values, strict=True), start=2):
-                put(ws, i, j, _cell_value(field in table.numeric, v))
+                put(ws, i, j, _cell_value(field in table.numeric or field == "序号", v))
             base = len(table.fields) + 2
             put(ws, i, base, r.source)
             put(ws, i, base + 1, r.received.astimezone(tz) if r.received else None)
             put(ws, i, base + 2, r.version)
-        set_widths(ws, [24, *(_width(f) for f in table.fields), 30, 16, 6])
+        set_widths(ws, _widths(table))
         table_sheet(ws, header_rows=1, freeze_col=2)
+        fit_row_heights(ws, 2)
         ws.oddHeader.center.text = f"{annex_label(table.annex)}汇总表"
     return to_bytes(wb)
 
@@ -142,10 +151,16 @@ def _cell_value(numeric: bool, text: str) -> Any:
     return int(n) if n.is_integer() else n
 
 
-def _width(field: str) -> float:
-    if field in NARROW_FIELDS:
-        return 7
-    return 40 if field in WIDE_FIELDS else 16
+def _widths(table: ExportTable) -> list[float]:
+    """Wide enough for the header and the usual value (long text wraps, rows grow)."""
+    out = [fit_width([r.unit for r in table.rows] + ["单位名称"], 12, 26)]
+    for i, field in enumerate(table.fields):
+        values = [r.values[i] for r in table.rows] + [field]
+        if field in NARROW_FIELDS:
+            out.append(fit_width(values, 6, 10))
+        else:
+            out.append(40 if field in WIDE_FIELDS else fit_width(values, 10, 28))
+    return [*out, fit_width([r.source for r in table.rows], 14, 36), 16, 6]
 
 
 EXPORT_FORMATS = ("xlsx", "csv", "docx")

@@ -130,7 +130,7 @@ SOURCE_COLUMNS = ("来源附件", "收到时间", "版本")
 class ExportRow:
     unit: str
     values: tuple[str, ...]  # one per canonical field, in field order
-    source: str  # "attachment-id filename"
+    source: str  # the file name the rows came from (received time and version beside it)
     received: datetime | None
     version: int
 

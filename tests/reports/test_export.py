@@ -19,6 +19,7 @@ from ingest.match.roster import load_roster
 from ingest.store.db import open_db
 from parsers.schema import build_schemas
 from reports.export import ExportRow, ExportTable, build_export, export_csv, export_xlsx
+from reports.xlsx_util import line_count, text_width
 from tests.support.report_samples import make_demo
 
 
@@ -58,7 +59,10 @@ def test_annex_table_latest_version_in_roster_order(
     rows = [r for r in table.rows if r.unit == twice[0]]
     assert len(rows) == latest["rows"]
     assert {r.version for r in rows} == {latest["version"]}
-    assert all(r.source.startswith(latest["attachment"] + " ") for r in rows)
+    filename = db.execute(
+        "select filename from attachments where id = ?", [latest["attachment"]]
+    ).fetchone()[0]
+    assert {r.source for r in rows} == {filename}  # the file name, no hex id
 
 
 def test_all_annexes_workbook(demo: Config, db: sqlite_utils.Database) -> None:
@@ -75,6 +79,18 @@ def test_all_annexes_workbook(demo: Config, db: sqlite_utils.Database) -> None:
     assert ws.freeze_panes == "B2" and ws.page_setup.orientation == "landscape"
     score = header.index("分值") + 1
     assert any(isinstance(ws.cell(r, score).value, int | float) for r in range(2, ws.max_row + 1))
+    numbers = [ws.cell(r, 2).value for r in range(2, ws.max_row + 1)]
+    assert all(isinstance(n, int) for n in numbers if n not in (None, "")), numbers[:5]  # 序号
+    name = header.index("任务名称") + 1
+    longest = max(text_width(str(ws.cell(r, name).value or "")) for r in range(2, ws.max_row + 1))
+    width = ws.column_dimensions[ws.cell(1, name).column_letter].width
+    assert width >= min(28, longest + 2)  # 任务名称 whole on one line, or wrapped:
+    assert all(  # rows of wrapped names tall enough to print every line
+        (lines := line_count(str(ws.cell(r, name).value), width)) == 1
+        or (ws.row_dimensions[r].height or 0) >= 16 * lines
+        for r in range(2, ws.max_row + 1)
+    )
+    assert not str(ws.cell(2, len(header) - 2).value).startswith(("0", "1", "a", "b", "c"))
     assert ws.max_row - 1 == len(tables[2].rows)
 
 
