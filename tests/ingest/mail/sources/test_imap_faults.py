@@ -294,3 +294,14 @@ def test_uidvalidity_changed_during_a_reconnect_stops_and_rescans(
         (UV, 102),
         (UV + 1, 105),
     ]
+
+
+def test_empty_mailbox_then_first_mail(server: FakeImapServer, cfg: Config) -> None:
+    """``* SEARCH`` with no numbers is an empty list, not a garbled reply."""
+    server.messages, server.next_uid = [], 101
+    assert pipeline.poll(cfg).fetched == 0
+    assert rows(cfg, "select count(*) from cursors") == [(0,)]
+    server.add(*form_mail(0))
+    assert pipeline.poll(cfg).stored == 1
+    assert not any(b"(UID)" in c for _, c in server.commands)  # no fallback listing needed
+    assert_nothing_lost_or_doubled(cfg, server)
