@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -51,6 +52,71 @@ def _cli(cfg: Config) -> str:
     return f"kaohe -c {cfg.path}" if cfg.path else "kaohe"
 
 
+BINARY_FORMATS = frozenset({"xlsx", "docx"})
+
+
+class OutputError(Exception):
+    """The output asked for cannot be written as asked (Chinese, says what to do)."""
+
+
+@dataclass(frozen=True)
+class OutputPlan:
+    formats: list[str]
+    output: str | None  # "-" (stdout), a folder, a file, or None (data_dir/reports/manual)
+
+
+def plan_output(
+    formats: list[str], output: str | None, stdout_is_tty: bool, known: Sequence[str]
+) -> OutputPlan:
+    """Settle formats and destination before anything is built or written.
+
+    ``-o 报告.xlsx`` alone means xlsx; no format and no ``-o`` prints txt; several
+    formats need a folder; a binary format is never written to a terminal.
+    """
+    ext = _extension(output, known)
+    if not formats:
+        formats = [ext] if ext else ["txt"]
+        output = output or "-"
+    if output == "-":
+        if len(formats) != 1:
+            raise OutputError("“-o -”（输出到屏幕）只能用于一种格式；多种格式请用 -o 目录")
+        if formats[0] in BINARY_FORMATS and stdout_is_tty:
+            raise OutputError(
+                f"{formats[0]} 是二进制文件，不能显示在屏幕上；请写入文件，例如 -o 报送情况.{formats[0]}"
+            )
+        return OutputPlan(formats, output)
+    if output is not None and len(formats) > 1:
+        check_folder(Path(output).expanduser(), ext, "、".join(formats))
+    elif ext and ext != formats[0]:
+        raise OutputError(
+            f"文件名 {output} 的扩展名与格式 {formats[0]} 不一致；请改用 .{formats[0]}"
+        )
+    return OutputPlan(formats, output)
+
+
+def check_folder(out: Path, ext: str | None, what: str) -> None:
+    """Several files go to a folder: never a folder named like a file, nor an existing file."""
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"{what} 多种格式需要写入一个目录，而 {out} 是已有的文件；请用 -o 目录名")
+    if ext and not out.exists():
+        raise OutputError(
+            f"{what} 多种格式需要写入一个目录，{out.name} 看起来是文件名；"
+            f"请用 -o 目录名（例如 -o {out.with_suffix('')}）"
+        )
+
+
+def format_of(output: str | None, known: Sequence[str]) -> str | None:
+    """The format named by *output*'s extension (``汇总表.docx`` → docx), if known."""
+    return _extension(output, known)
+
+
+def _extension(output: str | None, known: Sequence[str]) -> str | None:
+    if not output or output == "-":
+        return None
+    ext = Path(output).suffix.lower().lstrip(".")
+    return ext if ext in known else None
+
+
 def write_formats(
     cfg: Config, report: StatusReport, formats: list[str], output: str | None
 ) -> Iterator[Path]:
@@ -68,6 +134,8 @@ def write_formats(
     else:
         out = Path(output).expanduser()
         is_dir = out.is_dir() or len(formats) > 1 or not out.suffix
+        if not is_dir and out.exists() and not out.is_file():
+            raise OutputError(f"无法写入 {out}：它不是普通文件")
         folder, single = (out, None) if is_dir else (out.parent, out)
     folder.mkdir(parents=True, exist_ok=True)
     for fmt in formats:

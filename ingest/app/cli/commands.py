@@ -100,18 +100,18 @@ def report(obj: Ctx, as_of: str | None, fmt: str | None, output: str | None) -> 
     例：kaohe -c config.toml report
         kaohe -c config.toml report --as-of 2020-03-21 --format xlsx,html -o 报告目录
         kaohe -c config.toml report --format json -o -
+        kaohe -c config.toml report -o 报告.xlsx        （按扩展名写 xlsx）
     """
-    from reports.output import build_report, write_formats
+    from reports.output import OutputError, build_report, plan_output, write_formats
 
     with clerk_errors():
-        formats = _formats(fmt)
-        data = build_report(obj.cfg, _moment(as_of, obj))
-        if not formats:
-            formats, output = ["txt"], output or "-"
-        if output == "-" and len(formats) != 1:
-            raise click.UsageError("“-o -” 只能与一种格式一起使用")
-        for path in write_formats(obj.cfg, data, formats, output):
-            click.echo(f"已生成：{path}")
+        try:
+            plan = plan_output(_formats(fmt), output, sys.stdout.isatty(), REPORT_FORMATS)
+            data = build_report(obj.cfg, _moment(as_of, obj))
+            for path in write_formats(obj.cfg, data, plan.formats, plan.output):
+                click.echo(f"已生成：{path}")
+        except OutputError as e:
+            raise ClerkError(str(e)) from None
 
 
 @cli.command()
