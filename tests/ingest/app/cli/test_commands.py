@@ -92,7 +92,9 @@ def test_report_stdout_needs_one_format(tmp_path: Path) -> None:
     res = CliRunner().invoke(
         cli, ["-c", str(c.config_path), "report", "--format", "json,txt", "-o", "-"]
     )
-    assert res.exit_code == 1 and res.output.startswith("错误：“-o -”（输出到屏幕）只能用于一种格式")
+    assert res.exit_code == 1 and res.output.startswith(
+        "错误：“-o -”（输出到屏幕）只能用于一种格式"
+    )
 
 
 def test_report_writes_every_format_under_data_dir(tmp_path: Path) -> None:
