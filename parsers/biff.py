@@ -7,7 +7,8 @@ xlrd reads those; calamine only reads OLE2 workbooks.
 
 A password-protected workbook (any BIFF version) has a FILEPASS record
 (``0x002F``) in its globals substream, right after the BOF: everything after
-it is obfuscated or RC4-encrypted.
+it is obfuscated or RC4-encrypted. Old files without a CODEPAGE record were
+written by a Chinese Excel: their text is GBK.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import struct
 
 BOF_IDS = (0x0009, 0x0209, 0x0409, 0x0809)
 FILEPASS = 0x002F
+CODEPAGE = 0x0042
 _EOF = 0x000A
 _BOUNDSHEET = (0x0085, 0x008E)  # BIFF5/8 sheet list: FILEPASS comes before it
 # BOF "dt" (substream type): workbook globals, VB module, worksheet, chart, macro, workspace
@@ -36,14 +38,24 @@ def is_biff_stream(head: bytes) -> bool:
 
 def has_filepass(stream: bytes) -> bool:
     """True when the globals substream starting at *stream* declares a password."""
+    return _find(stream, FILEPASS) is not None
+
+
+def has_codepage(stream: bytes) -> bool:
+    """True when the stream names its text encoding (a CODEPAGE record before the sheets)."""
+    return _find(stream, CODEPAGE) is not None
+
+
+def _find(stream: bytes, wanted: int) -> int | None:
+    """Offset of the first *wanted* record among the leading records of *stream*."""
     pos = 0
     for _ in range(_SCAN_RECORDS):
         if pos + 4 > len(stream):
-            return False
+            return None
         record, size = struct.unpack_from("<HH", stream, pos)
-        if record == FILEPASS:
-            return True
+        if record == wanted:
+            return pos
         if record == _EOF or record in _BOUNDSHEET:
-            return False
+            return None
         pos += 4 + size
-    return False
+    return None

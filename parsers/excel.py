@@ -23,7 +23,7 @@ from typing import Any
 import python_calamine as pc
 
 from parsers import sheet_guard
-from parsers.biff import is_biff_stream
+from parsers.biff import has_codepage, is_biff_stream
 from parsers.errors import EncryptedFile, ParseError
 from parsers.model import Document, Table
 
@@ -62,8 +62,8 @@ def read_ods(data: bytes) -> Document:
 
 def read_xls(data: bytes) -> Document:
     """Read every visible worksheet of a BIFF .xls (or WPS .et) workbook."""
-    if is_biff_stream(data[:16]):
-        return _read_xlrd(data)  # Excel 2.x–5.0 without an OLE2 container
+    if is_biff_stream(data[:16]):  # Excel 2.x–5.0 without an OLE2 container
+        return _read_xlrd(data, None if has_codepage(data) else "gb18030")
     try:
         return _read(data, "xls")
     except EncryptedFile:
@@ -195,13 +195,15 @@ def _table_start(grid: list[list[str]]) -> int:
     return next((i for i, row in enumerate(grid) if any(row)), 0)
 
 
-def _read_xlrd(data: bytes) -> Document:
-    import xlrd  # only for old BIFF files calamine refuses
+def _read_xlrd(data: bytes, encoding: str | None = None) -> Document:
+    """Old BIFF files calamine refuses; *encoding* for text without a CODEPAGE record."""
+    import xlrd
 
     try:
         book = xlrd.open_workbook(
-            file_contents=data, formatting_info=True, on_demand=True, logfile=StringIO()
-        )
+            file_contents=data, formatting_info=True, on_demand=True, logfile=StringIO(),
+            encoding_override=encoding,
+        )  # fmt: skip
         tables = [_xlrd_table(book, sheet) for sheet in book.sheets() if sheet.visibility == 0]
     except Exception as exc:  # xlrd raises XLRDError, CompDocError, struct.error, ...
         if "encrypted" in str(exc).lower():

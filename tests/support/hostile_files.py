@@ -173,11 +173,16 @@ def _biff(record: int, body: bytes) -> bytes:
     return struct.pack("<HH", record, len(body)) + body
 
 
-def biff2_xls(rows: list[list[str | float]]) -> bytes:
-    """An Excel 2.1 worksheet (BIFF2, no OLE container): BOF, DIMENSIONS, cells, EOF."""
+def biff2_xls(rows: list[list[str | float]], codepage: int | None = 936) -> bytes:
+    """An Excel 2.1 worksheet (BIFF2, no OLE container): BOF, CODEPAGE, DIMENSIONS, cells, EOF.
+
+    Labels are GBK bytes; *codepage* None leaves the CODEPAGE record out (old files do).
+    """
     height = len(rows)
     width = max((len(r) for r in rows), default=0)
     out = [_biff(0x0009, struct.pack("<HH", 0x0007, 0x0010))]  # BOF: version, worksheet
+    if codepage is not None:
+        out.append(_biff(0x0042, struct.pack("<H", codepage)))
     out.append(_biff(0x0000, struct.pack("<HHHH", 0, height, 0, width)))  # DIMENSIONS
     for r, row in enumerate(rows):
         for c, value in enumerate(row):
@@ -256,3 +261,33 @@ def xfd_xlsb() -> bytes:
     from tests.support.xlsb import xlsb_cells
 
     return xlsb_cells({(0, 0): "附件4", (1_048_575, 16_383): "x"})
+
+
+def ole_xls_with_filepass(xls: bytes) -> bytes:
+    """*xls* (an OLE2 BIFF8 workbook) as a password-protected file would start.
+
+    The first record after the BOF that has room (≥ 6 bytes) becomes a FILEPASS
+    record of the same size (XOR obfuscation header), so the Workbook stream keeps
+    its length and olefile can write it back in place.
+    """
+    import os
+    import tempfile
+
+    import olefile
+
+    with tempfile.NamedTemporaryFile(suffix=".xls", delete=False) as tmp:
+        tmp.write(xls)
+    try:
+        with olefile.OleFileIO(tmp.name, write_mode=True) as ole:
+            stream = bytearray(ole.openstream("Workbook").read())
+            pos = 4 + struct.unpack_from("<H", stream, 2)[0]  # past the BOF
+            while struct.unpack_from("<H", stream, pos + 2)[0] < 6:
+                pos += 4 + struct.unpack_from("<H", stream, pos + 2)[0]
+            size = struct.unpack_from("<H", stream, pos + 2)[0]
+            body = struct.pack("<HHH", 0, 0x1234, 0x5678).ljust(size, b"\x00")
+            stream[pos : pos + 4 + size] = struct.pack("<HH", 0x002F, size) + body
+            ole.write_stream("Workbook", bytes(stream))
+        with open(tmp.name, "rb") as f:
+            return f.read()
+    finally:
+        os.unlink(tmp.name)
