@@ -25,6 +25,7 @@ from ingest.match.resolve import suggest_unit
 from ingest.match.roster import Roster, Unit
 from ingest.store.db import from_db, open_db, to_db
 from ingest.store.health import read_health
+from parsers.template_check import is_template_note
 from reports.checks import checks_for
 from reports.model import (
     AnnexStatus,
@@ -166,10 +167,18 @@ def content_checks(
         and (s["received"], s["id"]) < (best["received"], best["id"])
     ]
     rows = annex_rows(db, annex, best["id"])
+    notes = template_notes(db, best.get("attachment"))
     if not earlier:
-        return tuple(checks_for(schema, rows))
+        return (*notes, *checks_for(schema, rows))
     previous = annex_rows(db, annex, earlier[-1]["id"])
-    return tuple(checks_for(schema, rows, previous, earlier[-1].get("version")))
+    return (*notes, *checks_for(schema, rows, previous, earlier[-1].get("version")))
+
+
+def template_notes(db: sqlite_utils.Database, attachment: str | None) -> list[str]:
+    """How the form differs from this campaign's template (``使用了旧模板：…``), noted
+    when it was parsed (:mod:`parsers.template_check`)."""
+    found = db.execute("select warnings from attachments where id = ?", [attachment]).fetchone()
+    return [w for w in (found[0] or "").splitlines() if is_template_note(w)] if found else []
 
 
 def annex_rows(db: sqlite_utils.Database, annex: int, submission: str) -> list[dict[str, Any]]:

@@ -26,6 +26,7 @@ from ingest.match.untrusted import detect_kind, expand_archive, read_document
 from parsers.detect import contract_type
 from parsers.errors import NoFormTable, ParseError
 from parsers.model import AnnexGuess, Document, FormResult
+from parsers.template_check import template_diff
 
 log = logging.getLogger(__name__)
 
@@ -266,6 +267,7 @@ def _extract(att: AttachmentAnalysis, doc: Document, ctx: AnalysisContext) -> Fo
         return None
     att.rows = [dict(r) for r in form.rows]
     att.warnings.extend(form.warnings)
+    att.warnings.extend(template_diff(doc, ctx.schemas[att.annex]).notes())
     if not att.rows:
         att.reason = "空白模板：表格中没有填写任何内容"
     else:

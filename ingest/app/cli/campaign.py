@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -20,7 +21,13 @@ from parsers.schema import AnnexFileError, AnnexSchema, schemas_from_toml
 
 @cli.group()
 def campaign() -> None:
-    """本次收集（campaign）的附件定义：从空白表学习、检查。"""
+    """本次收集（campaign）的附件定义：从空白表学习、检查，退回有问题的表。
+
+    \b
+    例：kaohe campaign learn 附件2.docx 附件4.xlsx -o annexes.toml
+        kaohe -c config.toml campaign check
+        kaohe -c config.toml campaign returns --dry-run
+    """
 
 
 @campaign.command()
@@ -87,7 +94,11 @@ def _column(name: str, numeric: bool, required: bool) -> str:
 @campaign.command()
 @click.pass_obj
 def check(obj: Ctx) -> None:
-    """检查配置选定的附件定义（annexes.toml）并列出各附件。"""
+    """检查配置选定的附件定义（annexes.toml）并列出各附件。
+
+    \b
+    例：kaohe -c config.toml campaign check
+    """
     with clerk_errors():
         cfg = obj.cfg
     source = str(cfg.campaign.annexes) if cfg.campaign.annexes else "内置 2020 年附件定义"
@@ -99,6 +110,31 @@ def check(obj: Ctx) -> None:
     click.echo(f"{cfg.campaign.name}：{source}，没有发现问题")
     for schema in cfg.schemas.values():
         click.echo(describe(schema))
+
+
+@campaign.command()
+@click.option(
+    "--dry-run", is_flag=True, help="只生成 .eml 草稿（保存在 data_dir/outbox/returns/），不发送。"
+)
+@click.pass_obj
+def returns(obj: Ctx, dry_run: bool) -> None:
+    """给申报表有问题的单位发“退回修改”邮件，逐条写明要改什么。
+
+    \b
+    问题包括：使用了旧模板、表头改动、必填项为空、分值不是数字、合计不对等。
+    例：kaohe -c config.toml campaign returns --dry-run   先生成草稿看看
+        kaohe -c config.toml campaign returns             确认无误后发送
+    """
+    from ingest.app.outbox.returns import run_returns
+    from ingest.app.outbox.smtp import SmtpError
+
+    with clerk_errors():
+        try:
+            lines = run_returns(obj.cfg, datetime.now(obj.cfg.campaign.timezone), dry_run)
+        except SmtpError as e:
+            raise ClerkError(str(e)) from None
+    for line in lines:
+        click.echo(line)
 
 
 def describe(schema: AnnexSchema) -> str:

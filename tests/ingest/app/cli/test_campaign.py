@@ -107,3 +107,46 @@ def test_campaign_check_names_the_bad_key(tmp_path: Path) -> None:
     assert res.exit_code == 1
     assert res.output.startswith("错误：campaign.annexes：annexes.toml：第1个 [[annex]]（附件2）")
     assert "（权重）：numeric 只能是 true 或 false" in res.output
+
+
+OLD_TITLE = "申报2019年度镇（街道办）经济社会发展指标建议表"
+OLD_HEAD = [["序号", "指标名称", "考核对象", "分值", "统计范围", "牵头部门", "联系人", "备注"]]
+OLD_ROWS = [
+    ["1", "地区生产总值增速", "各镇（街道办）", "5", "全口径", "区发改局", "张三", ""],
+    ["2", "", "各镇（街道办）", "五分", "规上", "区统计局", "张三", ""],
+]
+
+
+def test_last_years_form_is_kept_flagged_and_returned_with_each_problem(tmp_path: Path) -> None:
+    from email import message_from_bytes, policy
+
+    from reports.output import build_report
+    from tests.support.campaign_forms import docx_form
+
+    c = make_campaign(tmp_path)
+    form = docx_form("附件2", OLD_TITLE, OLD_HEAD, OLD_ROWS, "南郑区财政局")
+    raw = make_mail(subject="财政局附件2", attachments=[("附件2：2019年指标建议表.docx", form)])
+    c.deliver("old.eml", raw, "2020-03-12T09:00")
+    assert run("-c", str(c.config_path), "poll").exit_code == 0
+    report = build_report(c.cfg, c.cfg.campaign.deadline)
+    a2 = next(u for u in report.units if u.unit == "南郑区财政局").annexes[2]
+    assert a2.status == "submitted" and a2.rows == 2  # parsed with what maps, never dropped
+    assert a2.checks == (
+        "使用了旧模板：标题是2019年度的（本次为2020年度）；缺少列“评价方法”、“统计口径”；"
+        "多出列“统计范围”、“联系人”",
+        "第2行“指标名称”为空",
+        "第2行“分值”不是数字：“五分”",
+    )
+    res = run("-c", str(c.config_path), "export", "--annex", "2", "--format", "csv", "-o", "-")
+    header, first = list(csv.reader(io.StringIO(res.output.lstrip("\ufeff"))))[:2]
+    assert first[header.index("统计口径")] == ""  # 统计范围 is not guessed into 统计口径
+    res = run("-c", str(c.config_path), "campaign", "returns", "--dry-run")
+    assert res.exit_code == 0, res.output
+    assert "已生成 1 封退回修改邮件草稿（未发送）" in res.output
+    assert "南郑区财政局：3 处需修改" in res.output
+    [draft] = (tmp_path / "data" / "outbox" / "returns").glob("*/*.eml")
+    mail = message_from_bytes(draft.read_bytes(), policy=policy.default)
+    assert mail["To"] == "nzczj@163.com" and "【退回修改】" in mail["Subject"]
+    body = mail.get_body().get_content()  # type: ignore[union-attr]
+    assert "1. 使用了旧模板：标题是2019年度的" in body and "3. 第2行“分值”不是数字" in body
+    assert "请使用本次通知所附的新模板重新填写" in body
