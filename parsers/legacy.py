@@ -17,7 +17,8 @@ Conversion cost is LibreOffice's start-up (~1.2 s), not the files, so a
 - inputs are named ``0000.doc`` … (never the sender's name), and everything
   lives under one temp dir that is removed afterwards;
 - ``memory_mb`` caps the address space of soffice and everything it starts
-  (``RLIMIT_AS``, inherited by oosplash and soffice.bin), and no core files.
+  (``RLIMIT_AS`` via ``ulimit -v``, inherited by oosplash and soffice.bin), and
+  no core files.
 
 A Converter is not thread-safe; use one per worker.
 """
@@ -28,13 +29,11 @@ import dataclasses
 import hashlib
 import logging
 import os
-import resource
 import shutil
 import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -195,7 +194,7 @@ class Converter:
         assert self._workdir is not None and self.soffice is not None
         profile = self._workdir / "profile"
         cmd = [
-            self.soffice, f"-env:UserInstallation={profile.as_uri()}",
+            *_capped(self.memory_mb), self.soffice, f"-env:UserInstallation={profile.as_uri()}",
             "--headless", "--invisible", "--nologo", "--norestore", "--nolockcheck",
             "--nodefault", "--convert-to", target, "--outdir", str(outdir),
             *map(str, inputs),
@@ -205,7 +204,6 @@ class Converter:
             proc = subprocess.Popen(
                 cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.DEVNULL,
                 cwd=self._workdir, env=env, start_new_session=True,
-                preexec_fn=_limiter(self.memory_mb),
             )  # fmt: skip
             try:
                 return _watch(proc, outdir, self.timeout_seconds)
@@ -213,17 +211,17 @@ class Converter:
                 _kill_group(proc)
 
 
-def _limiter(memory_mb: float | None) -> Callable[[], None] | None:
-    """A ``preexec_fn`` capping the child's address space (and its children's)."""
+def _capped(memory_mb: float | None) -> list[str]:
+    """A command prefix that caps the address space of what it execs (and its children).
+
+    ``sh -c 'ulimit -v …; exec "$0" "$@"'`` rather than ``preexec_fn``: Python code
+    between fork and exec can deadlock when other threads exist (the daemon's web
+    console), a shell cannot.
+    """
     if memory_mb is None:
-        return None
-    cap = int(memory_mb * 1024 * 1024)
-
-    def limit() -> None:  # runs in the child between fork and exec: no locks, no logging
-        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-
-    return limit
+        return []
+    kib = int(memory_mb * 1024)
+    return ["/bin/sh", "-c", f'ulimit -v {kib} && ulimit -c 0 && exec "$0" "$@"']
 
 
 def _key(data: bytes, kind: str) -> tuple[str, str]:

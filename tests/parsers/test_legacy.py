@@ -235,3 +235,17 @@ def converter() -> object:
     require_soffice()
     with Converter(timeout_seconds=120) as conv:
         yield conv
+
+
+def test_libreoffice_runs_under_the_memory_cap(tmp_path: Path) -> None:
+    require_soffice()
+    doc = legacy_files()["附件4.doc"]
+    with Converter(memory_mb=1024, temp_dir=str(tmp_path)) as conv:
+        assert detect_type(conv.convert(doc, "doc")) == "docx"
+    began = time.monotonic()
+    with Converter(memory_mb=64, temp_dir=str(tmp_path)) as conv:  # soffice cannot even start
+        with pytest.raises(ParseError) as failed:
+            conv.convert(doc, "doc")
+    assert failed.value.reason == FAILED
+    assert time.monotonic() - began < 10
+    assert list(tmp_path.iterdir()) == []
