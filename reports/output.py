@@ -19,7 +19,7 @@ FILE_STEM = "报送情况"
 
 
 def build_report(cfg: Config, as_of: datetime) -> StatusReport:
-    db = open_db(cfg.db_path)
+    db = open_db(cfg.db_path, cfg.schemas, cfg.campaign)
     try:
         return build_status(db, load_roster(cfg.paths.roster), cfg, as_of)
     finally:

@@ -11,18 +11,23 @@ Times are stored as ISO 8601 text in UTC so that they sort and compare as text.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
 
 from ingest.core.vocab import SourceItemState
+from ingest.store.views import ensure_views, record_campaign
 from parsers.schema import DEFAULT_SCHEMAS, AnnexSchema
+
+if TYPE_CHECKING:
+    from ingest.core.config import CampaignConfig
 
 # Canonical fields per annex, in form order (contract §4): one rows table per annex.
 # A campaign with other annexes or columns (annexes.toml) adds its own: ensure_annex_tables.
@@ -48,14 +53,29 @@ def now_db() -> str:
     return to_db(datetime.now(UTC))
 
 
+BUSY_TIMEOUT_ENV = "KAOHE_BUSY_TIMEOUT_SECONDS"  # how long a write waits for another's lock
+
+
+def busy_timeout() -> float:
+    """Seconds to wait for a lock another process holds (30; the environment may shorten it)."""
+    try:
+        return max(0.0, float(os.environ.get(BUSY_TIMEOUT_ENV, "30")))
+    except ValueError:
+        return 30.0
+
+
 def open_db(
-    path: Path, schemas: Mapping[int, AnnexSchema] | None = None
+    path: Path,
+    schemas: Mapping[int, AnnexSchema] | None = None,
+    campaign: CampaignConfig | None = None,
 ) -> sqlite_utils.Database:
     """Open (creating if needed) the database at *path* with WAL and a busy timeout;
-    *schemas* (a campaign's annexes) get their rows tables too."""
+    *schemas* (a campaign's annexes) get their rows tables too, *campaign* its
+    timezone and deadline recorded for the Chinese views (:mod:`ingest.store.views`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA busy_timeout = 30000")
+    wait = busy_timeout()
+    conn = sqlite3.connect(str(path), timeout=wait, isolation_level=None, check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
     db = sqlite_utils.Database(conn)
     if db.journal_mode != "wal":
         db.enable_wal()
@@ -64,6 +84,9 @@ def open_db(
     ensure_schema(db)
     if schemas is not None:
         ensure_annex_tables(db, schemas)
+    ensure_views(db)
+    if campaign is not None:
+        record_campaign(db, campaign)
     return db
 
 

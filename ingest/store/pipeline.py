@@ -121,7 +121,7 @@ def poll(
     """
     with hold_lock(cfg.data_dir, "poll"):
         clean_temp(cfg.data_dir)
-        db = dbm.open_db(cfg.db_path, cfg.schemas)
+        db = dbm.open_db(cfg.db_path, cfg.schemas, cfg.campaign)
         poll_id = start_poll(db)
         summary = PollSummary()
         try:
@@ -434,7 +434,7 @@ def reparse(
     progress: Callable[[Iterable[str]], Iterable[str]] | None = None,
 ) -> int:
     """Re-run analysis on archived mail; derived data is replaced, the archive untouched."""
-    db = dbm.open_db(cfg.db_path, cfg.schemas)
+    db = dbm.open_db(cfg.db_path, cfg.schemas, cfg.campaign)
     ctx = make_context(cfg)
     try:
         ids = (
