@@ -10,12 +10,13 @@ private file that holds them (see :mod:`ingest.core.secrets`).
 from __future__ import annotations
 
 import logging
+import ssl
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, time
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ingest.core.vocab import REPORT_FORMATS
@@ -215,6 +216,12 @@ def load_config(path: str | Path) -> Config:
         raw = tomllib.loads(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"配置文件不存在：{p}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"配置文件路径是一个目录，不是文件：{p}") from None
+    except PermissionError:
+        raise ConfigError(f"没有权限读取配置文件：{p}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"配置文件不是 UTF-8 编码的文本：{p}（请用 UTF-8 保存）") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"配置文件格式错误（{p}）：{e}") from None
     return config_from_dict(raw, base=p.resolve().parent, path=p.resolve())
@@ -243,11 +250,13 @@ def config_from_dict(raw: dict[str, Any], base: Path, path: Path | None = None) 
     campaign = _campaign(_table(raw, "campaign"), base)
     paths_raw = _table(raw, "paths")
     _reject_unknown(paths_raw, {"data_dir", "roster"}, "paths")
-    paths = PathsConfig(
-        data_dir=_path(paths_raw.get("data_dir", "data"), base, "paths.data_dir"),
-        roster=_path(_required(paths_raw, "roster", "paths"), base, "paths.roster"),
+    paths = _paths(
+        PathsConfig(
+            data_dir=_path(paths_raw.get("data_dir", "data"), base, "paths.data_dir"),
+            roster=_path(_required(paths_raw, "roster", "paths"), base, "paths.roster"),
+        )
     )
-    mailbox = _section(MailboxConfig, _table(raw, "mailbox"), "mailbox", base)
+    mailbox = _network(_section(MailboxConfig, _table(raw, "mailbox"), "mailbox", base), "mailbox")
     if mailbox.source not in ("imap", "maildir"):
         raise ConfigError(f'mailbox.source 只能是 "imap" 或 "maildir"，而不是 "{mailbox.source}"')
     if mailbox.source == "maildir" and mailbox.path is None:
@@ -268,7 +277,7 @@ def config_from_dict(raw: dict[str, Any], base: Path, path: Path | None = None) 
         paths=paths,
         schedule=_schedule(_table(raw, "schedule")),
         limits=_limits(_section(LimitsConfig, _table(raw, "limits"), "limits", base)),
-        smtp=_section(SmtpConfig, _table(raw, "smtp"), "smtp", base),
+        smtp=_network(_section(SmtpConfig, _table(raw, "smtp"), "smtp", base), "smtp"),
         report=_section(ReportConfig, _table(raw, "report"), "report", base),
         receipts=_section(ReceiptsConfig, _table(raw, "receipts"), "receipts", base),
         checks=checks,
@@ -285,6 +294,49 @@ def _limits(limits: LimitsConfig) -> LimitsConfig:
     if limits.parse_seconds <= 0:
         raise ConfigError("limits.parse_seconds 必须大于 0（读取一个文件最多用的秒数）")
     return limits
+
+
+def _paths(paths: PathsConfig) -> PathsConfig:
+    """A data_dir typo must not start a new archive (and download the mailbox again)."""
+    data = paths.data_dir
+    if data.exists() and not data.is_dir():
+        raise ConfigError(f"paths.data_dir 不是目录：{data}")
+    if not data.exists() and not data.parent.is_dir():
+        raise ConfigError(
+            f"paths.data_dir 的上级目录不存在：{data.parent}（请检查路径是否写错；"
+            "确实要新建时，请先建好上级目录）"
+        )
+    if paths.roster.is_dir():
+        raise ConfigError(
+            f"paths.roster 是一个目录，应为单位名单文件（.xlsx 或 .csv）：{paths.roster}"
+        )
+    return paths
+
+
+_N = TypeVar("_N", MailboxConfig, SmtpConfig)
+
+
+def _network(section: _N, name: str) -> _N:
+    """Timeouts above zero; a ``ca_file`` that is a readable certificate bundle, named as
+    such (a bad file must not look like a server outage later)."""
+    if section.timeout_seconds <= 0:
+        raise ConfigError(f"{name}.timeout_seconds 必须大于 0（网络超时，单位秒）")
+    ca = section.ca_file
+    if ca is None:
+        return section
+    if not ca.exists():
+        raise ConfigError(f"{name}.ca_file 指定的证书文件不存在：{ca}")
+    if not ca.is_file():
+        raise ConfigError(f"{name}.ca_file 应为证书文件，却是目录：{ca}")
+    try:
+        ssl.create_default_context(cafile=str(ca))
+    except PermissionError:
+        raise ConfigError(f"没有权限读取 {name}.ca_file 指定的证书文件：{ca}") from None
+    except (ssl.SSLError, OSError, ValueError):
+        raise ConfigError(
+            f"{name}.ca_file 不是有效的证书文件（应为 PEM 格式的 CA 证书）：{ca}"
+        ) from None
+    return section
 
 
 def _web(web: WebConfig) -> WebConfig:

@@ -15,6 +15,7 @@ again and its bytes map to the same hash. A crash after 3 is a finished message.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable, Iterable
@@ -26,6 +27,7 @@ from typing import Any
 import sqlite_utils
 
 from ingest.core.config import Config, ConfigError, LimitsConfig
+from ingest.core.failures import describe_failure
 from ingest.core.lock import hold_lock
 from ingest.core.vocab import Outcome, SourceItemState
 from ingest.mail.mime import Unpacked
@@ -128,7 +130,8 @@ def poll(
             _poll_items(db, cfg, source, stop, on_item, summary)
             finish_poll(db, poll_id, ok=True, messages=summary.stored)
         except BaseException as e:
-            finish_poll(db, poll_id, ok=False, error=_poll_error(e), messages=summary.stored)
+            with contextlib.suppress(Exception):  # a full disk or a held lock may refuse it too
+                finish_poll(db, poll_id, ok=False, error=_poll_error(e), messages=summary.stored)
             raise
         finally:
             db.close()
@@ -179,7 +182,7 @@ def _poll_error(e: BaseException) -> str:
         return str(e)
     if isinstance(e, KeyboardInterrupt | SystemExit):
         return "收信被中断"
-    return "收信时程序出错（详见日志）"
+    return describe_failure(e) or "收信时程序出错（详见日志）"
 
 
 def _worth_waiting(pending: list[Taken]) -> bool:
