@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # One entry point for people and CI:
-#   ./dev.sh demo   set up, then run `kaohe demo` on the bundled sample inbox
-#   ./dev.sh test   set up, then run every test (what .ci/run calls)
-#   ./dev.sh setup  set up only
-# Set-up installs the Debian packages the tests need when run as root, creates
-# .venv and installs the project with its test dependencies into it.
+#   ./dev.sh demo     set up, then run `kaohe demo` on the bundled sample inbox
+#   ./dev.sh test     set up for development, then run every test (what .ci/run calls)
+#   ./dev.sh setup    set up for development only (test tools: Dovecot, Chromium, poppler …)
+#   ./dev.sh install  production: only what kaohe needs at run time (LibreOffice for
+#                     legacy formats, unar/7z), the project without test dependencies
+# As root, set-up installs the Debian packages it needs, then creates .venv and
+# installs the project into it.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 APT_RUNTIME=(python3-venv python3-pip)
-APT_TEST=(dovecot-imapd libreoffice-writer-nogui libreoffice-calc-nogui unar p7zip-full chromium chromium-driver fonts-noto-cjk)
+# Production: read .doc/.xls/.wps/.et (LibreOffice) and rar/7z archives. Never a mail server or a browser.
+APT_PRODUCTION=(libreoffice-writer-nogui libreoffice-calc-nogui unar p7zip-full)
+APT_TEST=("${APT_PRODUCTION[@]}" dovecot-imapd chromium chromium-driver fonts-noto-cjk poppler-utils)
 
 apt_install() {
   local missing=()
@@ -30,7 +34,10 @@ setup() {
   local extra="$1"
   if command -v dpkg >/dev/null; then
     apt_install "${APT_RUNTIME[@]}"
-    [ "$extra" = test ] && apt_install "${APT_TEST[@]}"
+    case "$extra" in
+      test) apt_install "${APT_TEST[@]}" ;;
+      production) apt_install "${APT_PRODUCTION[@]}" ;;
+    esac
   fi
   local py=${PYTHON:-python3}
   [ -x .venv/bin/python ] || "$py" -m venv .venv
@@ -55,6 +62,9 @@ case "${1:-}" in
     exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@" ;;
   setup)
     setup test ;;
+  install)
+    setup production
+    echo "已安装：$(pwd)/.venv/bin/kaohe（服务配置见 docs/deploy.md）" ;;
   *)
-    echo "用法：./dev.sh demo | test | setup" >&2; exit 2 ;;
+    echo "用法：./dev.sh demo | test | setup | install（生产服务器用 install）" >&2; exit 2 ;;
 esac

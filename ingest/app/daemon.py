@@ -20,14 +20,15 @@ import logging
 import signal
 import sys
 import threading
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from ingest.app.daily import write_daily_report
+from ingest.app.daily import report_exists, write_daily_report
+from ingest.app.logtime import LOG_FORMAT, log_in_timezone
 from ingest.app.outbox.receipts import send_receipts
 from ingest.core.config import Config, ConfigError
 from ingest.core.lock import AlreadyRunning, hold_lock
@@ -40,17 +41,19 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("kaohe.daemon")
 
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 BACKOFF_FIRST_SECONDS = 30.0
 
 
-def setup_logging(level: int = logging.INFO) -> None:
-    """Timestamped, levelled log lines on stderr (journald keeps them), unless already set up."""
+def setup_logging(level: int = logging.INFO, tz: tzinfo | None = None) -> None:
+    """Timestamped, levelled log lines on stderr (journald keeps them), unless already set up;
+    times in *tz* (the campaign's), as in the reports."""
     root = logging.getLogger()
     if not root.handlers:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter(LOG_FORMAT))
         root.addHandler(handler)
+    if tz is not None:
+        log_in_timezone(tz)
     if root.level == logging.NOTSET or root.level > level:  # the CLI default is WARNING
         root.setLevel(level)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
@@ -74,6 +77,7 @@ class Daemon:
         self.polls = 0  # completed polls, for tests and the stop log line
         self._busy = threading.Lock()
         self._failures = 0
+        self._started = False  # the start-up report was considered
         self.scheduler = BlockingScheduler(timezone=cfg.campaign.timezone)
 
     # ---------------------------------------------------------------- lifecycle
@@ -138,6 +142,7 @@ class Daemon:
         try:
             if not self.stop.is_set():
                 self._poll_once()
+                self._startup_report()
         finally:
             self._busy.release()
         if self.stop.is_set():
@@ -208,6 +213,16 @@ class Daemon:
 
     # ------------------------------------------------------------------- report
 
+    def _startup_report(self) -> None:
+        """After the first poll: today's report now if there is none yet (a daemon
+        started at 9:00 should not leave the clerk without a report until tomorrow)."""
+        if self._started or self.stop.is_set():
+            return
+        self._started = True
+        if not report_exists(self.cfg, datetime.now(self.cfg.campaign.timezone).date()):
+            log.info("今天还没有报送情况报告，现在生成一份")
+            self.report_job()
+
     def report_job(self) -> None:
         now = datetime.now(self.cfg.campaign.timezone)
         try:
@@ -225,7 +240,7 @@ def _minutes(delta: timedelta) -> str:
 
 def run_daemon(cfg: Config) -> int:
     """``kaohe run``: hold the daemon lock, schedule the jobs, stop cleanly on SIGTERM/SIGINT."""
-    setup_logging()
+    setup_logging(tz=cfg.campaign.timezone)
     try:
         with hold_lock(cfg.data_dir, "daemon"):
             daemon = Daemon(cfg)

@@ -46,6 +46,15 @@ def write_daily_report(cfg: Config, now: datetime) -> Path:
     return folder
 
 
+def report_exists(cfg: Config, day: date) -> bool:
+    """Whether the daily report of *day* (campaign date) was written in some format."""
+    folder = cfg.data_dir / "reports" / day.isoformat()
+    return any(
+        (folder / f"{FILE_STEM}-{day.isoformat()}.{fmt}").exists()
+        for fmt in cfg.schedule.report_formats
+    )
+
+
 def _day(cfg: Config, report: StatusReport) -> date:
     return report.as_of.astimezone(cfg.campaign.timezone).date()
 
@@ -69,7 +78,8 @@ def report_mail(cfg: Config, report: StatusReport) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = sender_address(cfg.smtp)
     msg["To"] = ", ".join(cfg.report.recipients)
-    msg["Subject"] = f"{report.campaign}报送情况（{day}）：已收到 {t.done}/{t.total} 份"
+    stale = "【数据可能已过时】" if report.health is not None and report.health.stale else ""
+    msg["Subject"] = f"{stale}{report.campaign}报送情况（{day}）：已收到 {t.done}/{t.total} 份"
     msg["Date"] = format_datetime(report.as_of)
     msg["Message-ID"] = make_msgid("kaohe-report")
     msg.set_content(render(report, "txt", cfg).decode(), charset="utf-8")

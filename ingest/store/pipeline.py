@@ -58,12 +58,20 @@ class PollSummary:
     skipped: int = 0
     failed: int = 0
     attachments: dict[Outcome, int] = field(default_factory=dict)
+    receipt_times_doubtful: bool = False  # maildir files look copied (mtime is not delivery)
 
     def line(self) -> str:
         outcomes = "，".join(f"{k.label} {v}" for k, v in sorted(self.attachments.items()))
+        doubt = (
+            "；注意：邮件文件像是一次复制进来的，收到时间（文件修改时间）可能不准，详见日志"
+            if self.receipt_times_doubtful
+            else ""
+        )
         return (
             f"本次收信 {self.fetched} 封：新邮件 {self.stored}，重复 {self.duplicates}，"
-            f"跳过 {self.skipped}，失败 {self.failed}" + (f"；附件：{outcomes}" if outcomes else "")
+            f"跳过 {self.skipped}，失败 {self.failed}"
+            + (f"；附件：{outcomes}" if outcomes else "")
+            + doubt
         )
 
 
@@ -171,6 +179,7 @@ def _poll_items(
                 break
         commit_pending()
     finally:
+        summary.receipt_times_doubtful = bool(getattr(src, "copy_warning", None))  # maildir
         if own:
             src.close()
         close_context(ctx)

@@ -30,11 +30,21 @@ def poll(obj: Ctx) -> None:
     \b
     例：kaohe -c config.toml poll
     个别附件读不出时照常结束（原因记录在报告里）；邮箱无法访问时返回非零。
+    在终端上运行时显示进度。
     """
+    from ingest.app.logtime import log_in_timezone
+    from ingest.app.progress import PollProgress
     from ingest.store.pipeline import poll as run_poll
 
     with clerk_errors():
-        summary = run_poll(obj.cfg)
+        tz = obj.cfg.campaign.timezone
+        log_in_timezone(tz)
+        progress = PollProgress.for_terminal(sys.stderr, tz)
+        try:
+            summary = run_poll(obj.cfg, on_item=progress.item if progress else None)
+        finally:
+            if progress is not None:
+                progress.done()
     click.echo(summary.line())
 
 

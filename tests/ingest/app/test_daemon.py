@@ -24,7 +24,7 @@ from tests.support.crash_trials import KAOHE, form_mail, kaohe_env
 from tests.support.dovecot import DovecotServer, running_dovecot, write_config
 
 pytestmark = pytest.mark.integration
-LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (INFO|WARNING|ERROR) ", re.M)
+LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4} (INFO|WARNING|ERROR) ", re.M)
 
 
 @pytest.fixture
