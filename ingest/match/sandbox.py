@@ -57,7 +57,6 @@ log = logging.getLogger(__name__)
 STOPPED = "文件过大或结构异常，已停止读取"
 _HEADER = struct.Struct("<Q")
 _CHUNK = 1 << 20
-_PRELOAD = ("ingest.match.untrusted",)  # parsers and archive readers, before the first job
 _SCRATCH_PREFIX = "parse-"
 _WORKER = Path(__file__).with_name("sandbox_worker.py")
 
@@ -114,7 +113,7 @@ class _Worker:
             )  # fmt: skip
         finally:
             err.close()
-        init = {"path": list(sys.path), "memory": self.limits.memory_bytes, "preload": _PRELOAD}
+        init = {"path": list(sys.path), "memory": self.limits.memory_bytes}
         assert self.proc.stdin is not None
         _send(self.proc.stdin, init)
 

@@ -2,7 +2,7 @@
 
 Protocol, on the worker's stdin and a private copy of its stdout: frames of an
 8-byte little-endian length and a pickle. The first frame is the set-up
-(``sys.path``, the memory cap, modules to import ahead); then each frame is a
+(``sys.path`` and the memory cap); then each frame is a
 job ``(function, args, cpu_seconds)`` answered by ``(status, value)``:
 ``ok`` + result, ``err`` + the exception raised, ``abort`` + why (the worker
 hit a limit it noticed itself, answers, and exits). EOF on stdin ends it.
@@ -26,7 +26,7 @@ import signal
 import struct
 import sys
 import types
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
@@ -46,7 +46,7 @@ def serve() -> None:
     _bare_package("ingest", Path(__file__).resolve().parents[1])
     _set_limits(int(init["memory"]))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
-    _preload(init["preload"])
+    _preload()
     while (job := _read_frame(jobs)) is not None:
         fn, args, seconds = job
         _renew_cpu(seconds)
@@ -79,14 +79,12 @@ def _renew_cpu(seconds: float) -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
 
 
-def _preload(modules: Iterable[str]) -> None:
-    import importlib
-
-    for name in modules:
-        try:
-            importlib.import_module(name)
-        except Exception as e:  # a job importing it will report the problem
-            print(f"preload of {name} failed: {e!r}", file=sys.stderr)
+def _preload() -> None:
+    """Import the readers now, before the first job's clock starts."""
+    try:
+        import ingest.match.untrusted  # noqa: F401
+    except Exception as e:  # a job importing it will report the problem
+        print(f"preload failed: {e!r}", file=sys.stderr)
 
 
 def _run_job(fn: Callable[..., Any], args: tuple[Any, ...]) -> tuple[str, bytes]:
