@@ -1,7 +1,8 @@
 """The status report as plain data: built once by :mod:`reports.status`, then rendered.
 
 Renderers (json, txt, xlsx, html) and the mail drafts (reminders, receipts)
-only read these objects; they never query the database.
+only read these objects; they never query the database. The consolidated tables
+(汇总表) likewise: :class:`LatestForm` as read, :class:`ExportTable` as shaped.
 """
 
 from __future__ import annotations
