@@ -56,6 +56,16 @@ def read_converted(data: bytes, target: str, kind: str) -> Document:
     return dataclasses.replace(doc, kind=kind)
 
 
+KIND_WORDS = {  # the clerk's words for the kinds that are not forms
+    "text": "文本文件",
+    "other": "无法识别的文件类型",
+    "zip": "zip 压缩包",
+    "rar": "rar 压缩包",
+    "7z": "7z 压缩包",
+    "eml": "邮件",
+}
+
+
 def read_document(data: bytes, kind: str, converter: Any = None) -> Document:
     """Read ``data`` of detected type ``kind`` into a Document.
 
@@ -80,5 +90,7 @@ def read_document(data: bytes, kind: str, converter: Any = None) -> Document:
     if kind == "html":
         return read_html(data)
     if kind in ("text", "other", "zip", "rar", "7z", "eml"):
-        raise UnsupportedFormat(f"不是表格文件（{kind}），无法读取")
+        raise UnsupportedFormat(
+            f"不是表格文件（{KIND_WORDS.get(kind, '无法识别的文件类型')}），无法读取"
+        )
     return convert(data, kind, converter)

@@ -35,6 +35,10 @@ class _Vote:
     evidence: str = ""
 
 
+NOTHING_FOUND = "表格标题、表头和文件名都看不出是附件几"
+_LABELS = {"filename": "文件名", "subject": "邮件主题"}  # the clerk's word for each source
+
+
 def classify(
     doc: Document | None, filename: str, subject: str, schemas: Mapping[int, AnnexSchema]
 ) -> AnnexGuess:
@@ -54,7 +58,7 @@ def classify(
         return AnnexGuess(subj.annexes[0], subj.evidence, "subject")
     if name.annexes:
         return _ambiguous(name)
-    return AnnexGuess(None, "no annex title, header or name found")
+    return AnnexGuess(None, NOTHING_FOUND)
 
 
 def _decide(source: str, vote: _Vote, name: _Vote, subj: _Vote) -> AnnexGuess:
@@ -63,18 +67,18 @@ def _decide(source: str, vote: _Vote, name: _Vote, subj: _Vote) -> AnnexGuess:
         annex = vote.annexes[0]
         evidence = vote.evidence
         if name.annexes and annex not in name.annexes:
-            evidence += f"; {name.evidence} (disagrees, content wins)"
+            evidence += f"；{name.evidence}（与文件名不一致，以内容为准）"
         return AnnexGuess(annex, evidence, source)
     for other, kind in ((name, "filename"), (subj, "subject")):
         narrowed = [a for a in other.annexes if a in vote.annexes]
         if len(other.annexes) == 1 and narrowed:
-            return AnnexGuess(narrowed[0], f"{vote.evidence}; {other.evidence}", kind)
+            return AnnexGuess(narrowed[0], f"{vote.evidence}；{other.evidence}", kind)
     return _ambiguous(vote)
 
 
 def _ambiguous(vote: _Vote) -> AnnexGuess:
     listed = "、".join(f"附件{a}" for a in vote.annexes)
-    return AnnexGuess(None, f"ambiguous: {listed} ({vote.evidence})", "", vote.annexes)
+    return AnnexGuess(None, f"可能是{listed}（{vote.evidence}）", "", vote.annexes)
 
 
 def _by_name(text: str, schemas: Mapping[int, AnnexSchema], kind: str) -> _Vote:
@@ -92,7 +96,7 @@ def _by_name(text: str, schemas: Mapping[int, AnnexSchema], kind: str) -> _Vote:
     if not found:
         return _Vote()
     words = "、".join(found[a] for a in sorted(found))
-    return _Vote(tuple(sorted(found)), f"{kind}: {words}")
+    return _Vote(tuple(sorted(found)), f"{_LABELS[kind]}：{words}")
 
 
 def _by_title(doc: Document, schemas: Mapping[int, AnnexSchema]) -> _Vote:
@@ -112,7 +116,7 @@ def _by_title(doc: Document, schemas: Mapping[int, AnnexSchema]) -> _Vote:
     found = {**numbered, **found}
     if not found:
         return _Vote()
-    shown = "; ".join(f"title: {_elide(found[a])}" for a in sorted(found))
+    shown = "；".join(f"标题：{_elide(found[a])}" for a in sorted(found))
     return _Vote(tuple(sorted(found)), shown)
 
 
@@ -150,7 +154,7 @@ def _by_header(doc: Document, schemas: Mapping[int, AnnexSchema]) -> _Vote:
     best = max(score[:2] for score in scores.values())
     winners = tuple(sorted(a for a, score in scores.items() if score[:2] == best))
     words = "、".join(scores[winners[0]][2][:3])
-    return _Vote(winners, f"header: {words}")
+    return _Vote(winners, f"表头：{words}")
 
 
 def _only_in(text: str, number: int, schemas: Mapping[int, AnnexSchema]) -> bool:

@@ -51,7 +51,7 @@ class AnnexGuess:
     """Result of classification: the annex (or None) and why."""
 
     annex: int | None
-    evidence: str  # clerk-readable, e.g. "title: 区直部门…考核任务申报表"
+    evidence: str  # clerk-readable, e.g. "标题：区直部门…考核任务申报表"
     source: str = ""  # "title" | "header" | "filename" | "subject" | ""
     ambiguous: tuple[int, ...] = ()  # candidates when more than one fits
 

@@ -370,12 +370,12 @@ def _link_rows(
         part = Part(path, link.filename, "text/uri-list", b"", False)
         att = _new_attachment(digest, part, LINK_KIND, container)
         att.reason = link.reason
-        if link.url:
-            att.warnings.append(f"下载链接：{link.url}")
         _apply_guess(att, parsers.classify(None, link.filename, msg.subject, ctx.schemas))
         if ctx.roster is not None:
             _apply_unit(att, _identify(ctx.roster, None, link.filename, msg))
         _decide(att, msg, ctx)
+        if link.url:  # shown by inspect and kept with the row; not part of the reason
+            att.warnings.append(f"下载链接：{link.url}")
         rows.append(att)
     return rows
 

@@ -12,6 +12,7 @@ from ingest.match.analyse import AnalysisContext, AttachmentAnalysis, analyse_me
 from ingest.match.roster import load_roster
 from parsers import build_schemas
 from parsers.legacy import Converter
+from tests.support.clerk_words import clerk_texts, english_words
 from tests.support.corpus import (
     ROWS,
     encrypt_ooxml,
@@ -103,3 +104,15 @@ def test_archives_are_expanded_with_containers(analysed: dict[str, AttachmentAna
     assert analysed["内层.zip"].outcome == "expanded"
     assert analysed["附件4（嵌套）.xlsx"].container == "内层.zip"
     assert analysed["材料.rar"].type == "rar" and analysed["材料.7z"].type == "7z"
+
+
+def test_no_reason_or_evidence_speaks_english(analysed: dict[str, AttachmentAnalysis]) -> None:
+    outcomes = {a.outcome for a in analysed.values()}
+    assert {"parsed", "unparsed", "expanded"} <= outcomes
+    bad = [
+        (name, text, words)
+        for name, att in analysed.items()
+        for text in clerk_texts(att)
+        if (words := english_words(text, [name, att.container or "", name.rsplit(".", 1)[0]]))
+    ]
+    assert bad == []

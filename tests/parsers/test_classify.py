@@ -24,21 +24,21 @@ def test_title_wins_over_filename() -> None:
     guess = classify(doc, "附件6 特色亮点.docx", "附件6", SCHEMAS)
     assert guess.annex == 4
     assert guess.source == "title"
-    assert guess.evidence.startswith("title: 区直部门、驻区垂管单位…考核任务申报表")
-    assert "filename: 附件6" in guess.evidence
+    assert guess.evidence.startswith("标题：区直部门、驻区垂管单位…考核任务申报表")
+    assert "文件名：附件6" in guess.evidence
 
 
 def test_xlsx_title_row() -> None:
     doc = read_xlsx(make_xlsx_form(5, sample_rows(5, 1)))
     guess = classify(doc, "新建 Microsoft Excel 工作表.xlsx", "", SCHEMAS)
     assert (guess.annex, guess.source) == (5, "title")
-    assert guess.evidence == f"title: {SCHEMAS[5].title}"
+    assert guess.evidence == f"标题：{SCHEMAS[5].title}"
 
 
 def test_literal_annex_number_at_top_counts_as_content() -> None:
     doc = Document("docx", (Table((("姓名", "职务"),), ("附件 3",)),), ("附件 3",))
     guess = classify(doc, "表.docx", "", SCHEMAS)
-    assert (guess.annex, guess.source, guess.evidence) == (3, "title", "title: 附件3")
+    assert (guess.annex, guess.source, guess.evidence) == (3, "title", "标题：附件3")
 
 
 def test_notice_heading_without_form_word_is_not_a_title() -> None:
@@ -53,20 +53,20 @@ def test_notice_heading_without_form_word_is_not_a_title() -> None:
 def test_header_signature_separates_2_and_3(extra: tuple[str, ...], annex: int, word: str) -> None:
     guess = classify(_headed(*H23, *extra), "表.xlsx", "", SCHEMAS)
     assert (guess.annex, guess.source) == (annex, "header")
-    assert guess.evidence == f"header: {word}"
+    assert guess.evidence == f"表头：{word}"
 
 
 def test_header_without_distinctive_cell_is_ambiguous() -> None:
     guess = classify(_headed(*H23), "表.xlsx", "", SCHEMAS)
     assert guess.annex is None
     assert guess.ambiguous == (2, 3)
-    assert guess.evidence.startswith("ambiguous: 附件2、附件3 (header:")
+    assert guess.evidence.startswith("可能是附件2、附件3（表头：")
 
 
 def test_ambiguous_header_broken_by_filename() -> None:
     guess = classify(_headed(*H23), "附件3.xlsx", "", SCHEMAS)
     assert (guess.annex, guess.source) == (3, "filename")
-    assert "filename: 附件3" in guess.evidence
+    assert "文件名：附件3" in guess.evidence
 
 
 def test_ambiguous_header_not_broken_by_unrelated_filename() -> None:
@@ -88,7 +88,7 @@ def test_header_signature_other_annexes(annex: int, header: tuple[str, ...]) -> 
 
 def test_header_evidence_lists_distinctive_fields() -> None:
     guess = classify(_headed("序号", "任务名称", "目标要求", "分值"), "", "", SCHEMAS)
-    assert guess.evidence == "header: 任务名称、目标要求"
+    assert guess.evidence == "表头：任务名称、目标要求"
 
 
 @pytest.mark.parametrize(
@@ -105,7 +105,7 @@ def test_header_evidence_lists_distinctive_fields() -> None:
 )
 def test_filename_only(filename: str, annex: int, word: str) -> None:
     guess = classify(None, filename, "2020年度考核", SCHEMAS)
-    assert (guess.annex, guess.source, guess.evidence) == (annex, "filename", f"filename: {word}")
+    assert (guess.annex, guess.source, guess.evidence) == (annex, "filename", f"文件名：{word}")
 
 
 def test_year_digits_are_not_annex_numbers() -> None:
@@ -114,7 +114,7 @@ def test_year_digits_are_not_annex_numbers() -> None:
 
 def test_subject_only_when_it_names_one_annex() -> None:
     guess = classify(None, "财政局.docx", "财政局报送附件6", SCHEMAS)
-    assert (guess.annex, guess.source, guess.evidence) == (6, "subject", "subject: 附件6")
+    assert (guess.annex, guess.source, guess.evidence) == (6, "subject", "邮件主题：附件6")
     assert classify(None, "财政局.docx", "附件4、附件6", SCHEMAS).annex is None
 
 
@@ -127,11 +127,11 @@ def test_two_titles_are_ambiguous() -> None:
     lines = (SCHEMAS[2].title, SCHEMAS[5].title)
     guess = classify(Document("docx", (), lines), "汇总.xlsx", "", SCHEMAS)
     assert (guess.annex, guess.ambiguous) == (None, (2, 5))
-    assert "title:" in guess.evidence
+    assert "标题：" in guess.evidence
 
 
 def test_nothing_found() -> None:
     guess = classify(Document("docx", (), ("你好",)), "scan.jpg", "材料", SCHEMAS)
     assert guess.annex is None
-    assert guess.evidence == "no annex title, header or name found"
+    assert guess.evidence == "表格标题、表头和文件名都看不出是附件几"
     assert guess.ambiguous == ()
