@@ -93,9 +93,11 @@ async def login(request: Request) -> Response:
         with state.accounts() as conn:
             if account is None:
                 record_failure(conn, username, ip)
-                return _login_page(request, 401, "用户名或密码错误", username)
-            clear_failures(conn, username, ip)
-            token, _ = start_session(conn, account)
+            else:
+                clear_failures(conn, username, ip)
+                token, _ = start_session(conn, account)
+    if account is None:
+        return _login_page(request, 401, "用户名或密码错误", username)
     target = safe_next(str(form.get("next") or "/"))
     response = RedirectResponse(target, status_code=303)
     set_session_cookie(request, response, token)
