@@ -32,7 +32,7 @@ OUTCOME_LABELS: dict[Outcome, str] = {
     Outcome.UNPARSED: "无法读取",
     Outcome.UNASSIGNED: "待认领",
     Outcome.IGNORED: "非申报表",
-    Outcome.EXPANDED: "压缩包",
+    Outcome.EXPANDED: "已解开（压缩包或转发的邮件）",
     Outcome.DISMISSED: "已排除",
 }
 
