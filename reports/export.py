@@ -29,6 +29,7 @@ from reports.model import SOURCE_COLUMNS, ExportRow, ExportTable, LatestForm
 from reports.status import latest_forms, read_forms
 from reports.summary import annex_label
 from reports.xlsx_util import (
+    fit_pages_across,
     fit_row_heights,
     fit_width,
     header_row,
@@ -133,9 +134,11 @@ def export_xlsx(tables: list[ExportTable], tz: tzinfo) -> bytes:
             put(ws, i, base, r.source)
             put(ws, i, base + 1, r.received.astimezone(tz) if r.received else None)
             put(ws, i, base + 2, r.version)
-        set_widths(ws, _widths(table))
+        widths = _widths(table)
+        set_widths(ws, widths)
         table_sheet(ws, header_rows=1, freeze_col=2)
         fit_row_heights(ws, 2)
+        fit_pages_across(ws, sum(widths))
         ws.oddHeader.center.text = f"{annex_label(table.annex)}汇总表"
     return to_bytes(wb)
 
@@ -159,8 +162,8 @@ def _widths(table: ExportTable) -> list[float]:
         if field in NARROW_FIELDS:
             out.append(fit_width(values, 6, 10))
         else:
-            out.append(40 if field in WIDE_FIELDS else fit_width(values, 10, 28))
-    return [*out, fit_width([r.source for r in table.rows], 14, 36), 16, 6]
+            out.append(30 if field in WIDE_FIELDS else fit_width(values, 10, 24))
+    return [*out, fit_width([r.source for r in table.rows], 14, 30), 16, 6]
 
 
 EXPORT_FORMATS = ("xlsx", "csv", "docx")

@@ -210,7 +210,7 @@ def _follow_up(ws: Worksheet, report: StatusReport) -> None:
             put(ws, r, col, v)
         ws.cell(row=r, column=2).fill = fill(bg)
         ws.cell(row=r, column=2).font = Font(color=fg, bold=True)
-    set_widths(ws, [5, 22, _category_width(report), 9, 13, 22, 44])
+    set_widths(ws, [5, 22, _category_width(report), 9, 14, 22, 44])
     table_sheet(ws, header_rows=1, freeze_col=3)
     fit_row_heights(ws, 2)
 
@@ -256,6 +256,6 @@ def _paper(ws: Worksheet, report: StatusReport) -> None:
         values = (r - 1, u.unit, u.category, u.contact, u.phone, "\n".join(map(annex_label, owed)))
         for col, v in enumerate(values, start=1):
             put(ws, r, col, v)
-    set_widths(ws, [5, 22, _category_width(report), 9, 13, 44])
+    set_widths(ws, [5, 22, _category_width(report), 9, 14, 44])
     table_sheet(ws, header_rows=1, freeze_col=3)
     fit_row_heights(ws, 2)

@@ -168,7 +168,7 @@ def text_width(text: str) -> int:
 
 def line_count(text: str, width: float) -> int:
     """Lines *text* takes when wrapped in a column *width* units wide."""
-    usable = max(1.0, width - 1.5)
+    usable = max(1.0, width - 1.0)
     return sum(max(1, math.ceil(text_width(part) / usable)) for part in text.split("\n"))
 
 
@@ -215,5 +215,14 @@ def fit_width(texts: Iterable[str], least: float, most: float) -> float:
     return max(least, min(most, max((text_width(t) for t in texts), default=0) + 2))
 
 
+def fit_pages_across(ws: Worksheet, total_width: float, title_cols: str = "A:A") -> None:
+    """Fit to as many A4 landscape pages across as keep the text at ≥ 8 pt (one when it
+    fits), *title_cols* repeated on each; readable widths on screen stay as they are."""
+    pages = max(1, math.ceil(total_width * MIN_SCALE / 100 / A4_LANDSCAPE_UNITS))
+    ws.page_setup.fitToWidth = pages
+    if pages > 1:
+        ws.print_title_cols = title_cols
+
+
 A4_LANDSCAPE_UNITS = 99  # column units across A4 landscape at 100 % (0.4" margins, LibreOffice)
-MIN_SCALE = 75  # 11 pt cells never print below ~8.2 pt
+MIN_SCALE = 76  # 11 pt cells never print below ~8.4 pt

@@ -13,8 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from ingest.match.roster import load_roster
+from ingest.store.db import open_db
 from ingest.store.health import Health
+from reports.export import build_export, export_xlsx
 from reports.model import Status, StatusReport, UnassignedItem, UnitStatus
+from reports.output import build_report
 from reports.render_xlsx import render_xlsx
 from reports.summary import assign_command, owed_phrases, paper_outstanding
 from tests.support.printing import (
@@ -25,7 +29,7 @@ from tests.support.printing import (
     squeeze,
     xlsx_to_pdf,
 )
-from tests.support.report_samples import TZ, ok, owe, sample_report, t
+from tests.support.report_samples import TZ, demo_as_of, make_demo, ok, owe, sample_report, t
 
 MIN_PT = 8.0
 CLI = "kaohe -c /etc/kaohe/config.toml"
@@ -131,3 +135,53 @@ def test_no_text_below_8_pt(printed: tuple[StatusReport, Path]) -> None:
     assert len({page for page, _, _ in sizes}) >= 6
     small = [s for s in sizes if s[1] < MIN_PT]
     assert not small, small[:5]
+
+
+# --------------------------------------------------------------------------- the demo, printed
+
+
+@pytest.fixture(scope="module")
+def demo_printed(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[StatusReport, Path, Path, list[str]]:
+    """The bundled demo's report and 汇总表 (all annexes), printed."""
+    folder = tmp_path_factory.mktemp("demo-print")
+    cfg = make_demo(folder / "demo")
+    report = build_report(cfg, demo_as_of())
+    xlsx = folder / "报送情况.xlsx"
+    xlsx.write_bytes(render_xlsx(report, CLI))
+    db = open_db(cfg.db_path)
+    tables = build_export(db, load_roster(cfg.paths.roster), None, cfg.schemas)
+    db.close()
+    export = folder / "汇总表.xlsx"
+    export.write_bytes(export_xlsx(tables, cfg.campaign.timezone))
+    report_pdf, export_pdf = xlsx_to_pdf(xlsx, folder), xlsx_to_pdf(export, folder)
+    save_pngs(report_pdf, "xlsx-demo-report-printed")
+    save_pngs(export_pdf, "xlsx-demo-export-printed")
+    four = next(t for t in tables if t.annex == 4)
+    names = [r.values[four.fields.index("任务名称")] for r in four.rows]
+    return report, report_pdf, export_pdf, names
+
+
+@pytest.mark.integration
+def test_demo_report_prints_every_owed_annex(
+    demo_printed: tuple[StatusReport, Path, Path, list[str]],
+) -> None:
+    report, pdf, _, _ = demo_printed
+    text = squeeze(pdf_text(pdf))
+    phrases = [p for u in report.units for p in owed_phrases(u)]
+    assert phrases and all(squeeze(p) in text for p in phrases)
+    assert all(size >= MIN_PT for _, size, _ in font_sizes(pdf))
+
+
+@pytest.mark.integration
+def test_demo_export_prints_every_task_at_8_pt(
+    demo_printed: tuple[StatusReport, Path, Path, list[str]],
+) -> None:
+    _, _, pdf, names = demo_printed
+    text = squeeze(pdf_text(pdf))
+    sizes = font_sizes(pdf)
+    assert sizes and min(size for _, size, _ in sizes) >= MIN_PT
+    assert len(names) >= 10
+    missing = [n for n in names if not printed_in_order(n, text)]
+    assert not missing, missing
