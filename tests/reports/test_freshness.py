@@ -10,6 +10,7 @@ from pathlib import Path
 
 from openpyxl import load_workbook
 
+from ingest.app.daily import report_mail
 from ingest.core.config import config_from_dict
 from ingest.match.roster import Roster, Unit
 from ingest.store.db import open_db
@@ -20,7 +21,7 @@ from reports.render_json import render_json
 from reports.render_txt import render_txt
 from reports.render_xlsx import render_xlsx
 from reports.status import build_status
-from tests.support.report_samples import TZ, sample_report
+from tests.support.report_samples import TZ, make_config, sample_report
 
 NOW = datetime(2020, 3, 23, 8, 0, tzinfo=TZ)
 
@@ -120,3 +121,13 @@ def test_build_status_reads_health_from_the_polls_table(tmp_path: Path) -> None:
     assert report.poll_every_minutes == 5
     finish_poll(db, start_poll(db), ok=True, messages=3)
     assert build_status(db, roster, cfg, NOW).health.stale is False  # type: ignore[union-attr]
+
+
+def test_daily_mail_flags_stale_data_in_the_subject(tmp_path: Path) -> None:
+    cfg = make_config(tmp_path, extra={"report": {"send": True, "recipients": ["a@nz.gov.cn"]}})
+    stale = report_mail(cfg, with_health(stale=True))
+    assert stale["Subject"].startswith("【数据可能已过时】2020年度考核指标申报报送情况")
+    body = stale.get_body(("plain",))
+    assert body is not None and body.get_content().startswith("！！数据可能已过时")
+    fresh = report_mail(cfg, with_health(stale=False))
+    assert fresh["Subject"].startswith("2020年度考核指标申报报送情况")
