@@ -21,7 +21,7 @@ from typing import Any
 
 import click
 
-from ingest.app.cli.usage import translate
+from ingest.app.cli.usage import ChineseCommand, ChineseHelp, translate
 from ingest.core.config import Config, ConfigError, load_config
 from ingest.core.failures import describe_failure
 from ingest.core.lock import AlreadyRunning
@@ -93,6 +93,30 @@ class Ctx:
                 self.debug_log = _log_to_file(self._cfg.data_dir / DEBUG_LOG)
         return self._cfg
 
+    def select(self, campaign: str | None) -> None:
+        """Look at one campaign (``--campaign``); required only when several are configured."""
+        try:
+            self._cfg = self.cfg.select(campaign)
+        except ConfigError as e:
+            raise ClerkError(str(e)) from None
+
+
+def _select_campaign(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    obj = ctx.find_object(Ctx)
+    if obj is not None and (value is not None or obj.config_path):
+        obj.select(value)
+
+
+def campaign_option(command: Any) -> Any:
+    """``--campaign NAME`` on commands that show one campaign (report, export, remind, status)."""
+    return click.option(
+        "--campaign",
+        metavar="NAME",
+        expose_value=False,
+        callback=_select_campaign,
+        help="配置了多个收集（[[campaigns]]）时，指定是哪一个（名称，或名称中的年份）。",
+    )(command)
+
 
 def _log_to_file(path: Path) -> Path | None:
     """Send every log record, tracebacks included, to *path* too (``--debug``)."""
@@ -113,8 +137,12 @@ def _log_to_file(path: Path) -> Path | None:
     return path
 
 
-class KaoheGroup(click.Group):
-    """The ``kaohe`` group: every failure leaves it as one Chinese line, never a traceback."""
+class KaoheGroup(ChineseHelp, click.Group):
+    """The ``kaohe`` group: every failure leaves it as one Chinese line, never a traceback;
+    its commands and sub-groups get Chinese help pages."""
+
+    command_class = ChineseCommand
+    group_class = type
 
     def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
         try:
@@ -169,7 +197,9 @@ def clerk_errors() -> Iterator[None]:
 @click.option(
     "--debug", is_flag=True, help=f"出错时把详细信息（含调用栈）写入 data_dir 下的 {DEBUG_LOG}。"
 )
-@click.version_option(package_name="kaohe-inbox")
+@click.version_option(
+    package_name="kaohe-inbox", message="%(prog)s 版本 %(version)s", help="显示版本并退出。"
+)
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None, verbose: bool, debug: bool) -> None:
     """kaohe —— 考核申报材料收件箱：收信、归档、识别单位和附件、解析表格、生成每日报送情况。

@@ -1,10 +1,11 @@
-"""click's own usage errors, in Chinese.
+"""click's own words, in Chinese: usage errors and the help page.
 
 click has no Chinese catalogue, so its messages ("No such option: -c", "Missing
 argument 'ID'.", "7 is not in the range 2<=x<=6.") are rebuilt here from the
 exception's fields where it has them and from the known message shapes where it
 does not. :class:`ChineseUsageError` prints ``错误：…`` plus the command's usage line
-and where to find its help; exit status 2, as click's own.
+and where to find its help; exit status 2, as click's own. :class:`ChineseContext`
+gives the help pages Chinese headings ("用法：", "选项", "命令").
 """
 
 from __future__ import annotations
@@ -47,14 +48,60 @@ _SHAPES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
 _RANGE = re.compile(r"^(?:(-?[\d.]+)(<=?))?x(?:(<=?)(-?[\d.]+))?$|^x(>=?)(-?[\d.]+)$")
 
 
+HELP_OPTION_TEXT = "显示本帮助并退出。"
+_HEADINGS = {"Options": "选项", "Commands": "命令", "Arguments": "参数"}
+_EXTRAS = (("[default: ", "[默认："), ("[required]", "[必填]"), ("[env var: ", "[环境变量："))
+
+
+def chinese_usage(args: str) -> str:
+    return args.replace("[OPTIONS]", "[选项]").replace("COMMAND [ARGS]...", "命令 …")
+
+
+class ChineseHelpFormatter(click.HelpFormatter):
+    """click's help layout with Chinese headings and notes."""
+
+    def write_usage(self, prog: str, args: str = "", prefix: str | None = None) -> None:
+        super().write_usage(prog, chinese_usage(args), prefix="用法：")
+
+    def write_heading(self, heading: str) -> None:
+        self.write(f"{'':>{self.current_indent}}{_HEADINGS.get(heading, heading)}：\n")
+
+    def write_dl(self, rows: Any, col_max: int = 30, col_spacing: int = 2) -> None:
+        out = []
+        for term, text in rows:
+            for english, chinese in _EXTRAS:
+                text = text.replace(english, chinese)
+            out.append((term, text))
+        super().write_dl(out, col_max, col_spacing)
+
+
+class ChineseContext(click.Context):
+    formatter_class = ChineseHelpFormatter
+
+
+class ChineseHelp:
+    """Mixin for commands and groups: Chinese help page and help-option text."""
+
+    context_class: type[click.Context] = ChineseContext
+
+    def get_help_option(self, ctx: click.Context) -> click.Option | None:
+        option = super().get_help_option(ctx)  # type: ignore[misc]
+        if option is not None:
+            option.help = HELP_OPTION_TEXT
+        return option  # type: ignore[no-any-return]
+
+
+class ChineseCommand(ChineseHelp, click.Command):
+    """A ``kaohe`` command (help page in Chinese)."""
+
+
 class ChineseUsageError(click.UsageError):
     """A usage error already in Chinese: ``错误：…``, the usage line, the help hint."""
 
     def show(self, file: Any = None) -> None:
         lines = [f"错误：{self.format_message()}"]
         if self.ctx is not None:
-            usage = self.ctx.get_usage().replace("Usage: ", "用法：", 1)
-            usage = usage.replace("[OPTIONS]", "[选项]").replace("COMMAND [ARGS]...", "命令 …")
+            usage = chinese_usage(self.ctx.get_usage().replace("Usage: ", "用法：", 1))
             lines += [usage, f"查看帮助：{self.ctx.command_path} -h"]
         click.echo("\n".join(lines), file=file, err=file is None)
 

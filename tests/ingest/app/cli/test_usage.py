@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -70,3 +71,25 @@ def test_range_shapes_read_as_chinese() -> None:
     assert _range("0<x<=5") == "大于 0，不大于 5"
     assert _shape("7 is not in the range 2<=x<=6.") == "7 不在允许的范围内（2–6）"
     assert _shape("'a' is not a valid integer.") == "“a”不是整数"
+
+
+def _all_commands(group: click.Group, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    out = [path]
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            out += _all_commands(command, (*path, name))
+        else:
+            out.append((*path, name))
+    return out
+
+
+def test_every_help_page_has_chinese_headings() -> None:
+    pages = _all_commands(cli)
+    assert len(pages) > 10
+    for path in pages:
+        res = CliRunner().invoke(cli, [*path, "-h"], prog_name="kaohe")
+        assert res.exit_code == 0, (path, res.output)
+        assert res.output.startswith("用法：kaohe"), path
+        assert "显示本帮助并退出。" in res.output, path
+        assert not re.search(r"Usage:|Options:|Commands:|Show this|\[default:", res.output), path
+    assert CliRunner().invoke(cli, ["--version"], prog_name="kaohe").output.startswith("kaohe 版本")
