@@ -146,23 +146,28 @@ def test_action_with_a_path_for_an_id_is_404(clerk: tuple[TestClient, str]) -> N
 
 
 def test_wrong_passwords_are_slowed_down_more_and_more(make_client: MakeClient) -> None:
-    client = make_client(login_delay=lambda failures: 0.04 * failures)
+    asked: list[int] = []
+
+    def delay(failures: int) -> float:
+        asked.append(failures)
+        return 0.05 * failures
+
+    client = make_client(login_delay=delay)
     took = []
     for _ in range(10):
         start = time.perf_counter()
         r = client.post("/login", data={"username": CLERK, "password": "wrong-guess"})
         took.append(time.perf_counter() - start)
         assert r.status_code == 401 and "用户名或密码错误" in r.text
-    # the 10th attempt waits 9 × 0.04 s more than the first; scrypt costs the same each time
-    assert took[9] - took[0] > 0.25
-    assert took[5] - took[0] > 0.12
+    # the 10th attempt waits 9 × 0.05 s more than the first; scrypt costs the same each time
+    assert asked == list(range(10))
+    assert took[9] - min(took[:2]) > 0.3
+    assert took[6] - min(took[:2]) > 0.15
     start = time.perf_counter()
     login(client, CLERK, CLERK_PASSWORD)  # the right password still waits its turn
-    assert time.perf_counter() - start > 0.35
-    other = make_client(login_delay=lambda failures: 0.04 * failures)
-    start = time.perf_counter()
-    login(other, CLERK, CLERK_PASSWORD)  # a success reset the count
-    assert time.perf_counter() - start < 0.3
+    assert time.perf_counter() - start > 0.45 and asked[-1] == 10
+    login(make_client(login_delay=delay), CLERK, CLERK_PASSWORD)
+    assert asked[-1] == 0  # a success reset the count
 
 
 def test_default_delay_grows_and_is_capped() -> None:
