@@ -49,8 +49,10 @@ def build_status(
     (the real clock by default: a report for an earlier moment is still made now)."""
     cutoff = to_db(as_of)
     subs: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
+    only = campaign_filter(cfg)
     for s in db.query(
-        "select * from submissions where received <= ? order by received, id", [cutoff]
+        f"select * from submissions where received <= ? {only[0]} order by received, id",
+        [cutoff, *only[1]],
     ):
         subs[(s["unit"], s["annex"])].append(s)
     paper = {(p["unit"], p["annex"]): p["received_on"] for p in db.query("select * from paper")}
@@ -270,14 +272,25 @@ def _failures(db: sqlite_utils.Database, cutoff: str) -> list[FailedItem]:
     return out
 
 
-def latest_forms(db: sqlite_utils.Database, annex: int) -> list[LatestForm]:
-    """Per unit, the latest parsed version of *annex* with its rows (all mail so far)."""
+def campaign_filter(cfg: Config, alias: str = "") -> tuple[str, list[str]]:
+    """SQL (``and campaign = ?``) keeping the selected campaign's submissions when
+    several share the database; nothing with one campaign."""
+    if len(cfg.campaigns) < 2:
+        return "", []
+    return f"and {alias}campaign = ?", [cfg.campaign.name]
+
+
+def latest_forms(
+    db: sqlite_utils.Database, annex: int, only: tuple[str, list[str]] = ("", [])
+) -> list[LatestForm]:
+    """Per unit, the latest parsed version of *annex* with its rows (all mail so far);
+    *only* is a :func:`campaign_filter` on ``s``."""
     latest: dict[str, dict[str, Any]] = {}
     for s in db.query(
         "select s.*, a.filename from submissions s left join attachments a "
-        "on a.id = s.attachment where s.annex = ? and s.status = ? "
+        f"on a.id = s.attachment where s.annex = ? and s.status = ? {only[0]} "
         "order by s.received, s.id",
-        [annex, Outcome.PARSED],
+        [annex, Outcome.PARSED, *only[1]],
     ):
         latest[s["unit"]] = s  # later receipt wins
     return [
@@ -297,6 +310,6 @@ def read_forms(cfg: Config, annexes: Sequence[int]) -> dict[int, list[LatestForm
     """:func:`latest_forms` of each of *annexes*, from the campaign's database."""
     db = open_db(cfg.db_path, cfg.schemas)
     try:
-        return {n: latest_forms(db, n) for n in annexes}
+        return {n: latest_forms(db, n, campaign_filter(cfg, "s.")) for n in annexes}
     finally:
         db.close()

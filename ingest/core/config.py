@@ -9,30 +9,20 @@ private file that holds them (see :mod:`ingest.core.secrets`).
 
 from __future__ import annotations
 
-import logging
 import ssl
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from datetime import date, datetime, time
+from datetime import time
 from pathlib import Path
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ingest.core.campaigns import CampaignConfig as CampaignConfig
+from ingest.core.campaigns import parse_campaigns, with_rules
+from ingest.core.config_errors import ConfigError as ConfigError
+from ingest.core.config_errors import parse_moment as parse_moment
 from ingest.core.vocab import REPORT_FORMATS
-from parsers.schema import (
-    DEFAULT_SCHEMAS,
-    AnnexFileError,
-    AnnexSchema,
-    build_schemas,
-    schemas_from_toml,
-)
-
-logger = logging.getLogger(__name__)
-
-
-class ConfigError(Exception):
-    """Raised when the configuration file is missing, malformed or has a bad key/value."""
+from parsers.schema import AnnexSchema
 
 
 @dataclass(frozen=True)
@@ -57,21 +47,6 @@ class MailboxConfig:
     post_action: str = "none"  # "none" | "keyword" | "copy"
     post_keyword: str = "KaoheArchived"
     post_folder: str = ""
-
-
-@dataclass(frozen=True)
-class CampaignConfig:
-    name: str
-    deadline: datetime  # aware
-    timezone: ZoneInfo
-    not_before: datetime | None = None  # aware; mail received earlier is ignored
-    annexes: Path | None = None  # the campaign's annexes.toml; None = the built-in 2020 annexes
-    # the annexes in force: the file's (or built-in) with [synonyms] added
-    schemas: Mapping[int, AnnexSchema] = field(default_factory=lambda: DEFAULT_SCHEMAS)
-
-    @property
-    def annex_numbers(self) -> tuple[int, ...]:
-        return tuple(self.schemas)
 
 
 @dataclass(frozen=True)
@@ -186,6 +161,23 @@ class Config:
     web: WebConfig = field(default_factory=WebConfig)
     # annex number -> canonical field -> extra synonyms (extend the defaults)
     synonyms: dict[int, dict[str, tuple[str, ...]]] = field(default_factory=dict)
+    # every configured campaign ([[campaigns]]); ``campaign`` is the one selected
+    campaigns: tuple[CampaignConfig, ...] = ()
+
+    def select(self, name: str | None) -> Config:
+        """This config seen through one campaign (``--campaign NAME``); required only
+        when several are configured. Its roster becomes ``paths.roster``."""
+        if name is None:
+            if len(self.campaigns) > 1:
+                names = "、".join(c.name for c in self.campaigns)
+                raise ConfigError(f"配置了多个收集（{names}），请用 --campaign 指定是哪一个")
+            return self
+        for c in self.campaigns or (self.campaign,):
+            if c.name == name or (name.isdigit() and name in c.name):
+                roster = c.roster or self.paths.roster
+                return replace(self, campaign=c, paths=replace(self.paths, roster=roster))
+        names = "、".join(c.name for c in self.campaigns or (self.campaign,))
+        raise ConfigError(f"没有名为“{name}”的收集（已配置：{names}）")
 
     @property
     def data_dir(self) -> Path:
@@ -198,8 +190,9 @@ class Config:
 
     @property
     def annex_numbers(self) -> tuple[int, ...]:
-        """Every annex number the configured campaign defines."""
-        return self.campaign.annex_numbers
+        """Every annex number the configured campaigns define."""
+        found = {n for c in self.campaigns or (self.campaign,) for n in c.annex_numbers}
+        return tuple(sorted(found))
 
     @property
     def db_path(self) -> Path:
@@ -232,6 +225,7 @@ def config_from_dict(raw: dict[str, Any], base: Path, path: Path | None = None) 
     known = {
         "mailbox",
         "campaign",
+        "campaigns",
         "paths",
         "schedule",
         "limits",
@@ -244,16 +238,15 @@ def config_from_dict(raw: dict[str, Any], base: Path, path: Path | None = None) 
         "web",
     }
     _reject_unknown(raw, known, "")
-    for req in ("campaign", "paths"):
-        if req not in raw:
-            raise ConfigError(f"缺少配置节 [{req}]")
-    campaign = _campaign(_table(raw, "campaign"), base)
+    if "paths" not in raw:
+        raise ConfigError("缺少配置节 [paths]")
+    campaigns = parse_campaigns(raw, base)
     paths_raw = _table(raw, "paths")
     _reject_unknown(paths_raw, {"data_dir", "roster"}, "paths")
     paths = _paths(
         PathsConfig(
             data_dir=_path(paths_raw.get("data_dir", "data"), base, "paths.data_dir"),
-            roster=_path(_required(paths_raw, "roster", "paths"), base, "paths.roster"),
+            roster=_roster(paths_raw, base, campaigns),
         )
     )
     mailbox = _network(_section(MailboxConfig, _table(raw, "mailbox"), "mailbox", base), "mailbox")
@@ -269,11 +262,13 @@ def config_from_dict(raw: dict[str, Any], base: Path, path: Path | None = None) 
         raise ConfigError("mailbox.password_env 与 mailbox.password_file 只能设置一个")
     checks = _section(ChecksConfig, _table(raw, "checks"), "checks", base)
     synonyms = _synonyms(_table(raw, "synonyms"))
-    campaign = _with_rules(campaign, synonyms, checks)
-    return Config(
+    several = len(campaigns) > 1
+    campaigns = tuple(with_rules(c, synonyms, checks.annex4_total, several) for c in campaigns)
+    cfg = Config(
         path=path,
         mailbox=mailbox,
-        campaign=campaign,
+        campaign=campaigns[0],  # unless ``--campaign`` selects another (Config.select)
+        campaigns=campaigns,
         paths=paths,
         schedule=_schedule(_table(raw, "schedule")),
         limits=_limits(_section(LimitsConfig, _table(raw, "limits"), "limits", base)),
@@ -285,6 +280,14 @@ def config_from_dict(raw: dict[str, Any], base: Path, path: Path | None = None) 
         synonyms=synonyms,
         web=_web(_section(WebConfig, _table(raw, "web"), "web", base)),
     )
+    return cfg.select(cfg.campaign.name) if cfg.campaign.roster else cfg
+
+
+def _roster(paths_raw: dict[str, Any], base: Path, campaigns: tuple[CampaignConfig, ...]) -> Path:
+    """``paths.roster``; with [[campaigns]] each may name its own instead."""
+    if "roster" in paths_raw or not all(c.roster for c in campaigns):
+        return _path(_required(paths_raw, "roster", "paths"), base, "paths.roster")
+    return campaigns[0].roster or base
 
 
 def _limits(limits: LimitsConfig) -> LimitsConfig:
@@ -419,97 +422,6 @@ def _typed(value: Any, kind: type, key: str, what: str) -> Any:
     if not isinstance(value, kind):
         raise ConfigError(f"{key} 必须是{what}，而不是 {value!r}")
     return value
-
-
-def _campaign(raw: dict[str, Any], base: Path) -> CampaignConfig:
-    _reject_unknown(raw, {"name", "deadline", "timezone", "not_before", "annexes"}, "campaign")
-    tzname = raw.get("timezone", "Asia/Shanghai")
-    try:
-        tz = ZoneInfo(str(tzname))
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"campaign.timezone 不是有效时区：{tzname}") from None
-    name = raw.get("name", "")
-    if not isinstance(name, str) or not name:
-        raise ConfigError("campaign.name 必须是非空字符串")
-    deadline = parse_moment(
-        _required(raw, "deadline", "campaign"), tz, "campaign.deadline", end_of_day=True
-    )
-    not_before = None
-    if raw.get("not_before"):
-        not_before = parse_moment(raw["not_before"], tz, "campaign.not_before", end_of_day=False)
-    annexes = _path(raw["annexes"], base, "campaign.annexes") if "annexes" in raw else None
-    return CampaignConfig(
-        name=name,
-        deadline=deadline,
-        timezone=tz,
-        not_before=not_before,
-        annexes=annexes,
-        schemas=DEFAULT_SCHEMAS if annexes is None else load_annexes(annexes, "campaign.annexes"),
-    )
-
-
-def load_annexes(path: Path, key: str) -> dict[int, AnnexSchema]:
-    """The annexes a campaign's annexes.toml defines; a clear error naming *key* otherwise."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{key} 指定的附件定义文件不存在：{path}") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{key} 指定的附件定义文件无法读取（{path}）：{e}") from None
-    try:
-        return schemas_from_toml(text, path.name)
-    except AnnexFileError as e:
-        raise ConfigError(f"{key}：{e}") from None
-
-
-def _with_rules(
-    campaign: CampaignConfig, synonyms: dict[int, dict[str, tuple[str, ...]]], checks: ChecksConfig
-) -> CampaignConfig:
-    """The campaign's annexes with [synonyms] added and the deprecated annex4_total applied."""
-    schemas = dict(campaign.schemas)
-    for annex, extra in synonyms.items():
-        try:
-            schemas = build_schemas({annex: extra}, schemas)
-        except AnnexFileError as e:
-            raise ConfigError(f"synonyms.{annex} 配置有误：{e}") from None
-    if checks.annex4_total is not None:
-        schemas = _legacy_total(schemas, checks.annex4_total)
-    return replace(campaign, schemas=schemas)
-
-
-def _legacy_total(schemas: dict[int, AnnexSchema], total: float) -> dict[int, AnnexSchema]:
-    """``[checks] annex4_total`` (before annexes.toml) = ``total`` on annex 4's 分值 column."""
-    logger.warning(
-        "checks.annex4_total 已不推荐使用，请改为在 annexes.toml 附件4的“分值”列写 total = %g",
-        total,
-    )
-    old = schemas.get(4)
-    if old is None or "分值" not in old.field_names:
-        raise ConfigError("checks.annex4_total：本次的附件定义里没有附件4的“分值”列，请删除这一项")
-    fields = tuple(replace(f, total=total) if f.name == "分值" else f for f in old.fields)
-    return {**schemas, 4: replace(old, fields=fields)}
-
-
-def parse_moment(value: Any, tz: ZoneInfo, key: str, end_of_day: bool) -> datetime:
-    """Parse a date or date-time; a bare date is the start (or end) of that day in *tz*."""
-    if isinstance(value, datetime):
-        dt = value
-    elif isinstance(value, date):
-        dt = datetime.combine(value, time(23, 59, 59) if end_of_day else time(0, 0))
-    elif isinstance(value, str):
-        try:
-            if len(value.strip()) == 10:
-                d = date.fromisoformat(value.strip())
-                dt = datetime.combine(d, time(23, 59, 59) if end_of_day else time(0, 0))
-            else:
-                dt = datetime.fromisoformat(value.strip())
-        except ValueError:
-            raise ConfigError(f"{key} 不是有效的日期或时间：{value!r}") from None
-    else:
-        raise ConfigError(f"{key} 必须是日期或时间")
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=tz)
-    return dt
 
 
 def _schedule(raw: dict[str, Any]) -> ScheduleConfig:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 import parsers
@@ -21,6 +22,7 @@ from ingest.mail.forwarded import TOO_DEEP, Forwarded, describe, is_forwarded, o
 from ingest.mail.mime import Part, Unpacked, unpack
 from ingest.match.identify import UnitMatch, identify_unit
 from ingest.match.roster import Roster
+from ingest.match.route import CampaignRoute, choose_campaign
 from ingest.match.sandbox import STOPPED
 from ingest.match.untrusted import detect_kind, expand_archive, read_document
 from parsers.detect import contract_type
@@ -46,6 +48,8 @@ class AnalysisContext:
     pool: Any = None  # ingest.match.sandbox.ParsePool reading the bytes; None: the default
     assignments: dict[str, dict[str, Any]] = field(default_factory=dict)  # by attachment id
     dismissals: dict[str, str] = field(default_factory=dict)  # attachment id -> clerk's reason
+    campaigns: tuple[CampaignRoute, ...] = ()  # several in one mailbox: route each attachment
+    received: datetime | None = None  # the message's receipt time (for the campaign window)
 
 
 @dataclass
@@ -68,6 +72,7 @@ class AttachmentAnalysis:
     reason: str | None = None
     warnings: list[str] = field(default_factory=list)
     inline: bool = False
+    campaign: str | None = None  # set when several campaigns share the mailbox
     document: Document | None = field(default=None, repr=False)  # kept for a clerk's override
 
     @property
@@ -210,6 +215,7 @@ def _read_and_extract(att: AttachmentAnalysis, msg: Unpacked, ctx: AnalysisConte
             doc = read_document(att.payload, att.kind, ctx.converter, ctx.pool)
         except ParseError as e:  # encrypted, scan only, damaged …: the reason says which
             att.reason = e.reason
+    ctx = _routed(att, doc, msg, ctx)
     guess = parsers.classify(doc, att.filename, msg.subject, ctx.schemas)
     _apply_guess(att, guess)
     form = _extract(att, doc, ctx) if doc is not None and att.annex else None
@@ -227,6 +233,20 @@ def _read_and_extract(att: AttachmentAnalysis, msg: Unpacked, ctx: AnalysisConte
     elif unit_line:
         att.unit_evidence = f"表内单位：{unit_line}（未加载单位名单，无法匹配）"
     att.document = doc
+
+
+def _routed(
+    att: AttachmentAnalysis, doc: Document | None, msg: Unpacked, ctx: AnalysisContext
+) -> AnalysisContext:
+    """With several campaigns: the one this attachment belongs to, its annexes and roster."""
+    if len(ctx.campaigns) < 2:
+        return ctx
+    decision = choose_campaign(ctx.campaigns, doc, att.filename, msg.subject, ctx.received)
+    att.campaign = decision.name
+    if decision.route is None:
+        att.warnings.append(decision.evidence)
+        return ctx
+    return replace(ctx, schemas=dict(decision.route.schemas), roster=decision.route.roster)
 
 
 def _supporting_document(att: AttachmentAnalysis, doc: Document, guess: AnnexGuess) -> bool:
@@ -282,6 +302,12 @@ def _decide(att: AttachmentAnalysis, msg: Unpacked, ctx: AnalysisContext) -> Non
     clerk = ctx.assignments.get(att.id)
     if clerk:
         _apply_clerk(att, clerk, ctx)
+        att.campaign = att.campaign or _campaign_of_unit(att, ctx)
+    if att.unit and att.annex and len(ctx.campaigns) > 1 and att.campaign is None:
+        att.outcome = Outcome.UNASSIGNED
+        routing = [w for w in att.warnings if "哪一次收集" in w]
+        att.reason = routing[-1] if routing else "无法判断属于哪一次收集，请认领"
+        return
     if att.unit and att.annex:
         att.outcome = Outcome.PARSED if att.rows else Outcome.UNPARSED
         if att.outcome is Outcome.UNPARSED and not att.reason:
@@ -300,6 +326,16 @@ def _decide(att: AttachmentAnalysis, msg: Unpacked, ctx: AnalysisContext) -> Non
     if att.reason:
         why.append(att.reason)
     att.reason = "；".join(why)
+
+
+def _campaign_of_unit(att: AttachmentAnalysis, ctx: AnalysisContext) -> str | None:
+    """The clerk named the unit and annex: the one campaign whose roster and annexes have them."""
+    fits = [
+        r.name
+        for r in ctx.campaigns
+        if att.annex in r.schemas and r.roster and any(u.name == att.unit for u in r.roster.units)
+    ]
+    return fits[0] if len(fits) == 1 else None
 
 
 def _dismissed(att: AttachmentAnalysis, ctx: AnalysisContext) -> bool:

@@ -12,6 +12,7 @@ import csv
 import io
 import re
 import unicodedata
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -125,6 +126,18 @@ def load_roster(path: Path) -> Roster:
     except RosterError as e:
         raise RosterError(f"单位名单 {path}：{e}") from None
     return Roster(units)
+
+
+def check_annexes(roster: Roster, annexes: Collection[int]) -> None:
+    """Every 应报附件 is an annex of the campaign (its annexes.toml, or 2–6 built in)."""
+    for unit in roster.units:
+        wrong = sorted(set(unit.required) - set(annexes))
+        if wrong:
+            known = "、".join(map(str, annexes))
+            raise RosterError(
+                f"单位名单中“{unit.name}”的应报附件{'、'.join(map(str, wrong))}"
+                f"不是本次的附件（本次的附件：{known}）"
+            )
 
 
 def _find_header(path: Path) -> tuple[str, list[list[str]], int]:

@@ -24,6 +24,7 @@ class Submission:
     evidence: str
     scan: bool  # a PDF/image of the form came with it
     rows: tuple[dict[str, Any], ...] = ()
+    campaign: str | None = None  # set when several campaigns share the mailbox
 
     def record(self, received: str) -> dict[str, Any]:
         """The ``submissions`` table row (*received*: the message's time as stored)."""
@@ -39,6 +40,7 @@ class Submission:
             "reason": self.reason,
             "evidence": self.evidence,
             "scan": int(self.scan),
+            "campaign": self.campaign,
         }
 
     def row_records(self) -> list[dict[str, Any]]:
@@ -51,16 +53,17 @@ class Submission:
 
 def submissions_of(analysis: MessageAnalysis) -> list[Submission]:
     """Group a message's assigned attachments into one submission per (unit, annex)."""
-    groups: dict[tuple[str, int], list[AttachmentAnalysis]] = {}
+    groups: dict[tuple[str, int, str | None], list[AttachmentAnalysis]] = {}
     for a in analysis.attachments:
         if a.outcome in (Outcome.PARSED, Outcome.UNPARSED) and a.unit and a.annex:
-            groups.setdefault((a.unit, a.annex), []).append(a)
+            groups.setdefault((a.unit, a.annex, a.campaign), []).append(a)
     subs = []
-    for (unit, annex), atts in groups.items():
+    for (unit, annex, campaign), atts in groups.items():
         best = max(atts, key=lambda a: (len(a.rows), a.outcome is Outcome.PARSED))
+        key = f"{analysis.digest}:{unit}:{annex}" + (f":{campaign}" if campaign else "")
         subs.append(
             Submission(
-                id=hashlib.sha256(f"{analysis.digest}:{unit}:{annex}".encode()).hexdigest()[:16],
+                id=hashlib.sha256(key.encode()).hexdigest()[:16],
                 unit=unit,
                 annex=annex,
                 message=analysis.digest,
@@ -70,6 +73,7 @@ def submissions_of(analysis: MessageAnalysis) -> list[Submission]:
                 evidence=f"{best.annex_evidence}；{best.unit_evidence}",
                 scan=any(a.is_scan for a in atts),
                 rows=tuple(best.rows),
+                campaign=campaign,
             )
         )
     return subs

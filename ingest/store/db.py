@@ -160,6 +160,10 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
         )
     _ensure_derived(db)
     _ensure_clerk_tables(db)
+    for table in ("attachments", "submissions"):  # several campaigns in one mailbox
+        if "campaign" not in db.table(table).columns_dict:
+            db.execute(f'ALTER TABLE "{table}" ADD COLUMN campaign TEXT')
+            _COLUMNS.pop(table, None)
 
 
 def _ensure_derived(db: sqlite_utils.Database) -> None:

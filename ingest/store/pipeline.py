@@ -42,7 +42,8 @@ from ingest.match.analyse import (
     prefetch_messages,
     prepare_message,
 )
-from ingest.match.roster import RosterError, load_roster
+from ingest.match.roster import RosterError, check_annexes, load_roster
+from ingest.match.route import CampaignRoute
 from ingest.match.submission import submissions_of
 from ingest.store import db as dbm
 from ingest.store.health import finish_poll, start_poll
@@ -83,10 +84,13 @@ def make_context(cfg: Config, db: sqlite_utils.Database | None = None) -> Analys
     """Everything analysis needs for one cycle (roster, schemas, limits, converter, sandbox)."""
     pool = open_pool(cfg.limits, cfg.data_dir)  # first: its workers start while we go on
     try:
+        roster = load_roster(cfg.paths.roster)
+        check_annexes(roster, cfg.campaign.annex_numbers)
         return AnalysisContext(
             schemas=dict(cfg.schemas),
             limits=cfg.limits,
-            roster=load_roster(cfg.paths.roster),
+            roster=roster,
+            campaigns=campaign_routes(cfg),
             converter=open_converter(cfg.limits.convert_timeout_seconds, cfg.limits),
             pool=pool,
         )
@@ -101,6 +105,28 @@ def open_pool(limits: LimitsConfig, data_dir: Path | None = None) -> Any:
 
     scratch = data_dir / ".parse" if data_dir is not None else None
     return ParsePool(limits=SandboxLimits.of(limits), scratch_parent=scratch)
+
+
+def campaign_routes(cfg: Config) -> tuple[CampaignRoute, ...]:
+    """Several campaigns in the mailbox ([[campaigns]]): each with its annexes and roster."""
+    if len(cfg.campaigns) < 2:
+        return ()
+    routes = []
+    for c in cfg.campaigns:
+        roster = load_roster(c.roster or cfg.paths.roster)
+        check_annexes(roster, c.annex_numbers)
+        routes.append(
+            CampaignRoute(c.name, c.schemas, roster, c.not_before, c.until, c.subject_keywords)
+        )
+    return tuple(routes)
+
+
+def open_db(cfg: Config) -> sqlite_utils.Database:
+    """The database with the rows tables of every configured campaign's annexes."""
+    db = dbm.open_db(cfg.db_path, cfg.schemas, cfg.campaign)
+    for c in cfg.campaigns:
+        dbm.ensure_annex_tables(db, c.schemas)
+    return db
 
 
 def open_converter(timeout_seconds: float, limits: LimitsConfig | None = None) -> Any:
@@ -131,7 +157,7 @@ def poll(
     """
     with hold_lock(cfg.data_dir, "poll"):
         clean_temp(cfg.data_dir)
-        db = dbm.open_db(cfg.db_path, cfg.schemas, cfg.campaign)
+        db = open_db(cfg)
         poll_id = start_poll(db)
         summary = PollSummary()
         try:
@@ -267,7 +293,7 @@ def commit_item(
     analysis = None
     if taken.prepared is not None:
         try:
-            analysis = _analyse(db, ctx, taken.prepared)
+            analysis = _analyse(db, ctx, taken.prepared, received)
         except Exception as e:  # as above: recorded, reparse can retry once fixed
             taken.error = _analysis_failed(taken.digest, e)
     summary.failed += taken.error is not None
@@ -324,15 +350,16 @@ def _advance(db: sqlite_utils.Database, item: SourceItem) -> None:
 
 
 def _analyse(
-    db: sqlite_utils.Database, ctx: AnalysisContext, prepared: PreparedMessage
+    db: sqlite_utils.Database, ctx: AnalysisContext, prepared: PreparedMessage, received: str
 ) -> MessageAnalysis:
     """Analyse with the clerk's decisions (``assign``, ``dismiss``) for this message applied."""
     ctx.assignments = dbm.assignments_for(db, prepared.digest)
     ctx.dismissals = dbm.dismissals_for(db, prepared.digest)
+    ctx.received = dbm.from_db(received)
     try:
         return finish_message(prepared, ctx)
     finally:
-        ctx.assignments, ctx.dismissals = {}, {}
+        ctx.assignments, ctx.dismissals, ctx.received = {}, {}, None
 
 
 def _message_record(
@@ -363,7 +390,8 @@ def _store_analysis(
     summary: PollSummary | None = None,
 ) -> None:
     """Write everything derived from one message (inside the caller's transaction)."""
-    nb = cfg.campaign.not_before
+    starts = [c.not_before for c in cfg.campaigns or (cfg.campaign,)]
+    nb = None if None in starts else min(s for s in starts if s is not None)
     if nb is not None and received < dbm.to_db(nb):
         dbm.delete_derived(db, analysis.digest)
         db.execute(
@@ -436,6 +464,7 @@ def _attachment_record(digest: str, a: Any, stored: str) -> dict[str, Any]:
         "reason": a.reason,
         "stored_path": stored,
         "warnings": "\n".join(a.warnings) if a.warnings else None,
+        "campaign": a.campaign,
     }
 
 
@@ -446,7 +475,7 @@ def reparse(
     progress: Callable[[Iterable[str]], Iterable[str]] | None = None,
 ) -> int:
     """Re-run analysis on archived mail; derived data is replaced, the archive untouched."""
-    db = dbm.open_db(cfg.db_path, cfg.schemas, cfg.campaign)
+    db = open_db(cfg)
     ctx = make_context(cfg)
     try:
         ids = (
@@ -479,7 +508,7 @@ def _reparse_batch(
         row = dbm.get_message(db, mid)
         if row is None:
             raise KeyError(mid)
-        analysis = _analyse(db, ctx, prepared)
+        analysis = _analyse(db, ctx, prepared, row["received"])
         with dbm.transaction(db):
             _store_analysis(db, cfg, analysis, row["received"])
     return len(batch)

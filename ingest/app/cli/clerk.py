@@ -16,7 +16,15 @@ from pathlib import Path
 
 import click
 
-from ingest.app.cli.base import ANNEX_RANGE, ANNEX_SPAN, ClerkError, Ctx, clerk_errors, cli
+from ingest.app.cli.base import (
+    ANNEX_RANGE,
+    ANNEX_SPAN,
+    ClerkError,
+    Ctx,
+    campaign_option,
+    clerk_errors,
+    cli,
+)
 
 
 @contextmanager
@@ -76,6 +84,7 @@ def _annexes(values: tuple[str, ...]) -> list[int]:
 @click.option(
     "--no-daemon", is_flag=True, help="本机不运行守护进程（手工收信）：只在上次收信失败时报错。"
 )
+@campaign_option
 @click.pass_obj
 def status(obj: Ctx, no_daemon: bool) -> None:
     """运行状态：上次收信的时间和结果、守护进程是否在运行、邮件和报告数量。

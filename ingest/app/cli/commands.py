@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from ingest.app.cli.base import ClerkError, Ctx, clerk_errors, cli
+from ingest.app.cli.base import ClerkError, Ctx, campaign_option, clerk_errors, cli
 from ingest.core.config import Config
 from ingest.core.vocab import REPORT_FORMATS
 
@@ -102,6 +102,7 @@ def _formats(value: str | None) -> list[str]:
 @click.option(
     "-o", "--output", metavar="OUT", help="输出文件或目录；“-”表示输出到屏幕（只限一种格式）。"
 )
+@campaign_option
 @click.pass_obj
 def report(obj: Ctx, as_of: str | None, fmt: str | None, output: str | None) -> None:
     """报送情况报告：谁交了哪个附件、谁逾期、哪些读不出或待认领。

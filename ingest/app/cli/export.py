@@ -7,7 +7,15 @@ from datetime import datetime
 
 import click
 
-from ingest.app.cli.base import ANNEX_RANGE, ANNEX_SPAN, ClerkError, Ctx, clerk_errors, cli
+from ingest.app.cli.base import (
+    ANNEX_RANGE,
+    ANNEX_SPAN,
+    ClerkError,
+    Ctx,
+    campaign_option,
+    clerk_errors,
+    cli,
+)
 from reports.export import EXPORT_FORMATS, ExportError, write_export
 from reports.output import OutputError, format_of, plan_output
 
@@ -23,6 +31,7 @@ from reports.output import OutputError, format_of, plan_output
     "docx 为供考委会审阅的 Word 文档。",
 )
 @click.option("-o", "--output", metavar="OUT", help="输出文件或目录；“-”表示输出到屏幕。")
+@campaign_option
 @click.pass_obj
 def export(obj: Ctx, annex: int | None, all_: bool, fmt: str | None, output: str | None) -> None:
     """汇总表：各单位最新一版的表格合并为一张表，按名单顺序，第一列为单位名称。

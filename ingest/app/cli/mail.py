@@ -12,7 +12,7 @@ from datetime import datetime
 
 import click
 
-from ingest.app.cli.base import ClerkError, Ctx, clerk_errors, cli
+from ingest.app.cli.base import ClerkError, Ctx, campaign_option, clerk_errors, cli
 
 
 @contextmanager
@@ -33,6 +33,7 @@ def _now(obj: Ctx) -> datetime:
 
 @cli.command()
 @click.option("--dry-run", is_flag=True, help="只生成 .eml 草稿供查看，不发送。")
+@campaign_option
 @click.pass_obj
 def remind(obj: Ctx, dry_run: bool) -> None:
     """给尚有附件未报、逾期或无法读取的单位发催报邮件（发往名单中的邮箱）。

@@ -64,7 +64,7 @@ def test_poll_fails_when_the_mailbox_cannot_be_read(tmp_path: Path) -> None:
 
 def test_roster_errors_name_the_row(tmp_path: Path) -> None:
     p = tmp_path / "r.csv"
-    p.write_text("单位名称,类别,应报附件\n财政局,区直部门,4、7\n", encoding="utf-8")
+    p.write_text("单位名称,类别,应报附件\n财政局,区直部门,4、甲\n", encoding="utf-8")
     with pytest.raises(RosterError, match="第2行"):
         load_roster(p)
     p.write_text("单位,类别\n", encoding="utf-8")

@@ -1,0 +1,117 @@
+"""Two campaigns in one mailbox ([[campaigns]]): each attachment to exactly one, or to the clerk."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner
+
+from ingest.app.cli import cli
+from tests.support import campaign_2021 as y2021
+from tests.support.campaign import ROSTER, Campaign, make_campaign
+from tests.support.campaign_forms import docx_form
+from tests.support.forms import make_xlsx_form, sample_rows
+from tests.support.mails import make_mail
+
+CONFIG = """\
+[mailbox]
+source = "maildir"
+path = "inbox"
+
+[[campaigns]]
+name = "2020年度考核指标申报"
+deadline = "2020-03-20"
+not_before = "2020-02-01"
+until = "2021-03-31"
+roster = "roster.csv"
+subject_keywords = ["2020年"]
+
+[[campaigns]]
+name = "2021年度考核指标申报"
+deadline = "2021-03-20"
+not_before = "2021-02-01"
+roster = "roster2021.csv"
+annexes = "annexes.toml"
+subject_keywords = ["2021年"]
+
+[paths]
+data_dir = "data"
+"""
+OLD_2019 = docx_form(
+    "附件2",
+    "申报2019年度镇（街道办）经济社会发展指标建议表",
+    [["序号", "指标名称", "考核对象", "分值", "牵头部门", "备注"]],
+    [["1", "地区生产总值增速", "各镇（街道办）", "5", "区发改局", ""]],
+    "南郑区财政局",
+)
+
+
+def run(c: Campaign, *args: str) -> Any:
+    return CliRunner().invoke(cli, ["-c", str(c.config_path), *args])
+
+
+def two_campaigns(tmp_path: Path) -> Campaign:
+    blank = tmp_path / "blank"
+    blank.mkdir()
+    for name, data in y2021.blank_forms().items():
+        (blank / name).write_bytes(data)
+    res = CliRunner().invoke(
+        cli, ["campaign", "learn", *map(str, blank.iterdir()), "-o", str(tmp_path / "annexes.toml")]
+    )
+    assert res.exit_code == 0, res.output
+    (tmp_path / "roster2021.csv").write_text(y2021.ROSTER, encoding="utf-8")
+    c = make_campaign(tmp_path, roster=ROSTER, config=CONFIG)
+    mails = {
+        # the 2020 template, received in both windows: its template decides
+        "a.eml": ("申报表", "附件4.xlsx", make_xlsx_form(4, sample_rows(4, 2)), "2021-03-05T09:00"),
+        # the 2021 annex 7 template
+        "b.eml": ("申报表", "附件7.xlsx", y2021.filled_form(7, "南郑区财政局"), "2021-03-06T09:00"),
+        # a 2019 form fits neither template; only the 2020 window holds its date
+        "c.eml": ("申报表", "附件2.docx", OLD_2019, "2020-03-01T09:00"),
+        # the same 2019 form inside both windows, no keyword: the clerk decides
+        "d.eml": ("申报表", "附件2.docx", OLD_2019, "2021-03-07T09:00"),
+        # ... and with a keyword in the subject
+        "e.eml": ("2021年申报表", "附件2.docx", OLD_2019, "2021-03-08T09:00"),
+    }
+    for name, (subject, filename, data, when) in mails.items():
+        raw = make_mail(subject=subject, attachments=[(filename, data)], message_id=f"<{name}@x>")
+        c.deliver(name, raw, when)
+    assert run(c, "poll").exit_code == 0
+    return c
+
+
+def report(c: Campaign, campaign: str) -> dict[str, Any]:
+    res = run(c, "report", "--campaign", campaign, "--format", "json", "-o", "-")
+    assert res.exit_code == 0, res.output
+    return json.loads(res.output)
+
+
+def test_each_attachment_belongs_to_one_campaign_or_goes_to_the_clerk(tmp_path: Path) -> None:
+    c = two_campaigns(tmp_path)
+    r2020 = report(c, "2020")
+    cz = next(u for u in r2020["units"] if u["unit"] == "南郑区财政局")["annexes"]
+    assert (cz["4"]["status"], cz["4"]["rows"]) == ("late", 2)  # by template
+    assert (cz["2"]["status"], cz["2"]["versions"]) == ("submitted", 1)  # by date window
+    assert "7" not in cz
+    r2021 = report(c, "2021年度考核指标申报")
+    cz21 = next(u for u in r2021["units"] if u["unit"] == "南郑区财政局")["annexes"]
+    assert (cz21["7"]["status"], cz21["7"]["rows"]) == ("submitted", 2)
+    assert cz21["4"]["status"] == "overdue"  # the 2020 form did not count for 2021
+    assert cz21["2"]["versions"] == 1 and cz21["2"]["required"] is False  # by subject keyword
+    [ambiguous] = r2021["unassigned"]
+    assert ambiguous["received"].startswith("2021-03-07")
+    assert "无法判断属于哪一次收集" in ambiguous["reason"]
+
+
+def test_several_campaigns_need_campaign_on_report(tmp_path: Path) -> None:
+    c = two_campaigns(tmp_path)
+    res = run(c, "report", "--format", "json", "-o", "-")
+    assert res.exit_code == 1
+    assert (
+        "配置了多个收集（2020年度考核指标申报、2021年度考核指标申报），请用 --campaign"
+        in res.output
+    )
+    res = run(c, "export", "--campaign", "2022", "--annex", "4")
+    assert res.exit_code == 1 and "没有名为“2022”的收集" in res.output
