@@ -31,9 +31,17 @@ _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def write_daily_report(cfg: Config, now: datetime) -> Path:
-    """Build the report as of *now*, write it, mail it if configured; returns the day folder."""
+    """Build the report as of *now*, write it, mail it if configured; returns the day folder.
+
+    With several campaigns ([[campaigns]]) one report each, named after the campaign."""
+    if len(cfg.campaigns) > 1:
+        return [_write_daily(cfg.select(c.name), now, c.name) for c in cfg.campaigns][0]
+    return _write_daily(cfg, now, None)
+
+
+def _write_daily(cfg: Config, now: datetime, tag: str | None) -> Path:
     report = build_report(cfg, now)
-    folder = write_report_files(cfg, report, cfg.schedule.report_formats)
+    folder = write_report_files(cfg, report, cfg.schedule.report_formats, tag)
     if cfg.report.send and cfg.report.recipients:
         try:
             send_messages(cfg.smtp, [report_mail(cfg, report)])
@@ -50,7 +58,7 @@ def report_exists(cfg: Config, day: date) -> bool:
     """Whether the daily report of *day* (campaign date) was written in some format."""
     folder = cfg.data_dir / "reports" / day.isoformat()
     return any(
-        (folder / f"{FILE_STEM}-{day.isoformat()}.{fmt}").exists()
+        any(folder.glob(f"{FILE_STEM}*-{day.isoformat()}.{fmt}"))
         for fmt in cfg.schedule.report_formats
     )
 
@@ -59,15 +67,19 @@ def _day(cfg: Config, report: StatusReport) -> date:
     return report.as_of.astimezone(cfg.campaign.timezone).date()
 
 
-def write_report_files(cfg: Config, report: StatusReport, formats: Sequence[str]) -> Path:
+def write_report_files(
+    cfg: Config, report: StatusReport, formats: Sequence[str], tag: str | None = None
+) -> Path:
+    """The day's report files (``报送情况[-收集名]-YYYY-MM-DD.fmt``) and ``latest[-收集名].fmt``."""
     root = cfg.data_dir / "reports"
     day = _day(cfg, report).isoformat()
     folder = root / day
     folder.mkdir(parents=True, exist_ok=True)
+    named = f"-{tag}" if tag else ""
     for fmt in formats:
         data = render(report, fmt, cfg)
-        atomic_write(folder / f"{FILE_STEM}-{day}.{fmt}", data)
-        atomic_write(root / f"latest.{fmt}", data)
+        atomic_write(folder / f"{FILE_STEM}{named}-{day}.{fmt}", data)
+        atomic_write(root / f"latest{named}.{fmt}", data)
     return folder
 
 

@@ -115,3 +115,23 @@ def test_several_campaigns_need_campaign_on_report(tmp_path: Path) -> None:
     )
     res = run(c, "export", "--campaign", "2022", "--annex", "4")
     assert res.exit_code == 1 and "没有名为“2022”的收集" in res.output
+
+
+def test_the_daily_report_is_written_once_per_campaign(tmp_path: Path) -> None:
+    from datetime import datetime
+
+    from ingest.app.daily import report_exists, write_daily_report
+
+    c = two_campaigns(tmp_path)
+    now = datetime.fromisoformat("2021-03-21T08:00:00+08:00")
+    folder = write_daily_report(c.cfg, now)
+    names = sorted(p.name for p in folder.glob("*.json"))
+    assert names == [
+        "报送情况-2020年度考核指标申报-2021-03-21.json",
+        "报送情况-2021年度考核指标申报-2021-03-21.json",
+    ]
+    assert report_exists(c.cfg, now.date())
+    latest = json.loads(
+        (tmp_path / "data" / "reports" / "latest-2021年度考核指标申报.json").read_text()
+    )
+    assert latest["campaign"] == "2021年度考核指标申报"
