@@ -57,7 +57,7 @@ log = logging.getLogger(__name__)
 STOPPED = "文件过大或结构异常，已停止读取"
 _HEADER = struct.Struct("<Q")
 _CHUNK = 1 << 20
-_SCRATCH_PREFIX = "parse-"
+_SCRATCH_PREFIX = "kaohe-parse-"
 _WORKER = Path(__file__).with_name("sandbox_worker.py")
 
 
@@ -361,6 +361,6 @@ def default_pool() -> ParsePool:
     global _default
     with _default_lock:
         if _default is None or _default._closed:
-            _default = ParsePool(start=False)
+            _default = ParsePool(start=False, scratch_parent=Path(tempfile.gettempdir()))
             atexit.register(_default.close)
         return _default

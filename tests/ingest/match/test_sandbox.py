@@ -115,7 +115,7 @@ def test_parallel_jobs_come_back_in_submission_order(tmp_path: Path) -> None:
 
 
 def test_scratch_removed_on_close_and_stale_ones_of_dead_pools(tmp_path: Path) -> None:
-    stale = tmp_path / "parse-999999999-old"
+    stale = tmp_path / "kaohe-parse-999999999-old"
     stale.mkdir()
     (stale / "left.tmp").write_bytes(b"x")
     pool = ParsePool(scratch_parent=tmp_path)
