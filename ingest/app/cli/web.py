@@ -16,16 +16,17 @@ def serve(obj: Ctx) -> None:
     例：sudo -u kaohe kaohe -c /etc/kaohe/config.toml serve
     先用 kaohe user add 创建账号。kaohe run 在 [web] enabled = true 时也会提供网页。
     """
-    from ingest.app.web.server import address
+    from ingest.app.web.server import address, check_address
     from ingest.app.web.server import serve as run_server
 
     with clerk_errors():
         cfg = obj.cfg
-    click.echo(f"经办人网页：{address(cfg)}（Ctrl-C 停止）")
     try:
+        check_address(cfg)
+        click.echo(f"经办人网页：{address(cfg)}（Ctrl-C 停止）")
         run_server(cfg)
-    except OSError as e:
-        raise ClerkError(f"无法在 {cfg.web.listen} 上提供网页：{e.strerror or e}") from None
+    except (OSError, SystemExit) as e:
+        raise ClerkError(f"无法在 {cfg.web.listen} 上提供网页：{e}") from None
 
 
 @cli.group()

@@ -6,7 +6,10 @@ password (the config holds only where that secret is, and nothing here asks).
 
 from __future__ import annotations
 
+import errno
 import logging
+import signal
+import socket
 import threading
 
 import uvicorn
@@ -40,10 +43,35 @@ def address(cfg: Config) -> str:
     return f"{scheme}://{cfg.web.listen}/"
 
 
+def check_address(cfg: Config) -> None:
+    """Fail with one Chinese line (OSError) when ``[web] listen`` cannot be bound."""
+    family = socket.AF_INET6 if ":" in cfg.web.host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((cfg.web.host, cfg.web.port))
+        except OSError as e:
+            why = "端口已被占用" if e.errno == errno.EADDRINUSE else "这个地址不属于本机或无权使用"
+            raise OSError(f'{why}（[web] listen = "{cfg.web.listen}"）') from None
+
+
 def serve(cfg: Config) -> None:
-    """Serve until SIGTERM/SIGINT (uvicorn handles the signals)."""
+    """Serve until SIGTERM/SIGINT, then return (exit status 0).
+
+    uvicorn shuts down gracefully on the signal, then re-raises it to the handler it
+    found; a quiet handler here makes that a normal return instead of death by signal.
+    """
+    check_address(cfg)
     log.info("经办人网页已启动：%s", address(cfg))
-    make_server(cfg).run()
+    server = make_server(cfg)
+    quiet = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        server.run()
+    finally:
+        for sig, handler in quiet.items():
+            signal.signal(sig, handler)
+    if not server.started:
+        raise OSError("服务未能启动，详见上面的日志")
 
 
 class BackgroundServer:
