@@ -11,8 +11,9 @@ import json
 from collections.abc import Sequence
 
 from parsers.learn import LearnedAnnex
+from parsers.schema import FieldSpec
 
-__all__ = ["render_toml"]
+__all__ = ["column_label", "describe_learned", "render_toml"]
 
 HEADER = """\
 # 附件定义：kaohe 按这个文件识别每个附件（标题、文件名中的“附件N”、表头）、读取表格、检查内容。
@@ -67,3 +68,22 @@ def _annex(annex: LearnedAnnex) -> str:
         if spec.numeric:
             lines.append("# total = 100    # 各行合计应为多少；需要检查时去掉开头的 #")
     return "\n".join(lines) + "\n"
+
+
+def describe_learned(learned: Sequence[LearnedAnnex]) -> str:
+    """What was learned, one block per annex, with the guesses to check (Chinese)."""
+    lines = []
+    for a in sorted(learned, key=lambda a: (a.number is None, a.number or 0)):
+        head = f"附件{a.number}" if a.number is not None else "附件?"
+        lines.append(f"{head}  {a.title or '（无标题）'}    ← {a.source}")
+        cols = "  ".join(column_label(f) for f in a.fields)
+        lines.append(f"    列（{len(a.fields)}）：{cols}")
+        lines.append(f"    单位行：{a.unit_line}")
+        lines += [f"    ⚠ {w}" for w in a.warnings]
+    lines.append("（* 数字列，! 每行必填）")
+    return "\n".join(lines)
+
+
+def column_label(spec: FieldSpec) -> str:
+    """``分值*`` (numeric), ``任务名称!`` (required)."""
+    return spec.name + ("*" if spec.numeric else "") + ("!" if spec.required else "")

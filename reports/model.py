@@ -99,6 +99,8 @@ class StatusReport:
     failures: list[FailedItem] = field(default_factory=list)
     health: Health | None = None  # freshness of the data (last poll, last error, stale)
     poll_every_minutes: int = 10  # the configured interval, for the freshness wording
+    # short annex names of a campaign that is not the built-in 2020 one (annexes.toml titles)
+    annex_names: dict[int, str] = field(default_factory=dict)
 
     def count(self, status: Status, required_only: bool = True) -> int:
         return sum(

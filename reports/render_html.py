@@ -80,7 +80,7 @@ def _context(report: StatusReport, cli: str) -> dict[str, Any]:
             (i, assign_command(i, cli), fmt_time(report, i.received)) for i in report.unassigned
         ],
         "failures": [(f, fmt_time(report, f.last_attempt)) for f in report.failures],
-        "annexes": [(n, annex_label(n)) for n in numbers],
+        "annexes": [(n, annex_label(n, report.annex_names)) for n in numbers],
         "rows": [(u, [_cell(report, u.annexes.get(n)) for n in numbers]) for u in report.units],
         "checks": [
             (u.unit, a.annex, c)

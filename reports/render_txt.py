@@ -60,7 +60,9 @@ def _counts(report: StatusReport) -> str:
         )
     lines.append("按附件：")
     for a in by_annex(report):
-        lines.append(f"  {annex_label(a.annex)}：{a.done}/{a.total}（{a.percent:.0f}%）")
+        lines.append(
+            f"  {annex_label(a.annex, report.annex_names)}：{a.done}/{a.total}（{a.percent:.0f}%）"
+        )
     return "\n".join(lines)
 
 
@@ -92,7 +94,8 @@ def _unparsed(report: StatusReport) -> str:
         for a in sorted(u.annexes.values(), key=lambda a: a.annex):
             if a.status is Status.UNPARSED:
                 lines.append(
-                    f"  {u.unit} {annex_label(a.annex)}：{a.reason or '原因不明'}"
+                    f"  {u.unit} {annex_label(a.annex, report.annex_names)}："
+                    f"{a.reason or '原因不明'}"
                     f"（最近收到 {fmt_time(report, a.latest_received)}）"
                 )
     return "\n".join([f"无法读取（{len(lines)} 份）："] + lines) if lines else ""

@@ -96,7 +96,7 @@ def _overview(ws: Worksheet, report: StatusReport) -> None:
     )
     annexes = by_annex(report)
     for t in annexes:
-        t.name = annex_label(t.annex)
+        t.name = annex_label(t.annex, report.annex_names)
     _tally_table(ws, row + 2, "附件", annexes)
     set_widths(ws, [34, 9, 10, 10, 9, 10, 10, 9, 10, 9])
     print_setup(ws)
@@ -129,7 +129,7 @@ def _detail(ws: Worksheet, report: StatusReport) -> None:
     for i, n in enumerate(annexes):
         col = len(fixed) + 1 + i * len(ANNEX_COLUMNS)
         header_row(ws, 2, ANNEX_COLUMNS, start=col)
-        put(ws, 1, col, annex_label(n), bold=True).alignment = CENTER
+        put(ws, 1, col, annex_label(n, report.annex_names), bold=True).alignment = CENTER
         ws.merge_cells(
             start_row=1, start_column=col, end_row=1, end_column=col + len(ANNEX_COLUMNS) - 1
         )

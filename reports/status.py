@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -25,6 +25,7 @@ from ingest.match.resolve import suggest_unit
 from ingest.match.roster import Roster, Unit
 from ingest.store.db import from_db, open_db, to_db
 from ingest.store.health import read_health
+from parsers.schema import DEFAULT_SCHEMAS, AnnexSchema
 from parsers.template_check import is_template_note
 from reports.checks import checks_for
 from reports.model import (
@@ -67,7 +68,18 @@ def build_status(
         failures=_failures(db, cutoff),
         health=read_health(db, cfg.data_dir, every, now or datetime.now(UTC)),
         poll_every_minutes=cfg.schedule.poll_every_minutes,
+        annex_names=short_names(cfg.schemas),
     )
+
+
+def short_names(schemas: Mapping[int, AnnexSchema]) -> dict[int, str]:
+    """Short annex names for labels, when the campaign is not the built-in 2020 one
+    (whose labels are :data:`reports.summary.ANNEX_NAMES`): the title without its year."""
+    if all(
+        DEFAULT_SCHEMAS.get(n) and DEFAULT_SCHEMAS[n].title == s.title for n, s in schemas.items()
+    ):
+        return {}
+    return {n: re.sub(r"^(?:申报)?20\d\d\s*年度?", "", s.title) for n, s in schemas.items()}
 
 
 def _unit_status(

@@ -8,6 +8,7 @@ the txt, xlsx and html reports and the mail drafts say the same thing.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -42,10 +43,11 @@ STATUS_COLOURS: dict[Status, tuple[str, str]] = {
 }
 
 
-def annex_label(annex: int | None) -> str:
+def annex_label(annex: int | None, names: Mapping[int, str] | None = None) -> str:
+    """``附件4（考核任务申报表）``; *names* are a learned campaign's (StatusReport.annex_names)."""
     if annex is None:
         return "未识别附件"
-    name = ANNEX_NAMES.get(annex)
+    name = (names or ANNEX_NAMES).get(annex)
     return f"附件{annex}（{name}）" if name else f"附件{annex}"
 
 

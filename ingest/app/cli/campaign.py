@@ -13,7 +13,7 @@ import click
 
 from ingest.app.cli.base import ClerkError, Ctx, clerk_errors, cli
 from ingest.core.fsutil import atomic_write
-from parsers.annexes_toml import render_toml
+from parsers.annexes_toml import column_label, describe_learned, render_toml
 from parsers.errors import ParseError
 from parsers.learn import LearnedAnnex, learn_templates
 from parsers.schema import AnnexFileError, AnnexSchema, schemas_from_toml
@@ -50,7 +50,7 @@ def learn(templates: tuple[str, ...], output: str | None) -> None:
         learned = learn_templates(files)
     except ParseError as e:
         raise ClerkError(f"无法读取空白表 {e}") from None
-    click.echo(learned_table(learned))
+    click.echo(describe_learned(learned))
     text = render_toml(learned)
     _check_learned(learned, text)
     if output:
@@ -71,24 +71,6 @@ def _check_learned(learned: list[LearnedAnnex], text: str) -> None:
         schemas_from_toml(text)  # what we write must load back
     except AnnexFileError as e:
         click.echo(f"⚠ 写出的文件还需要手工补全后才能使用：{e}")
-
-
-def learned_table(learned: list[LearnedAnnex]) -> str:
-    """What was learned, one block per annex, with the guesses to check."""
-    lines = []
-    for a in sorted(learned, key=lambda a: (a.number is None, a.number or 0)):
-        head = f"附件{a.number}" if a.number is not None else "附件?"
-        lines.append(f"{head}  {a.title or '（无标题）'}    ← {a.source}")
-        cols = "  ".join(_column(f.name, f.numeric, f.required) for f in a.fields)
-        lines.append(f"    列（{len(a.fields)}）：{cols}")
-        lines.append(f"    单位行：{a.unit_line}")
-        lines += [f"    ⚠ {w}" for w in a.warnings]
-    lines.append("（* 数字列，! 每行必填）")
-    return "\n".join(lines)
-
-
-def _column(name: str, numeric: bool, required: bool) -> str:
-    return name + ("*" if numeric else "") + ("!" if required else "")
 
 
 @campaign.command()
@@ -138,7 +120,7 @@ def returns(obj: Ctx, dry_run: bool) -> None:
 
 
 def describe(schema: AnnexSchema) -> str:
-    cols = "  ".join(_column(f.name, f.numeric, f.required) for f in schema.fields)
+    cols = "  ".join(column_label(f) for f in schema.fields)
     rules = [f"{f.name}合计应为 {f.total:g}" for f in schema.fields if f.total is not None]
     extra = f"；{'；'.join(rules)}" if rules else ""
     return f"  附件{schema.number}  {schema.title}\n    列：{cols}{extra}"

@@ -10,6 +10,7 @@ the layers (app → store/match/mail/core, reports).
 from __future__ import annotations
 
 import sys
+import tempfile
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -206,17 +207,28 @@ def inspect(obj: Ctx, file: Path, fmt: str) -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="演示目录（默认新建一个临时目录）。",
 )
-def demo(output: Path | None) -> None:
+@click.option(
+    "--campaign",
+    type=click.Choice(["2021"]),
+    help="演示另一次收集：先从它的空白表学出附件定义（campaign learn），再收信、出报告。",
+)
+def demo(output: Path | None, campaign: str | None) -> None:
     """演示：用自带的样例邮件和单位名单跑一遍完整流程（无需网络和配置）。
 
     \b
     例：kaohe demo
         kaohe demo -o /tmp/kaohe-demo
+        kaohe demo --campaign 2021     明年怎么用：从新通知的空白表开始
     """
     from ingest.app.demo import DemoFolderError, run_demo
+    from ingest.app.demo_campaign import run_campaign_demo
 
     with clerk_errors():
         try:
-            run_demo(output, echo=click.echo)
+            if campaign is None:
+                run_demo(output, echo=click.echo)
+            else:
+                out = output or Path(tempfile.mkdtemp(prefix=f"kaohe-demo-{campaign}-"))
+                run_campaign_demo(campaign, out, echo=click.echo)
         except DemoFolderError as e:
             raise ClerkError(str(e)) from None

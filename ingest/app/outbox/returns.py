@@ -68,7 +68,7 @@ def _body(report: StatusReport, u: UnitStatus, flagged: list[AnnexStatus], offic
         "",
     ]
     for a in flagged:
-        lines.append(f"{INDENT}{annex_label(a.annex)}：")
+        lines.append(f"{INDENT}{annex_label(a.annex, report.annex_names)}：")
         lines += [f"{INDENT}{INDENT}{i}. {c}。" for i, c in enumerate(a.checks, start=1)]
     old = any(c.startswith(OLD_TEMPLATE) for a in flagged for c in a.checks)
     lines.append("")
