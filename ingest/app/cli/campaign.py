@@ -13,6 +13,7 @@ import click
 
 from ingest.app.cli.base import ClerkError, Ctx, clerk_errors, cli
 from ingest.core.fsutil import atomic_write
+from ingest.match.roster import check_annexes, load_roster
 from parsers.annexes_toml import column_label, describe_learned, render_toml
 from parsers.errors import ParseError
 from parsers.learn import LearnedAnnex, learn_templates
@@ -40,14 +41,8 @@ def learn(templates: tuple[str, ...], output: str | None) -> None:
     例：kaohe campaign learn 附件2.docx 附件3.docx 附件4.xlsx -o annexes.toml
     不写 -o 时只显示学到的内容，不写文件。
     """
-    files = []
-    for name in templates:
-        path = Path(name)
-        if not path.is_file():
-            raise ClerkError(f"找不到文件：{name}")
-        files.append((path.name, path.read_bytes()))
     try:
-        learned = learn_templates(files)
+        learned = learn_templates(_read(templates))
     except ParseError as e:
         raise ClerkError(f"无法读取空白表 {e}") from None
     click.echo(describe_learned(learned))
@@ -76,22 +71,20 @@ def _check_learned(learned: list[LearnedAnnex], text: str) -> None:
 @campaign.command()
 @click.pass_obj
 def check(obj: Ctx) -> None:
-    """检查配置选定的附件定义（annexes.toml）并列出各附件。
+    """检查配置中每次收集的附件定义（annexes.toml）和单位名单，并列出各附件。
 
     \b
     例：kaohe -c config.toml campaign check
     """
     with clerk_errors():
         cfg = obj.cfg
-    source = str(cfg.campaign.annexes) if cfg.campaign.annexes else "内置 2020 年附件定义"
-    if cfg.campaign.annexes is not None:
-        try:
-            schemas_from_toml(cfg.campaign.annexes.read_text(encoding="utf-8"))
-        except AnnexFileError as e:
-            raise ClerkError(str(e)) from None
-    click.echo(f"{cfg.campaign.name}：{source}，没有发现问题")
-    for schema in cfg.schemas.values():
-        click.echo(describe(schema))
+        for c in cfg.campaigns or (cfg.campaign,):
+            roster = load_roster(c.roster or cfg.paths.roster)
+            check_annexes(roster, c.annex_numbers)
+            source = str(c.annexes) if c.annexes else "内置 2020 年附件定义"
+            click.echo(f"{c.name}：{source}，名单 {len(roster.units)} 个单位，没有发现问题")
+            for schema in c.schemas.values():
+                click.echo(describe(schema))
 
 
 @campaign.command()
@@ -117,6 +110,48 @@ def returns(obj: Ctx, dry_run: bool) -> None:
             raise ClerkError(str(e)) from None
     for line in lines:
         click.echo(line)
+
+
+@campaign.command()
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--template",
+    "templates",
+    multiple=True,
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="通知所附的空白表，可写多次（docx、xlsx、doc、xls、wps、et）。",
+)
+@click.option("--name", help="本次收集的名称（默认按表名中的年份，如“2021年度考核指标申报”）。")
+def new(folder: Path, templates: tuple[str, ...], name: str | None) -> None:
+    """新建一次收集：从空白表生成附件定义、单位名单模板和配置文件。
+
+    \b
+    例：kaohe campaign new /srv/kaohe/2021 --template 附件2.docx --template 附件4.xlsx
+    生成：config.toml、annexes.toml、roster.xlsx（待填写）、空白表/。
+    """
+    from ingest.app.campaign_new import CampaignFolderError, new_campaign
+
+    try:
+        learned = new_campaign(folder, _read(templates), name)
+    except CampaignFolderError as e:
+        raise ClerkError(str(e)) from None
+    except ParseError as e:
+        raise ClerkError(f"无法读取空白表 {e}") from None
+    click.echo(describe_learned(learned))
+    click.echo(f"已生成：{folder}（config.toml、annexes.toml、roster.xlsx、空白表/）")
+    click.echo("下一步：填写 roster.xlsx 的单位名单，改好 config.toml 中标有“请改”的几行，然后运行")
+    click.echo(f"  kaohe -c {folder / 'config.toml'} campaign check")
+
+
+def _read(names: tuple[str, ...]) -> list[tuple[str, bytes]]:
+    files = []
+    for name in names:
+        path = Path(name)
+        if not path.is_file():
+            raise ClerkError(f"找不到文件：{name}")
+        files.append((path.name, path.read_bytes()))
+    return files
 
 
 def describe(schema: AnnexSchema) -> str:

@@ -150,3 +150,42 @@ def test_last_years_form_is_kept_flagged_and_returned_with_each_problem(tmp_path
     body = mail.get_body().get_content()  # type: ignore[union-attr]
     assert "1. 使用了旧模板：标题是2019年度的" in body and "3. 第2行“分值”不是数字" in body
     assert "请使用本次通知所附的新模板重新填写" in body
+
+
+def test_campaign_new_scaffolds_a_folder_that_checks_clean(tmp_path: Path) -> None:
+    import openpyxl
+
+    blank = tmp_path / "blank"
+    blank.mkdir()
+    args = []
+    for name, data in y2021.blank_forms().items():
+        (blank / name).write_bytes(data)
+        args += ["--template", str(blank / name)]
+    folder = tmp_path / "2021"
+    res = run("campaign", "new", str(folder), *args)
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "annexes.toml",
+        "config.toml",
+        "roster.xlsx",
+        "空白表",
+    ]
+    sheet = openpyxl.load_workbook(folder / "roster.xlsx").active
+    assert [c.value for c in sheet[1]] == [
+        "单位名称",
+        "类别",
+        "应报附件",
+        "邮箱",
+        "别名",
+        "联系人",
+        "联系电话",
+    ]
+    assert sheet["C2"].value == "2、4、7"
+    res = run("-c", str(folder / "config.toml"), "campaign", "check")
+    assert res.exit_code == 0, res.output
+    assert (
+        res.output.startswith("2021年度考核指标申报：")
+        and "名单 1 个单位，没有发现问题" in res.output
+    )
+    res = run("campaign", "new", str(folder), *args)
+    assert res.exit_code == 1 and "已存在且不是空目录" in res.output
