@@ -94,9 +94,11 @@ def _done(request: Request, body: dict[str, Any], message: str) -> Response:
 
 def _clerk_call(request: Request, body: dict[str, Any], call: Callable[[], str]) -> Response:
     try:
-        return _done(request, body, call())
+        message = call()
     except ClerkActionError as e:
         return JSONResponse({"error": str(e), "candidates": list(e.candidates)}, status_code=400)
+    web_state(request).changed()
+    return _done(request, body, message)
 
 
 def _flag(value: Any) -> bool:

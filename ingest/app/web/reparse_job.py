@@ -76,6 +76,7 @@ def _run(state: WebState, ids: list[str]) -> None:
         with job.lock:
             job.running, job.finished = False, datetime.now(UTC)
             job.done = min(job.done, job.total)
+        state.changed()
 
 
 def progress_dict(request: Request) -> dict[str, Any]:

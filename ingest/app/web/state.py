@@ -9,8 +9,10 @@ staler than the last write, and never older than a minute.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,6 +30,8 @@ from reports.model import StatusReport
 from reports.output import build_report
 
 Stamp = tuple[tuple[int, int], ...]
+MAX_STALE = 60.0  # seconds a report may be served while its successor is built
+log = logging.getLogger("kaohe.web")
 
 
 def file_stamp(*paths: Path) -> Stamp:
@@ -44,12 +48,23 @@ def file_stamp(*paths: Path) -> Stamp:
 
 @dataclass
 class ReportCache:
-    """One report per (database stamp, roster stamp, minute), built by one thread at a time."""
+    """The latest report, rebuilt when the database, the roster or the minute changes.
+
+    While the poller writes, the stamp changes every few hundred milliseconds; a
+    request then gets the report in hand (at most :data:`MAX_STALE` old) and one
+    background thread builds the next. After a clerk's own action
+    (:meth:`invalidate`) the next request waits for a fresh build, so the clerk
+    always sees what they just did.
+    """
 
     cfg: Config
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _key: tuple[object, ...] | None = None
     _report: StatusReport | None = None
+    _built: float = 0.0
+    _refreshing: bool = False
+    _build_lock: threading.Lock = field(default_factory=threading.Lock)
+    _generation: int = 0  # bumped by invalidate(): a build started before it is dropped
     _roster: tuple[Stamp, Roster] | None = None
 
     def _stamp(self) -> Stamp:
@@ -59,10 +74,42 @@ class ReportCache:
     def report(self, now: datetime) -> StatusReport:
         key = (self._stamp(), now.replace(second=0, microsecond=0))
         with self._lock:
-            if self._key != key or self._report is None:
-                self._report = build_report(self.cfg, now)
-                self._key = key
-            return self._report
+            report = self._report
+            if report is not None and self._key == key:
+                return report
+            if report is not None and time.monotonic() - self._built < MAX_STALE:
+                if not self._refreshing:
+                    self._refreshing = True
+                    threading.Thread(target=self._refresh, args=(key, now), daemon=True).start()
+                return report
+        return self._build(key, now)
+
+    def _build(self, key: tuple[object, ...], now: datetime) -> StatusReport:
+        with self._build_lock:  # one build at a time; a waiting request takes the result
+            with self._lock:
+                if self._key == key and self._report is not None:
+                    return self._report
+                generation = self._generation
+            report = build_report(self.cfg, now)
+            with self._lock:
+                if generation == self._generation:
+                    self._key, self._report, self._built = key, report, time.monotonic()
+            return report
+
+    def _refresh(self, key: tuple[object, ...], now: datetime) -> None:
+        try:
+            self._build(key, now)
+        except Exception:
+            log.exception("报告刷新失败")
+        finally:
+            with self._lock:
+                self._refreshing = False
+
+    def invalidate(self) -> None:
+        """Forget the report: the next request builds a fresh one and waits for it."""
+        with self._lock:
+            self._report, self._key = None, None
+            self._generation += 1
 
     def roster(self) -> Roster:
         stamp = file_stamp(self.cfg.paths.roster)
@@ -114,9 +161,22 @@ class WebState:
 
     @contextmanager
     def db(self) -> Iterator[sqlite_utils.Database]:
-        """The campaign database for one request (WAL: the poller may be writing)."""
-        db = open_db(self.cfg.db_path)
+        """The campaign database for one request, read only (WAL: the poller may be writing).
+
+        The schema exists once the database does (``open_db`` makes both); a plain
+        connection skips ``open_db``'s schema check, 10 ms per request.
+        """
+        if not self.cfg.db_path.exists():
+            open_db(self.cfg.db_path).close()
+        conn = sqlite3.connect(str(self.cfg.db_path), timeout=30, check_same_thread=False)
+        conn.execute("PRAGMA busy_timeout = 30000")
+        conn.execute("PRAGMA query_only = ON")
         try:
-            yield db
+            yield sqlite_utils.Database(conn)
         finally:
-            db.close()
+            conn.close()
+
+    def changed(self) -> None:
+        """A clerk action changed the data: the next page shows it."""
+        assert self.cache is not None
+        self.cache.invalidate()
