@@ -184,7 +184,7 @@ def test_paper_command_records_and_undoes(tmp_path: Path) -> None:
     report = build_report(cfg, demo_as_of())
     assert next(u for u in report.units if u.unit == unit.unit).annexes[4].paper_received is None
     res = runner.invoke(cli, ["-c", str(cfg.path), "paper", "不存在的局", "--annex", "4"])
-    assert res.exit_code != 0 and "单位名单中没有唯一对应“不存在的局”" in res.output
+    assert res.exit_code != 0 and "单位名单中没有“不存在的局”" in res.output
 
 
 def test_remind_dry_run_writes_eml_and_sends_nothing(tmp_path: Path) -> None:
