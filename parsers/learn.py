@@ -80,7 +80,8 @@ def learn_document(doc: Document, filename: str) -> LearnedAnnex:
     start, names = _header(grid, warnings)
     lines = [*doc.head_lines, *before, *(c for row in grid[:start] for c in row if c)]
     footer = [c for row in grid[start:] for c in row if c]
-    number = _annex_number(filename, lines)
+    sheets = [t.source for t in doc.tables]  # an Excel sheet is often named 附件N
+    number = _annex_number(filename, [*lines[:8], *sheets])
     if number is None:
         warnings.append("文件名和表格开头都没有“附件N”，附件编号需要手工填写")
     title = _title(lines)

@@ -50,10 +50,16 @@ def test_legacy_doc_and_xls_templates_learn_the_same() -> None:
 
 
 def test_an_unnumbered_template_is_a_warning_and_a_number_to_fill_in() -> None:
-    data = make_xlsx_form(6, [], unit_line=UNIT)
+    from tests.support.campaign_forms import xlsx_form
+
+    head = [list(DEFAULT_SCHEMAS[6].field_names)]
+    data = xlsx_form("Sheet1", DEFAULT_SCHEMAS[6].title, head)
     [annex] = learn_templates([("特色亮点表.xlsx", data)])
     assert annex.number is None and "附件编号需要手工填写" in annex.warnings[0]
     assert "number = 0    # 请改为正确的附件编号" in render_toml([annex])
+    # the sheet's name is enough
+    [named] = learn_templates([("特色亮点表.xlsx", make_xlsx_form(6, [], unit_line=UNIT))])
+    assert named.number == 6 and named.warnings == ()
 
 
 def test_numeric_by_suffix_or_example_row_and_the_year_free_keyword() -> None:
