@@ -122,8 +122,6 @@ def _from_links(body: str) -> list[BigAttachment]:
         service = service_of(url)
         if service and url not in out:
             out[url] = BigAttachment(_name_in_url(url) or UNKNOWN_NAME, service, url=url)
-    if not out and "超大附件" in body:
-        out[""] = BigAttachment(UNKNOWN_NAME, "邮件正文提到超大附件")
     return list(out.values())
 
 

@@ -75,3 +75,8 @@ def test_found_in_a_whole_mail_with_both_bodies() -> None:
     assert msg.parts == []  # no attachment at all: the body is all there is
     [f] = find_big_attachments(msg.body_html, msg.body_text)
     assert (f.filename, f.expires) == (FORM4, date(2020, 3, 30))
+
+
+def test_words_alone_are_not_a_link() -> None:
+    # a reply quoting the office's notice: no service link, no file line → nothing to record
+    assert find_big_attachments("", "> 请勿使用超大附件或文件中转站发送材料。\n收到，谢谢。") == []
