@@ -20,6 +20,7 @@ from datetime import datetime
 from pathlib import Path
 
 import sqlite_utils
+from markupsafe import Markup
 
 from ingest.app.web.reparse_job import ReparseJob
 from ingest.core.config import Config
@@ -31,6 +32,7 @@ from reports.output import build_report
 
 Stamp = tuple[tuple[int, int], ...]
 MAX_STALE = 60.0  # seconds a report may be served while its successor is built
+REFRESH_EVERY = 5.0  # while the poller writes, rebuild at most this often (a build is CPU-bound)
 log = logging.getLogger("kaohe.web")
 
 
@@ -52,7 +54,7 @@ class ReportCache:
 
     While the poller writes, the stamp changes every few hundred milliseconds; a
     request then gets the report in hand (at most :data:`MAX_STALE` old) and one
-    background thread builds the next. After a clerk's own action
+    background thread builds the next, at most every :data:`REFRESH_EVERY` seconds. After a clerk's own action
     (:meth:`invalidate`) the next request waits for a fresh build, so the clerk
     always sees what they just did.
     """
@@ -77,8 +79,9 @@ class ReportCache:
             report = self._report
             if report is not None and self._key == key:
                 return report
-            if report is not None and time.monotonic() - self._built < MAX_STALE:
-                if not self._refreshing:
+            age = time.monotonic() - self._built
+            if report is not None and age < MAX_STALE:
+                if not self._refreshing and age >= REFRESH_EVERY:
                     self._refreshing = True
                     threading.Thread(target=self._refresh, args=(key, now), daemon=True).start()
                 return report
@@ -139,6 +142,7 @@ class WebState:
     users_lock: threading.Lock = field(default_factory=threading.Lock)
     cache: ReportCache | None = None
     reparse: ReparseJob = field(default_factory=ReparseJob)
+    fragments: dict[str, tuple[object, Markup]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.users = open_users(self.cfg.data_dir)
@@ -175,6 +179,15 @@ class WebState:
             yield sqlite_utils.Database(conn)
         finally:
             conn.close()
+
+    def fragment(self, name: str, source: object, render: Callable[[], str]) -> Markup:
+        """HTML rendered once per *source* object (a report): the same for every user."""
+        cached = self.fragments.get(name)
+        if cached is not None and cached[0] is source:
+            return cached[1]
+        html = Markup(render())
+        self.fragments[name] = (source, html)
+        return html
 
     def changed(self) -> None:
         """A clerk action changed the data: the next page shows it."""
