@@ -57,13 +57,6 @@ def describe_failure(exc: BaseException) -> str | None:
     return None
 
 
-def is_disk_full(exc: BaseException) -> bool:
-    """The disk (or the database's disk) is full."""
-    if isinstance(exc, sqlite3.Error):
-        return "full" in str(exc).lower()
-    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
-
-
 def _sqlite(exc: sqlite3.Error) -> str | None:
     text = str(exc).lower()
     if "full" in text:

@@ -121,7 +121,7 @@ def campaign_option(command: Any) -> Any:
 def _log_to_file(path: Path) -> Path | None:
     """Send every log record, tracebacks included, to *path* too (``--debug``)."""
     try:
-        path.parent.mkdir(exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)  # data_dir/logs (data_dir may be new)
         handler = logging.FileHandler(path, encoding="utf-8")
     except OSError:
         log.warning("调试日志无法写入 %s，只输出到屏幕", path)
