@@ -31,6 +31,7 @@ from ingest.app.daily import report_exists, write_daily_report
 from ingest.app.logtime import LOG_FORMAT, log_in_timezone
 from ingest.app.outbox.receipts import send_receipts
 from ingest.core.config import Config, ConfigError
+from ingest.core.failures import describe_failure
 from ingest.core.lock import AlreadyRunning, hold_lock
 from ingest.mail.sources.base import LoginFailed, MailboxError
 from ingest.match.roster import RosterError
@@ -164,8 +165,12 @@ class Daemon:
         except (ConfigError, RosterError) as e:  # the clerk must fix a file: no traceback
             log.error("本次未收信：%s", e)
             return
-        except Exception:
-            log.exception("本次收信出错，将按计划再试")
+        except Exception as e:
+            expected = describe_failure(e)  # disk full, database locked …: one line, no traceback
+            if expected:
+                log.error("本次未收信：%s。将按计划再试", expected)
+            else:
+                log.exception("本次收信出错，将按计划再试")
             return
         self._recovered()
         self.polls += 1

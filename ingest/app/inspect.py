@@ -62,6 +62,9 @@ def inspect_file(path: Path, cfg: Config | None) -> dict[str, Any]:
     }
 
 
+TYPE_WORDS = {"text": "文本", "image": "图片", "other": "其他"}  # format names stay as they are
+
+
 def render_inspection(result: dict[str, Any], fmt: str) -> str:
     outcomes = result.get("_outcomes", [])
     notes = result.get("_notes", [[] for _ in outcomes])
@@ -83,7 +86,7 @@ def render_inspection(result: dict[str, Any], fmt: str) -> str:
         inside = _inside(a["container"])
         lines += [
             f"\n附件 {i}：{a['filename']}{inside}",
-            f"  类型：{a['type']}，大小：{a['size']} 字节",
+            f"  类型：{TYPE_WORDS.get(a['type'], a['type'])}，大小：{a['size']} 字节",
             f"  附件几：{a['annex'] or '未识别'}　依据：{a['annex_evidence'] or '无'}",
             f"  单位：{a['unit'] or '未识别'}　依据：{a['unit_evidence'] or '无'}",
             f"  读出数据行：{a['rows']}",
