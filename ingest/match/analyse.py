@@ -133,7 +133,7 @@ def finish_message(prepared: PreparedMessage, ctx: AnalysisContext) -> MessageAn
 
 def analyse_message(raw: bytes, ctx: AnalysisContext) -> MessageAnalysis:
     """How the pipeline sees one message (pure: nothing is written)."""
-    return finish_message(prepare_message(raw), ctx)
+    return finish_message(prepare_message(raw, pool=ctx.pool), ctx)
 
 
 def prefetch_messages(prepared: list[PreparedMessage], ctx: AnalysisContext) -> None:

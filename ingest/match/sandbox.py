@@ -59,6 +59,7 @@ _HEADER = struct.Struct("<Q")
 _CHUNK = 1 << 20
 _SCRATCH_PREFIX = "kaohe-parse-"
 _WORKER = Path(__file__).with_name("sandbox_worker.py")
+_STARTUP_SECONDS = 60.0  # a worker's imports, on a loaded machine
 
 
 class ParseAborted(ParseError):
@@ -96,6 +97,7 @@ class _Worker:
         self.index = index
         self.proc: subprocess.Popen[bytes] | None = None
         self.job: str = ""  # name of the job in progress ("" when idle)
+        self.ready = False  # the worker said it finished importing
         self._err_path = scratch / f"worker-{index}.stderr"
         self._err_seen = 0
 
@@ -116,6 +118,14 @@ class _Worker:
         init = {"path": list(sys.path), "memory": self.limits.memory_bytes}
         assert self.proc.stdin is not None
         _send(self.proc.stdin, init)
+        self.ready = False
+
+    def _wait_ready(self) -> None:
+        """The worker's imports are not a job's time: wait for its "ready" (generously)."""
+        assert self.proc is not None
+        if not self.ready:
+            _receive(self.proc, time.monotonic() + max(_STARTUP_SECONDS, self.limits.seconds))
+            self.ready = True
 
     def run(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
         self.job = getattr(fn, "__name__", "job")
@@ -123,6 +133,7 @@ class _Worker:
             if self.proc is None or self.proc.poll() is not None:
                 self.start()
             assert self.proc is not None and self.proc.stdin is not None
+            self._wait_ready()
             _send(self.proc.stdin, (fn, args, self.limits.seconds))
             status, value = _receive(self.proc, time.monotonic() + self.limits.seconds)
         except (OSError, EOFError, TimeoutError, pickle.UnpicklingError) as e:

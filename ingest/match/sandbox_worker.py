@@ -3,7 +3,8 @@
 Protocol, on the worker's stdin and a private copy of its stdout: frames of an
 8-byte little-endian length and a pickle. The first frame is the set-up
 (``sys.path`` and the memory cap); then each frame is a
-job ``(function, args, cpu_seconds)`` answered by ``(status, value)``:
+job ``(function, args, cpu_seconds)`` answered by ``(status, value)`` (the worker
+first answers ``("ready", None)`` once its imports are done):
 ``ok`` + result, ``err`` + the exception raised, ``abort`` + why (the worker
 hit a limit it noticed itself, answers, and exits). EOF on stdin ends it.
 
@@ -47,6 +48,7 @@ def serve() -> None:
     _set_limits(int(init["memory"]))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
     _preload()
+    _write_frame(out, pickle.dumps(("ready", None)))
     while (job := _read_frame(jobs)) is not None:
         fn, args, seconds = job
         _renew_cpu(seconds)

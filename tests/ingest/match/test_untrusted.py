@@ -51,14 +51,15 @@ def _big_sheet() -> bytes:
     return xlsx_with_cells(cells)
 
 
-def _kill_first(pool: ParsePool, job: str) -> threading.Thread:
-    """SIGKILL the worker as soon as it runs *job* (from outside, as the OOM killer would)."""
+def _kill_first(pool: ParsePool, *jobs: str) -> threading.Thread:
+    """SIGKILL the worker as soon as it runs one of *jobs* (from outside, as the OOM killer
+    would)."""
 
     def watch() -> None:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             for pid, name in pool.busy():
-                if name == job:
+                if name in jobs:
                     os.kill(pid, signal.SIGKILL)
                     return
             time.sleep(0.001)
@@ -72,7 +73,7 @@ def test_worker_killed_mid_parse_records_the_file_and_reads_the_next(
     tmp_path: Path, pool: ParsePool
 ) -> None:
     form = make_xlsx_form(4, sample_rows(4, 3))
-    killer = _kill_first(pool, "read_document")
+    killer = _kill_first(pool, "read_document", "kind_and_document")  # read alone or with detection
     atts = _by_name(_ctx(tmp_path, pool), [("大表.xlsx", _big_sheet()), ("附件4.xlsx", form)])
     killer.join()
     big, normal = atts["大表.xlsx"], atts["附件4.xlsx"]
