@@ -84,8 +84,9 @@ def kaohe(config: Path, *args: str, **kw: object) -> subprocess.CompletedProcess
 
 
 def client_loop(
-    base: str, units: list[str], stop: threading.Event, tally: Tally, seed: int
+    base: str, units: list[str], stop: threading.Event, tally: Tally, seed: int, think: float
 ) -> None:
+    """One clerk: signs in, then opens pages, reading each for 0–2×*think* seconds."""
     rnd = random.Random(seed)
     with httpx.Client(base_url=base, timeout=30) as http:
         r = http.post("/login", data={"username": USER, "password": PASSWORD})
@@ -102,6 +103,8 @@ def client_loop(
             except httpx.HTTPError as e:
                 error = f"{path} {type(e).__name__}"
             tally.add(kind, time.perf_counter() - start, error)
+            if think:
+                stop.wait(rnd.uniform(0, 2 * think))
 
 
 def poller(
@@ -126,7 +129,7 @@ def pct(values: list[float], p: float) -> float:
     )
 
 
-def run(n_units: int, n_mails: int, clients: int, seconds: float) -> tuple[str, bool]:
+def run(n_units: int, n_mails: int, clients: int, seconds: float, think: float) -> tuple[str, bool]:
     folder = ROOT / "bench" / "out" / "web"
     t0 = time.perf_counter()
     config, units, later = build(folder, n_units, n_mails)
@@ -146,7 +149,7 @@ def run(n_units: int, n_mails: int, clients: int, seconds: float) -> tuple[str, 
         _wait(base)
         tally, stop, polls = Tally(), threading.Event(), []  # type: ignore[var-annotated]
         threads = [
-            threading.Thread(target=client_loop, args=(base, units, stop, tally, i))
+            threading.Thread(target=client_loop, args=(base, units, stop, tally, i, think))
             for i in range(clients)
         ]
         poll_thread = threading.Thread(target=poller, args=(folder, config, later, stop, polls))
@@ -161,7 +164,7 @@ def run(n_units: int, n_mails: int, clients: int, seconds: float) -> tuple[str, 
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
-    return _summary(tally, n_units, n_mails, clients, seconds, setup, polls)
+    return _summary(tally, n_units, n_mails, clients, seconds, setup, polls, think)
 
 
 def _wait(base: str) -> None:
@@ -183,17 +186,20 @@ def _summary(
     seconds: float,
     setup: float,
     polls: list[str],
+    think: float,
 ) -> tuple[str, bool]:
     every = tally.times["overview"] + tally.times["unit"]
     p95 = pct(every, 95)
     ok = p95 < 0.3 and not tally.errors
+    pause = f"each reading a page 0–{2 * think:g} s" if think else "no pause between pages"
     lines = [
         f"## Web console load — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "",
-        f"`.venv/bin/python -m bench.web_load --units {n_units} --clients {clients} --seconds {seconds:g}`: "
+        f"`.venv/bin/python -m bench.web_load --units {n_units} --clients {clients} "
+        f"--seconds {seconds:g} --think {think:g}`: "
         f"{n_units} units, {n_mails} mails (70% polled before, the rest in {ROUNDS} rounds by "
-        f"`kaohe poll` during the load), {clients} signed-in clients on loopback, `kaohe serve` "
-        f"in its own process; set-up {setup:.0f} s. Load average at the end: {os.getloadavg()[0]:.2f}.",
+        f"`kaohe poll` during the load), {clients} signed-in clients on loopback "
+        f"({pause}), `kaohe serve` in its own process; set-up {setup:.0f} s. {os.cpu_count()} CPUs, load average at the end: {os.getloadavg()[0]:.2f}.",
         "",
         "| page | requests | median ms | p95 ms | max ms |",
         "|---|---:|---:|---:|---:|",
@@ -227,9 +233,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mails", type=int, default=900)
     ap.add_argument("--clients", type=int, default=20)
     ap.add_argument("--seconds", type=float, default=30)
+    ap.add_argument("--think", type=float, default=0.0, help="mean seconds a client reads a page")
     ap.add_argument("--out", type=Path, help="append the result to this Markdown file")
     args = ap.parse_args(argv)
-    text, ok = run(args.units, args.mails, args.clients, args.seconds)
+    text, ok = run(args.units, args.mails, args.clients, args.seconds, args.think)
     print(text)
     if args.out:
         with args.out.open("a", encoding="utf-8") as f:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -47,7 +49,15 @@ def create_app(
         login_delay=login_delay,
         secure_cookies=cfg.web.tls if secure_cookies is None else secure_cookies,
     )
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # the first report of a big campaign takes a second: build it before anyone asks
+        threading.Thread(target=state.warm_up, name="kaohe-web-warm", daemon=True).start()
+        yield
+
     app = Starlette(
+        lifespan=lifespan,
         routes=_routes(),
         middleware=[Middleware(SecurityHeaders)],
         exception_handlers={HTTPException: _http_error},

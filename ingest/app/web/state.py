@@ -189,6 +189,13 @@ class WebState:
         self.fragments[name] = (source, html)
         return html
 
+    def warm_up(self) -> None:
+        """Build the first report now (at start-up), so the first page need not wait."""
+        try:
+            self.report(datetime.now(self.cfg.campaign.timezone))
+        except Exception:  # no database or roster yet: the pages say so when asked
+            log.warning("启动时未能预先生成报告", exc_info=True)
+
     def changed(self) -> None:
         """A clerk action changed the data: the next page shows it."""
         assert self.cache is not None
