@@ -9,6 +9,7 @@ private file that holds them (see :mod:`ingest.core.secrets`).
 
 from __future__ import annotations
 
+import os
 import ssl
 import tomllib
 from collections.abc import Mapping
@@ -62,6 +63,9 @@ class ScheduleConfig:
     report_formats: tuple[str, ...] = REPORT_FORMATS
 
 
+MAX_PARSE_WORKERS = 64
+
+
 @dataclass(frozen=True)
 class LimitsConfig:
     """Bounds that keep hostile or huge input from hurting the cycle."""
@@ -74,6 +78,7 @@ class LimitsConfig:
     convert_timeout_seconds: float = 120.0  # LibreOffice, per file
     parse_memory_mb: float = 1024.0  # address space of a parse worker (and of LibreOffice)
     parse_seconds: float = 60.0  # CPU and wall-clock time of one parse job
+    parse_workers: int = field(default_factory=lambda: os.cpu_count() or 1)  # parallel parses
 
 
 @dataclass(frozen=True)
@@ -296,6 +301,11 @@ def _limits(limits: LimitsConfig) -> LimitsConfig:
         raise ConfigError("limits.parse_memory_mb 至少为 256（解析进程的内存上限，单位 MB）")
     if limits.parse_seconds <= 0:
         raise ConfigError("limits.parse_seconds 必须大于 0（读取一个文件最多用的秒数）")
+    if not 1 <= limits.parse_workers <= MAX_PARSE_WORKERS:
+        raise ConfigError(
+            f"limits.parse_workers 必须在 1 到 {MAX_PARSE_WORKERS} 之间"
+            "（同时读取附件的子进程数，默认等于 CPU 核数）"
+        )
     return limits
 
 

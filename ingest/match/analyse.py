@@ -24,7 +24,7 @@ from ingest.match.identify import UnitMatch, identify_unit
 from ingest.match.roster import Roster
 from ingest.match.route import CampaignRoute, choose_campaign
 from ingest.match.sandbox import STOPPED
-from ingest.match.untrusted import detect_kind, expand_archive, read_document
+from ingest.match.untrusted import detect_and_read, detect_kind, expand_archive, read_document
 from parsers.detect import contract_type
 from parsers.errors import NoFormTable, ParseError
 from parsers.model import AnnexGuess, Document, FormResult
@@ -51,6 +51,7 @@ class AnalysisContext:
     campaigns: tuple[CampaignRoute, ...] = ()  # several in one mailbox: route each attachment
     received: datetime | None = None  # the message's receipt time (for the campaign window)
 
+    read_ahead: dict[str, Any] = field(default_factory=dict)  # part path -> Document | ParseError
 
 @dataclass
 class AttachmentAnalysis:
@@ -101,6 +102,8 @@ class PreparedMessage:
     kinds: list[str]
 
     @property
+    # top-level parts read in their detection job: part path -> Document | ParseError
+    read_ahead: dict[str, Any] = field(default_factory=dict)
     def convertible(self) -> list[tuple[bytes, str]]:
         """(payload, kind) of the parts LibreOffice has to convert."""
         return [
@@ -110,14 +113,24 @@ class PreparedMessage:
         ]
 
 
-def prepare_message(raw: bytes, digest: str | None = None, pool: Any = None) -> PreparedMessage:
-    """Unpack *raw* and detect its parts' types (in the parse sandbox *pool*)."""
+def prepare_message(
+    raw: bytes, digest: str | None = None, pool: Any = None, limits: LimitsConfig | None = None
+) -> PreparedMessage:
+    """Unpack *raw* and detect its parts' types (in the parse sandbox *pool*); forms that
+    need no LibreOffice are read in the same job (one copy, one open of each file)."""
     msg = unpack(raw)
-    return PreparedMessage(
-        digest or hashlib.sha256(raw).hexdigest(),
-        msg,
-        [kind_of(p.payload, p.filename, pool) for p in msg.parts],
-    )
+    prepared = PreparedMessage(digest or hashlib.sha256(raw).hexdigest(), msg, [])
+    cap = int(LimitsConfig().max_attachment_mb * 1024 * 1024) if limits is None else _cap(limits)
+    for p in msg.parts:
+        kind, doc = detect_and_read(p.payload, p.filename, cap, pool)
+        prepared.kinds.append(kind)
+        if doc is not None:
+            prepared.read_ahead[p.path] = doc
+    return prepared
+
+
+def _cap(limits: LimitsConfig) -> int:
+    return int(limits.max_attachment_mb * 1024 * 1024)
 
 
 def finish_message(prepared: PreparedMessage, ctx: AnalysisContext) -> MessageAnalysis:
@@ -125,6 +138,7 @@ def finish_message(prepared: PreparedMessage, ctx: AnalysisContext) -> MessageAn
     msg = prepared.headers
     _prefetch(ctx, prepared.convertible)
     out: list[AttachmentAnalysis] = []
+    ctx = replace(ctx, read_ahead=prepared.read_ahead)
     for part, kind in zip(msg.parts, prepared.kinds, strict=True):
         out.extend(_analyse_part(prepared.digest, msg, part, None, ctx, depth=0, kind=kind))
     out.extend(_link_rows(prepared.digest, msg, "", None, ctx))
@@ -212,7 +226,7 @@ def _read_and_extract(att: AttachmentAnalysis, msg: Unpacked, ctx: AnalysisConte
         )
     else:
         try:
-            doc = read_document(att.payload, att.kind, ctx.converter, ctx.pool)
+            doc = _read(att, ctx)
         except ParseError as e:  # encrypted, scan only, damaged …: the reason says which
             att.reason = e.reason
     ctx = _routed(att, doc, msg, ctx)
@@ -238,6 +252,16 @@ def _read_and_extract(att: AttachmentAnalysis, msg: Unpacked, ctx: AnalysisConte
 def _routed(
     att: AttachmentAnalysis, doc: Document | None, msg: Unpacked, ctx: AnalysisContext
 ) -> AnalysisContext:
+def _read(att: AttachmentAnalysis, ctx: AnalysisContext) -> Document:
+    """The part's Document: read ahead with its detection, else read now (in the sandbox)."""
+    ahead = ctx.read_ahead.get(att.part) if att.container is None else None
+    if isinstance(ahead, ParseError):
+        raise ahead
+    if isinstance(ahead, Document):
+        return ahead
+    return read_document(att.payload, att.kind, ctx.converter, ctx.pool)
+
+
     """With several campaigns: the one this attachment belongs to, its annexes and roster."""
     if len(ctx.campaigns) < 2:
         return ctx
@@ -332,6 +356,12 @@ def _campaign_of_unit(att: AttachmentAnalysis, ctx: AnalysisContext) -> str | No
     """The clerk named the unit and annex: the one campaign whose roster and annexes have them."""
     fits = [
         r.name
+def _roster_of(att: AttachmentAnalysis, ctx: AnalysisContext) -> Roster | None:
+    """The roster of the attachment's campaign (of the only one, mostly)."""
+    route = next((r for r in ctx.campaigns if r.name == att.campaign), None)
+    return route.roster if route is not None else ctx.roster
+
+
         for r in ctx.campaigns
         if att.annex in r.schemas and r.roster and any(u.name == att.unit for u in r.roster.units)
     ]

@@ -26,12 +26,15 @@ from ingest.core.config import LimitsConfig
 from ingest.mail.containers import Expansion, Refusal, clean_path
 from ingest.match.sandbox import STOPPED, ParseAborted, ParsePool, default_pool
 from parsers.detect import detect_type
+from parsers.errors import ParseError
 from parsers.model import Document
 
 log = logging.getLogger(__name__)
 
 ABORTED = "aborted"  # kind of a file whose detection was stopped by the sandbox
 _OOXML_SUFFIXES = {"docx": "docx", "xlsx": "xlsx", "xlsm": "xlsx"}
+# kinds read in the detection job itself (no LibreOffice, not containers)
+READ_AHEAD = frozenset({"docx", "xlsx", "xlsb", "xls", "et", "ods", "csv", "pdf", "html"})
 
 
 def detect_kind(data: bytes, filename: str, pool: ParsePool | None = None) -> str:
@@ -43,6 +46,39 @@ def detect_kind(data: bytes, filename: str, pool: ParsePool | None = None) -> st
     except ParseAborted:
         log.warning("type detection of %r stopped by the sandbox", filename)
         return ABORTED
+
+
+def detect_and_read(
+    data: bytes, filename: str, max_bytes: int, pool: ParsePool | None = None
+) -> tuple[str, Document | ParseError | None]:
+    """Detect *data*'s type and, for a form read without LibreOffice, read it too.
+
+    One job and one copy of the bytes to the worker instead of two. The second
+    item is the Document (or the ParseError reading it raised), None when the
+    kind is not read ahead. A worker stopped while reading: the detection is
+    asked again alone and the read is :class:`ParseAborted`.
+    """
+    if not data:
+        return "empty", None
+    try:
+        kind, doc = _pool(pool).call(kind_and_document, data, filename, max_bytes)
+    except ParseAborted as e:
+        kind = detect_kind(data, filename, pool)
+        return kind, (e if kind in READ_AHEAD else None)
+    return str(kind), doc
+
+
+def kind_and_document(
+    data: bytes, filename: str, max_bytes: int
+) -> tuple[str, Document | ParseError | None]:
+    """Runs in the worker: :func:`kind_in_process`, then the read of a form kind."""
+    kind = kind_in_process(data, filename)
+    if kind not in READ_AHEAD or len(data) > max_bytes:
+        return kind, None
+    try:
+        return kind, parsers.read_document(data, kind)
+    except ParseError as e:
+        return kind, e
 
 
 def expand_archive(

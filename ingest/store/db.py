@@ -92,7 +92,12 @@ def open_db(
 
 @contextmanager
 def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
-    """One write transaction taken up front (BEGIN IMMEDIATE): no lock upgrade deadlocks."""
+    """One write transaction taken up front (BEGIN IMMEDIATE): no lock upgrade deadlocks.
+
+    Inside a transaction already open (a poll's batch) it joins that one."""
+    if db.conn.in_transaction:
+        yield db
+        return
     db.conn.execute("BEGIN IMMEDIATE")
     try:
         yield db

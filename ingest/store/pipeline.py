@@ -76,13 +76,15 @@ class PollSummary:
         )
 
 
-LOOKAHEAD_MESSAGES = 20  # messages held so their old Office files convert in one batch
-LOOKAHEAD_BYTES = 16 * 1024 * 1024
+LOOKAHEAD_MESSAGES = 20  # reparse: messages whose old Office files convert in one batch
 
 
-def make_context(cfg: Config, db: sqlite_utils.Database | None = None) -> AnalysisContext:
-    """Everything analysis needs for one cycle (roster, schemas, limits, converter, sandbox)."""
-    pool = open_pool(cfg.limits, cfg.data_dir)  # first: its workers start while we go on
+def make_context(
+    cfg: Config, db: sqlite_utils.Database | None = None, workers: int = 1
+) -> AnalysisContext:
+    """Everything analysis needs for one cycle (roster, schemas, limits, converter, sandbox
+    of *workers* parse processes)."""
+    pool = open_pool(cfg.limits, cfg.data_dir, workers)  # first: workers start while we go on
     try:
         roster = load_roster(cfg.paths.roster)
         check_annexes(roster, cfg.campaign.annex_numbers)
@@ -99,12 +101,12 @@ def make_context(cfg: Config, db: sqlite_utils.Database | None = None) -> Analys
         raise
 
 
-def open_pool(limits: LimitsConfig, data_dir: Path | None = None) -> Any:
+def open_pool(limits: LimitsConfig, data_dir: Path | None = None, workers: int = 1) -> Any:
     """The parse sandbox of a cycle (scratch under data_dir; closed by :func:`close_context`)."""
     from ingest.match.sandbox import ParsePool, SandboxLimits
 
     scratch = data_dir / ".parse" if data_dir is not None else None
-    return ParsePool(limits=SandboxLimits.of(limits), scratch_parent=scratch)
+    return ParsePool(workers, limits=SandboxLimits.of(limits), scratch_parent=scratch)
 
 
 def campaign_routes(cfg: Config) -> tuple[CampaignRoute, ...]:
@@ -180,30 +182,19 @@ def _poll_items(
     on_item: Callable[[SourceItem], None] | None,
     summary: PollSummary,
 ) -> None:
-    ctx = make_context(cfg)
+    from ingest.store.intake import Intake  # parallel analysis, group commit
+
+    ctx = make_context(cfg, workers=cfg.limits.parse_workers)
     own = source is None
     src = source if source is not None else open_source(cfg.mailbox)
-    pending: list[Taken] = []
-
-    def commit_pending() -> None:
-        if len(pending) > 1:
-            prefetch_messages([t.prepared for t in pending if t.prepared], ctx)
-        for taken in pending:
-            commit_item(db, cfg, ctx, taken, summary)
-            src.mark_done(taken.item)
-            if on_item is not None:
-                on_item(taken.item)
-        pending.clear()
-
     try:
-        for item in src.fetch_new(dbm.DbSourceState(db, cfg.mailbox.max_attempts)):
-            pending.append(take_item(db, cfg, item, summary, ctx.pool))
-            if not _worth_waiting(pending):
-                commit_pending()
-            if stop is not None and stop.is_set():
-                log.info("stop requested: finishing the messages in hand")
-                break
-        commit_pending()
+        with Intake(db, cfg, ctx, src, summary, on_item) as intake:
+            for item in src.fetch_new(dbm.DbSourceState(db, cfg.mailbox.max_attempts)):
+                intake.add(item)
+                if stop is not None and stop.is_set():
+                    log.info("stop requested: finishing the messages in hand")
+                    break
+            intake.finish()
     finally:
         summary.receipt_times_doubtful = bool(getattr(src, "copy_warning", None))  # maildir
         if own:
@@ -220,18 +211,6 @@ def _poll_error(e: BaseException) -> str:
     return describe_failure(e) or "收信时程序出错（详见日志）"
 
 
-def _worth_waiting(pending: list[Taken]) -> bool:
-    """Hold committed-later messages while old Office files wait for one LibreOffice batch.
-
-    Bounded in count and bytes; the cursor still only passes committed messages, so
-    a crash while messages wait loses nothing (they are fetched again).
-    """
-    if not any(t.prepared and t.prepared.convertible for t in pending):
-        return False
-    size = sum(t.item.size for t in pending)
-    return len(pending) < LOOKAHEAD_MESSAGES and size < LOOKAHEAD_BYTES
-
-
 @dataclass
 class Taken:
     """A source item archived raw and unpacked, not yet committed."""
@@ -242,6 +221,7 @@ class Taken:
     known: dict[str, Any] | None = None
     prepared: PreparedMessage | None = None
     error: str | None = None
+    analysis: MessageAnalysis | None = None  # analysed already (ingest.store.intake)
 
 
 def take_item(
@@ -261,7 +241,7 @@ def take_item(
     )
     if taken.known is None or dbm.to_db(item.received) < taken.known["received"]:
         try:
-            taken.prepared = prepare_message(item.raw, digest, pool)
+            taken.prepared = prepare_message(item.raw, digest, pool, cfg.limits)
         except Exception as e:  # a bug must not block the mailbox: the raw mail is safe
             taken.error = _analysis_failed(digest, e)
     return taken
@@ -290,8 +270,8 @@ def commit_item(
         else:
             summary.skipped += 1
         return
-    analysis = None
-    if taken.prepared is not None:
+    analysis = taken.analysis
+    if taken.prepared is not None and analysis is None and taken.error is None:
         try:
             analysis = _analyse(db, ctx, taken.prepared, received)
         except Exception as e:  # as above: recorded, reparse can retry once fixed

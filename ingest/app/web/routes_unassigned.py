@@ -18,8 +18,6 @@ from ingest.app.web.auth import web_state
 from ingest.app.web.preview import Preview, preview_file
 from ingest.app.web.render import render_page
 from ingest.app.web.views import local, now
-from ingest.match.resolve import suggest_unit
-from ingest.match.roster import Roster
 from ingest.store.clerk import ClerkActionError, stored_file
 from ingest.store.db import from_db
 from ingest.store.users import Session
@@ -35,16 +33,15 @@ class Item:
     item: UnassignedItem
     received: str
     best: str
+    annex: int | None  # the annex to pre-select
     preview: Preview | None
 
 
-def best_candidate(roster: Roster, item: UnassignedItem) -> str:
-    if len(item.unit_candidates) == 1:
-        return item.unit_candidates[0]
-    if item.unit_candidates:
-        return ""  # several fit: the clerk chooses, no guess
-    unit = suggest_unit(roster, item.filename, item.container or "", item.subject)
-    return unit.name if unit else ""
+def best_candidate(item: UnassignedItem) -> str:
+    """The unit to pre-fill: the report's suggestion, or the only candidate; else nothing."""
+    if item.suggested_unit:
+        return item.suggested_unit
+    return item.unit_candidates[0] if len(item.unit_candidates) == 1 else ""
 
 
 def _preview(request: Request, attachment: str, filename: str) -> Preview:
@@ -58,12 +55,12 @@ def _preview(request: Request, attachment: str, filename: str) -> Preview:
 def unassigned(request: Request, session: Session) -> Response:
     state = web_state(request)
     report = state.report(now(state))
-    roster = state.roster()
     items = [
         Item(
             i,
             local(state, i.received),
-            best_candidate(roster, i),
+            best_candidate(i),
+            i.annex or i.suggested_annex,
             _preview(request, i.attachment, i.filename),
         )
         for i in report.unassigned

@@ -1,0 +1,228 @@
+"""A poll's mail in flight: analysed in parallel, committed in fetch order, in batches.
+
+Each fetched item goes to one of ``[limits] parse_workers`` threads (each drives
+one worker of the parse sandbox) that archives the raw bytes durably (fsynced,
+in parallel with the other threads), unpacks the message, detects and reads its
+forms and analyses it; meanwhile the main thread fetches the next bodies.
+Finished items are committed strictly in fetch order, many per transaction:
+
+- a batch holds at most :data:`BATCH_MAILS` mails; it is committed once its
+  oldest mail has waited :data:`BATCH_SECONDS` (checked as mail arrives and
+  finishes) or when the fetch ends, so a slow server never holds finished mail
+  uncommitted for long;
+- the raw files of a batch are written whole (temp file, rename) by the
+  threads and made durable together (one ``syncfs``) before its transaction;
+- the cursor moves in the batch's transaction, past its last mail only: a
+  crash mid-batch rolls back the whole batch, whose mails are fetched again
+  (their raw files, already durable, map to the same hash) — nothing is lost
+  and nothing doubled;
+- mails with old Office files are finished on the main thread before their
+  batch's transaction, their files converted in one LibreOffice run;
+- when a batch's transaction fails, its mails are committed one per
+  transaction up to the failing one, which stops the poll as before.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+import sqlite_utils
+
+from ingest.core.config import Config
+from ingest.mail.rawstore import archive_raw, make_durable, sha256
+from ingest.mail.sources.base import MailSource, SourceItem
+from ingest.match.analyse import AnalysisContext, finish_message, prefetch_messages, prepare_message
+from ingest.store import db as dbm
+from ingest.store import pipeline as pl
+
+BATCH_MAILS = 50  # mails per transaction at most
+BATCH_SECONDS = 2.0  # finished mail waits at most this long for its batch
+IN_FLIGHT_BYTES = 32 * 1024 * 1024  # raw bytes fetched but not committed, beyond one mail
+
+
+@dataclass
+class _Flight:
+    item: SourceItem
+    future: Future[pl.Taken]
+    since: float
+
+
+@dataclass(frozen=True)
+class _Prior:
+    """What the database knows of a message, read on the main thread before analysis."""
+
+    digest: str
+    known: dict[str, Any] | None
+    assignments: dict[str, dict[str, Any]]
+    dismissals: dict[str, str]
+
+
+class Intake:
+    """Items in, committed in fetch order (see the module docstring); a context manager."""
+
+    def __init__(
+        self,
+        db: sqlite_utils.Database,
+        cfg: Config,
+        ctx: AnalysisContext,
+        src: MailSource,
+        summary: pl.PollSummary,
+        on_item: Callable[[SourceItem], None] | None = None,
+    ) -> None:
+        self.db, self.cfg, self.ctx, self.src = db, cfg, ctx, src
+        self.summary, self.on_item = summary, on_item
+        self.workers = ctx.pool.size if ctx.pool is not None else 1
+        self._threads = ThreadPoolExecutor(self.workers, thread_name_prefix="intake")
+        self._flights: deque[_Flight] = deque()
+        self._bytes = 0
+        self.max_in_flight = BATCH_MAILS + 2 * self.workers
+
+    def add(self, item: SourceItem) -> None:
+        """Start analysing *item* (in a thread) and commit whatever batch is due."""
+        self.summary.fetched += 1
+        prior = self._prior(item)
+        future = self._threads.submit(_take, self.cfg, self.ctx, item, prior)
+        self._flights.append(_Flight(item, future, time.monotonic()))
+        self._bytes += item.size
+        while self._flights and (
+            len(self._flights) >= self.max_in_flight or self._bytes > IN_FLIGHT_BYTES
+        ):
+            self._flights[0].future.exception()  # wait for the oldest
+            self._commit(self._ready())
+        self._commit_due()
+
+    def finish(self) -> None:
+        """Wait for every item in hand and commit them all."""
+        while self._flights:
+            for f in list(self._flights)[:BATCH_MAILS]:  # a whole batch: one LibreOffice run
+                f.future.exception()  # wait; a raised error surfaces at commit
+            self._commit(self._ready())
+
+    def close(self) -> None:
+        """Stop the threads; items not committed are fetched again by the next poll."""
+        for f in self._flights:
+            f.future.cancel()
+        self._threads.shutdown(wait=True)
+
+    def __enter__(self) -> Intake:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ internals
+
+    def _prior(self, item: SourceItem) -> _Prior | None:
+        if item.raw is None:
+            return None
+        digest = sha256(item.raw)
+        known = dbm.get_message(self.db, digest)
+        if known is None:
+            return _Prior(digest, None, {}, {})
+        return _Prior(
+            digest, known, dbm.assignments_for(self.db, digest), dbm.dismissals_for(self.db, digest)
+        )
+
+    def _ready(self) -> int:
+        """How many items at the head have finished (at most one batch)."""
+        n = 0
+        for f in self._flights:
+            if n == BATCH_MAILS or not f.future.done():
+                break
+            n += 1
+        return n
+
+    def _commit_due(self) -> None:
+        while self._flights:
+            ready = self._ready()
+            old = time.monotonic() - self._flights[0].since >= BATCH_SECONDS
+            if ready == 0 or (ready < BATCH_MAILS and not old):
+                return
+            self._commit(ready)
+
+    def _commit(self, n: int) -> None:
+        """Commit the first *n* items in one transaction (the cursor past the last)."""
+        if n == 0:
+            return
+        batch = [f.future.result() for f in list(self._flights)[:n]]  # re-raises a failed archive
+        make_durable(
+            self.cfg.data_dir, [self.cfg.data_dir / t.raw_path for t in batch if t.raw_path]
+        )
+        self._finish_legacy(batch)
+        before = replace(self.summary, attachments=dict(self.summary.attachments))
+        try:
+            with dbm.transaction(self.db):
+                for taken in batch:
+                    self._commit_one(taken)
+        except Exception:
+            if n == 1:
+                raise
+            _restore(self.summary, before)
+            for taken in batch:  # one by one: the mails before a failing one are kept
+                self._commit_one(taken)
+                self._done()
+            return
+        for _ in range(n):
+            self._done()
+
+    def _done(self) -> None:
+        """The oldest item is committed: the source's post-action, the caller's callback."""
+        flight = self._flights.popleft()
+        self._bytes -= flight.item.size
+        self.src.mark_done(flight.item)
+        if self.on_item is not None:
+            self.on_item(flight.item)
+
+    def _commit_one(self, taken: pl.Taken) -> None:
+        if taken.digest is not None:  # a copy earlier in this poll may be committed by now
+            taken.known = dbm.get_message(self.db, taken.digest) or taken.known
+        pl.commit_item(self.db, self.cfg, self.ctx, taken, self.summary)
+
+    def _finish_legacy(self, batch: list[pl.Taken]) -> None:
+        """Mails with old Office files: one LibreOffice run for the batch, then analysis."""
+        waiting = [t for t in batch if t.prepared and t.analysis is None and t.error is None]
+        if not waiting:
+            return
+        prefetch_messages([t.prepared for t in waiting if t.prepared], self.ctx)
+        for taken in waiting:
+            assert taken.prepared is not None
+            try:
+                taken.analysis = pl._analyse(
+                    self.db, self.ctx, taken.prepared, dbm.to_db(taken.item.received)
+                )
+            except Exception as e:  # recorded; reparse can retry once fixed
+                taken.error = pl._analysis_failed(taken.prepared.digest, e)
+
+
+def _take(cfg: Config, ctx: AnalysisContext, item: SourceItem, prior: _Prior | None) -> pl.Taken:
+    """In a thread: archive durably, unpack, read and (unless LibreOffice is needed) analyse."""
+    if item.raw is None or prior is None:
+        return pl.Taken(item)
+    _, path = archive_raw(cfg.data_dir, item.raw, durable=False)  # made durable per batch
+    taken = pl.Taken(item, prior.digest, path.relative_to(cfg.data_dir).as_posix(), prior.known)
+    received = dbm.to_db(item.received)
+    if prior.known is not None and received >= prior.known["received"]:
+        return taken
+    try:
+        taken.prepared = prepare_message(item.raw, prior.digest, ctx.pool, ctx.limits)
+        if not taken.prepared.convertible:
+            own = replace(
+                ctx,
+                assignments=prior.assignments,
+                dismissals=prior.dismissals,
+                received=dbm.from_db(received),
+            )
+            taken.analysis = finish_message(taken.prepared, own)
+    except Exception as e:  # a bug must not block the mailbox: the raw mail is safe
+        taken.error = pl._analysis_failed(prior.digest, e)
+    return taken
+
+
+def _restore(summary: pl.PollSummary, before: pl.PollSummary) -> None:
+    for f in fields(summary):
+        setattr(summary, f.name, getattr(before, f.name))
