@@ -50,8 +50,8 @@ class AnalysisContext:
     dismissals: dict[str, str] = field(default_factory=dict)  # attachment id -> clerk's reason
     campaigns: tuple[CampaignRoute, ...] = ()  # several in one mailbox: route each attachment
     received: datetime | None = None  # the message's receipt time (for the campaign window)
-
     read_ahead: dict[str, Any] = field(default_factory=dict)  # part path -> Document | ParseError
+
 
 @dataclass
 class AttachmentAnalysis:
@@ -100,10 +100,10 @@ class PreparedMessage:
     digest: str
     headers: Unpacked
     kinds: list[str]
-
-    @property
     # top-level parts read in their detection job: part path -> Document | ParseError
     read_ahead: dict[str, Any] = field(default_factory=dict)
+
+    @property
     def convertible(self) -> list[tuple[bytes, str]]:
         """(payload, kind) of the parts LibreOffice has to convert."""
         return [
@@ -136,9 +136,9 @@ def _cap(limits: LimitsConfig) -> int:
 def finish_message(prepared: PreparedMessage, ctx: AnalysisContext) -> MessageAnalysis:
     """Read, classify and identify every part (legacy files converted in one batch)."""
     msg = prepared.headers
+    ctx = replace(ctx, read_ahead=prepared.read_ahead)
     _prefetch(ctx, prepared.convertible)
     out: list[AttachmentAnalysis] = []
-    ctx = replace(ctx, read_ahead=prepared.read_ahead)
     for part, kind in zip(msg.parts, prepared.kinds, strict=True):
         out.extend(_analyse_part(prepared.digest, msg, part, None, ctx, depth=0, kind=kind))
     out.extend(_link_rows(prepared.digest, msg, "", None, ctx))
@@ -249,9 +249,6 @@ def _read_and_extract(att: AttachmentAnalysis, msg: Unpacked, ctx: AnalysisConte
     att.document = doc
 
 
-def _routed(
-    att: AttachmentAnalysis, doc: Document | None, msg: Unpacked, ctx: AnalysisContext
-) -> AnalysisContext:
 def _read(att: AttachmentAnalysis, ctx: AnalysisContext) -> Document:
     """The part's Document: read ahead with its detection, else read now (in the sandbox)."""
     ahead = ctx.read_ahead.get(att.part) if att.container is None else None
@@ -262,6 +259,9 @@ def _read(att: AttachmentAnalysis, ctx: AnalysisContext) -> Document:
     return read_document(att.payload, att.kind, ctx.converter, ctx.pool)
 
 
+def _routed(
+    att: AttachmentAnalysis, doc: Document | None, msg: Unpacked, ctx: AnalysisContext
+) -> AnalysisContext:
     """With several campaigns: the one this attachment belongs to, its annexes and roster."""
     if len(ctx.campaigns) < 2:
         return ctx
@@ -356,12 +356,6 @@ def _campaign_of_unit(att: AttachmentAnalysis, ctx: AnalysisContext) -> str | No
     """The clerk named the unit and annex: the one campaign whose roster and annexes have them."""
     fits = [
         r.name
-def _roster_of(att: AttachmentAnalysis, ctx: AnalysisContext) -> Roster | None:
-    """The roster of the attachment's campaign (of the only one, mostly)."""
-    route = next((r for r in ctx.campaigns if r.name == att.campaign), None)
-    return route.roster if route is not None else ctx.roster
-
-
         for r in ctx.campaigns
         if att.annex in r.schemas and r.roster and any(u.name == att.unit for u in r.roster.units)
     ]
