@@ -54,7 +54,10 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # the first report of a big campaign takes a second: build it before anyone asks
         threading.Thread(target=state.warm_up, name="kaohe-web-warm", daemon=True).start()
-        yield
+        try:
+            yield
+        finally:
+            state.close()
 
     app = Starlette(
         lifespan=lifespan,
