@@ -17,10 +17,11 @@ from parsers.model import Document
 from parsers.schema import AnnexSchema, normalise_header, title_year
 from parsers.table import locate_header
 
-__all__ = ["OLD_TEMPLATE", "TemplateDiff", "is_template_note", "template_diff"]
+__all__ = ["OLD_TEMPLATE", "WRONG_UNIT", "TemplateDiff", "is_template_note", "template_diff"]
 
 OLD_TEMPLATE = "使用了旧模板"
 HEADER_CHANGED = "表头与本次模板不同"
+WRONG_UNIT = "表上单位不符"  # noted by ingest.match.form_unit
 _TITLE_MAX = 80
 
 
@@ -55,7 +56,7 @@ class TemplateDiff:
 
 
 def is_template_note(line: str) -> bool:
-    return line.startswith((OLD_TEMPLATE + "：", HEADER_CHANGED + "："))
+    return line.startswith((OLD_TEMPLATE + "：", HEADER_CHANGED + "：", WRONG_UNIT + "："))
 
 
 def template_diff(doc: Document, schema: AnnexSchema) -> TemplateDiff:

@@ -20,6 +20,7 @@ from ingest.core.vocab import Outcome
 from ingest.mail.bigattach import find_big_attachments
 from ingest.mail.forwarded import TOO_DEEP, Forwarded, describe, is_forwarded, open_forwarded
 from ingest.mail.mime import Part, Unpacked, unpack
+from ingest.match.form_unit import wrong_unit_notes
 from ingest.match.identify import UnitMatch, identify_unit
 from ingest.match.roster import Roster
 from ingest.match.route import CampaignRoute, choose_campaign
@@ -74,6 +75,7 @@ class AttachmentAnalysis:
     warnings: list[str] = field(default_factory=list)
     inline: bool = False
     campaign: str | None = None  # set when several campaigns share the mailbox
+    form_unit: str | None = None  # the unit written on the form (its 填报单位 line)
     document: Document | None = field(default=None, repr=False)  # kept for a clerk's override
 
     @property
@@ -239,6 +241,7 @@ def _read_and_extract(att: AttachmentAnalysis, msg: Unpacked, ctx: AnalysisConte
     unit_line = (
         form.unit_line if form else (parsers.find_unit_line(_doc_lines(doc)) if doc else None)
     )
+    att.form_unit = unit_line
     if ctx.roster is not None:
         _apply_unit(
             att,
@@ -333,6 +336,7 @@ def _decide(att: AttachmentAnalysis, msg: Unpacked, ctx: AnalysisContext) -> Non
         att.reason = routing[-1] if routing else "无法判断属于哪一次收集，请认领"
         return
     if att.unit and att.annex:
+        att.warnings.extend(wrong_unit_notes(att.form_unit, att.unit, _roster_of(att, ctx)))
         att.outcome = Outcome.PARSED if att.rows else Outcome.UNPARSED
         if att.outcome is Outcome.UNPARSED and not att.reason:
             att.reason = "未读出数据行"
@@ -350,6 +354,12 @@ def _decide(att: AttachmentAnalysis, msg: Unpacked, ctx: AnalysisContext) -> Non
     if att.reason:
         why.append(att.reason)
     att.reason = "；".join(why)
+
+
+def _roster_of(att: AttachmentAnalysis, ctx: AnalysisContext) -> Roster | None:
+    """The roster of the attachment's campaign (of the only one, mostly)."""
+    route = next((r for r in ctx.campaigns if r.name == att.campaign), None)
+    return route.roster if route is not None else ctx.roster
 
 
 def _campaign_of_unit(att: AttachmentAnalysis, ctx: AnalysisContext) -> str | None:

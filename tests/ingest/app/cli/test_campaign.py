@@ -189,3 +189,21 @@ def test_campaign_new_scaffolds_a_folder_that_checks_clean(tmp_path: Path) -> No
     )
     res = run("campaign", "new", str(folder), *args)
     assert res.exit_code == 1 and "已存在且不是空目录" in res.output
+
+
+def test_a_form_naming_another_unit_is_noted_not_moved(tmp_path: Path) -> None:
+    from reports.output import build_report
+    from tests.support.forms import make_xlsx_form, sample_rows
+
+    c = make_campaign(tmp_path)
+    form = make_xlsx_form(4, sample_rows(4, 2), unit_line="填报单位（盖章）：汉中市某某公司")
+    c.deliver(
+        "x.eml", make_mail(subject="附件4", attachments=[("附件4.xlsx", form)]), "2020-03-12T09:00"
+    )
+    assert run("-c", str(c.config_path), "poll").exit_code == 0
+    report = build_report(c.cfg, c.cfg.campaign.deadline)
+    a4 = next(u for u in report.units if u.unit == "南郑区财政局").annexes[4]
+    assert a4.status == "submitted"  # counted for the sender's unit, as before
+    assert a4.checks[0] == (
+        "表上单位不符：表上填报单位为“汉中市某某公司”，不在单位名单中，此表计入“南郑区财政局”"
+    )
