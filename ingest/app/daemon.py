@@ -143,9 +143,9 @@ class Daemon:
         try:
             if not self.stop.is_set():
                 self._poll_once()
-                self._startup_report()
         finally:
             self._busy.release()
+        self._startup_report()
         if self.stop.is_set():
             self.request_stop()
 
@@ -226,7 +226,7 @@ class Daemon:
         self._started = True
         if not report_exists(self.cfg, datetime.now(self.cfg.campaign.timezone).date()):
             log.info("今天还没有报送情况报告，现在生成一份")
-            self.report_job()
+            self.report_job()  # outside the poll slot: a backoff retry is never held up by it
 
     def report_job(self) -> None:
         now = datetime.now(self.cfg.campaign.timezone)
