@@ -15,7 +15,6 @@ from ingest.app.web.originals import chunks, originals, write_zip
 from ingest.app.web.render import render_page
 from ingest.app.web.security import content_disposition
 from ingest.app.web.views import now
-from ingest.store.db import ANNEX_FIELDS
 from ingest.store.users import Session
 from reports.export import build_export, export_xlsx
 from reports.output import FILE_STEM, render
@@ -27,7 +26,6 @@ REPORT_TYPES = {
     "txt": "text/plain; charset=utf-8",
 }
 XLSX = REPORT_TYPES["xlsx"]
-ANNEXES = tuple(sorted(ANNEX_FIELDS))
 
 
 def downloads(request: Request, session: Session) -> Response:
@@ -35,7 +33,7 @@ def downloads(request: Request, session: Session) -> Response:
         request,
         "downloads.html.j2",
         session,
-        annexes=[(n, annex_label(n)) for n in ANNEXES],
+        annexes=[(n, annex_label(n)) for n in web_state(request).cfg.schemas],
     )
 
 
@@ -57,12 +55,12 @@ def report_file(request: Request, session: Session) -> Response:
 
 def export_file(request: Request, session: Session) -> Response:
     which = str(request.path_params.get("which"))
-    if which != "all" and not (which.isdigit() and int(which) in ANNEXES):
+    state = web_state(request)
+    if which != "all" and not (which.isdigit() and int(which) in state.cfg.schemas):
         raise HTTPException(404)
     annex = None if which == "all" else int(which)
-    state = web_state(request)
     with state.db() as db:
-        tables = build_export(db, state.roster(), annex)
+        tables = build_export(db, state.roster(), annex, state.cfg.schemas)
     data = export_xlsx(tables, state.cfg.campaign.timezone)
     what = "全部附件" if annex is None else f"附件{annex}"
     return _attachment(data, f"汇总表-{what}-{now(state):%Y%m%d-%H%M}.xlsx", XLSX)

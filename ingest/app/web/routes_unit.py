@@ -13,7 +13,7 @@ from starlette.responses import Response
 from ingest.app.web.auth import web_state
 from ingest.app.web.render import render_page
 from ingest.app.web.views import local, now
-from ingest.store.db import ANNEX_FIELDS, from_db
+from ingest.store.db import from_db
 from ingest.store.users import Session
 from reports.summary import annex_label, fmt_date
 
@@ -54,7 +54,12 @@ def unit_page(request: Request, session: Session) -> Response:
                 [name],
             )
         )
-        rows = [_rows(db, name, n) for n in sorted(status.annexes)]
+        schemas = state.cfg.schemas
+        rows = [
+            _rows(db, name, n, schemas[n].field_names)
+            for n in sorted(status.annexes)
+            if n in schemas
+        ]
     for m in mails:
         m["when"] = local(state, from_db(m["received"]))
         m["receipt_when"] = local(state, from_db(m.get("receipt_at")))
@@ -103,7 +108,9 @@ def _mails(db: sqlite_utils.Database, unit: str) -> list[dict[str, Any]]:
     return mails
 
 
-def _rows(db: sqlite_utils.Database, unit: str, annex: int) -> RowsView | None:
+def _rows(
+    db: sqlite_utils.Database, unit: str, annex: int, fields: tuple[str, ...]
+) -> RowsView | None:
     """The rows of the latest version that parsed (what the 汇总表 takes)."""
     best = list(
         db.query(
@@ -114,7 +121,6 @@ def _rows(db: sqlite_utils.Database, unit: str, annex: int) -> RowsView | None:
     )
     if not best:
         return None
-    fields = ANNEX_FIELDS[annex]
     rows = [
         tuple("" if r.get(f) is None else str(r[f]) for f in fields)
         for r in db.query(
