@@ -60,6 +60,7 @@ class AnnexSchema:
     fields: tuple[FieldSpec, ...]
     title_keywords: tuple[str, ...] = ()
     unit_line: str = "填报单位"  # the label of the line that names the unit
+    short_title: str = ""  # the name in report labels; "" = the title without its year
     index: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
     # map_header results per raw cell text; header scans see the same texts again and again
     cache: dict[str, str | None] = field(
@@ -98,6 +99,11 @@ class AnnexSchema:
         return rest[0] if rest else self.fields[0].name
 
     @property
+    def label(self) -> str:
+        """The short name reports show after 附件N (``short_title``, else the title sans year)."""
+        return self.short_title or re.sub(r"^(?:申报)?20\d\d\s*年度?", "", self.title)
+
+    @property
     def year(self) -> int | None:
         """The year the title names (``申报2020年度…`` → 2020), if any."""
         return title_year(self.title)
@@ -132,7 +138,7 @@ def normalise_header(text: str) -> str:
     return text.rstrip(":")
 
 
-_ANNEX_KEYS = {"number", "title", "keywords", "unit_line", "field"}
+_ANNEX_KEYS = {"number", "title", "keywords", "unit_line", "short_title", "field"}
 _FIELD_KEYS = {"name", "synonyms", "numeric", "required", "total"}
 
 
@@ -184,6 +190,7 @@ def _annex(item: Any, where: str) -> AnnexSchema:
         specs,
         _texts(item, "keywords", where),
         _text(item, "unit_line", where) or "填报单位",
+        _text(item, "short_title", where),
     )
 
 

@@ -73,13 +73,13 @@ def build_status(
 
 
 def short_names(schemas: Mapping[int, AnnexSchema]) -> dict[int, str]:
-    """Short annex names for labels, when the campaign is not the built-in 2020 one
-    (whose labels are :data:`reports.summary.ANNEX_NAMES`): the title without its year."""
+    """Short annex names for labels (``AnnexSchema.label``), when the campaign is not the
+    built-in 2020 one (whose labels are :data:`reports.summary.ANNEX_NAMES`)."""
     if all(
         DEFAULT_SCHEMAS.get(n) and DEFAULT_SCHEMAS[n].title == s.title for n, s in schemas.items()
     ):
         return {}
-    return {n: re.sub(r"^(?:申报)?20\d\d\s*年度?", "", s.title) for n, s in schemas.items()}
+    return {n: s.label for n, s in schemas.items()}
 
 
 def _unit_status(

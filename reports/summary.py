@@ -12,16 +12,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from parsers.schema import DEFAULT_SCHEMAS
 from reports.model import AnnexStatus, Status, StatusReport, UnassignedItem, UnitStatus
 
 # Short names of the annexes as the clerk calls them (full titles: contract §4).
-ANNEX_NAMES: dict[int, str] = {
-    2: "经济社会发展指标建议表",
-    3: "共性考核指标建议表",
-    4: "考核任务申报表",
-    5: "负面清单考核指标（扣分）建议表",
-    6: "特色亮点考核任务一览表",
-}
+# labels of the built-in 2020 annexes (``short_title`` in parsers/annexes_2020.toml)
+ANNEX_NAMES: dict[int, str] = {n: s.label for n, s in DEFAULT_SCHEMAS.items()}
 
 STATUS_ORDER: tuple[Status, ...] = (
     Status.SUBMITTED,
