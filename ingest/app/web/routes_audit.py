@@ -7,6 +7,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ingest.app.web.api import ATTACHMENT_ID
 from ingest.app.web.auth import web_state
 from ingest.app.web.render import render_page
 from ingest.app.web.routes_unit import OUTCOMES
@@ -46,5 +47,24 @@ def audit(request: Request, session: Session) -> Response:
     state = web_state(request)
     with state.db() as db:
         entries = list_actions(db, LIMIT)
-    rows = [(e, local(state, e.at), state_text(e.before), state_text(e.after)) for e in entries]
+        names = _file_names(db, {e.target for e in entries})
+    rows = [
+        (e, local(state, e.at), _target(e.target, names), state_text(e.before), state_text(e.after))
+        for e in entries
+    ]
     return render_page(request, "audit.html.j2", session, rows=rows, limit=LIMIT)
+
+
+def _file_names(db: Any, targets: set[str]) -> dict[str, str]:
+    """Attachment id → decoded file name, for the targets that are attachment ids."""
+    ids = [t for t in targets if ATTACHMENT_ID.match(t)]
+    if not ids:
+        return {}
+    marks = ", ".join("?" * len(ids))
+    rows = db.execute(f"select id, filename from attachments where id in ({marks})", ids)
+    return {r[0]: r[1] or "" for r in rows.fetchall()}
+
+
+def _target(target: str, names: dict[str, str]) -> str:
+    name = names.get(target)
+    return f"{name}（{target}）" if name else target
