@@ -13,7 +13,7 @@ cd "$(dirname "$0")"
 APT_RUNTIME=(python3-venv python3-pip)
 # Production: read .doc/.xls/.wps/.et (LibreOffice) and rar/7z archives. Never a mail server or a browser.
 APT_PRODUCTION=(libreoffice-writer-nogui libreoffice-calc-nogui unar p7zip-full)
-APT_TEST=("${APT_PRODUCTION[@]}" dovecot-imapd chromium chromium-driver fonts-noto-cjk poppler-utils)
+APT_TEST=("${APT_PRODUCTION[@]}" dovecot-imapd chromium chromium-driver fonts-noto-cjk poppler-utils openssl)
 
 apt_install() {
   local missing=()
