@@ -27,6 +27,7 @@ MIN_PASSWORD = 8
 IDLE_LIMIT = timedelta(hours=8)
 ABSOLUTE_LIMIT = timedelta(hours=24)
 TOUCH_EVERY = timedelta(minutes=1)  # last_seen is written at most this often
+FORGIVE = timedelta(days=1)  # failed logins older than this no longer slow anyone down
 _NAME = re.compile(r"^[^\s/\\:]{1,32}$")
 
 _SCHEMA = """
@@ -259,6 +260,8 @@ def failures(conn: sqlite3.Connection, user: str, ip: str) -> int:
 def record_failure(conn: sqlite3.Connection, user: str, ip: str) -> int:
     """Count one more wrong password; returns the new count."""
     with conn:
+        # a day without attempts forgives; it also keeps guessed names from piling up
+        conn.execute("delete from login_failures where last_at < ?", [_text(_now() - FORGIVE)])
         conn.execute(
             "insert into login_failures (user, ip, failures, last_at) values (?, ?, 1, ?) "
             "on conflict (user, ip) do update set failures = failures + 1, last_at = excluded.last_at",

@@ -85,7 +85,8 @@ async def login(request: Request) -> Response:
     password = str(form.get("password") or "")[:1024]
     ip = request.client.host if request.client else "?"
     state = web_state(request)
-    async with _attempt_locks[(username, ip)]:
+    lock = _attempt_locks[(username, ip)]
+    async with lock:
         with state.accounts() as conn:
             before = failures(conn, username, ip)
         await sleep(state.login_delay(before))
@@ -96,6 +97,8 @@ async def login(request: Request) -> Response:
             else:
                 clear_failures(conn, username, ip)
                 token, _ = start_session(conn, account)
+    if not lock.locked():  # nobody waiting: do not keep a lock per name ever tried
+        _attempt_locks.pop((username, ip), None)
     if account is None:
         return _login_page(request, 401, "用户名或密码错误", username)
     target = safe_next(str(form.get("next") or "/"))
