@@ -7,6 +7,10 @@ else (no archive, no database, no classification).
 
 Readers (``--readers``):
 
+* ``issue``: the floor of issue 14 — python-calamine for every cell of every
+  xlsx, lxml for the text of every paragraph and every table cell of
+  ``word/document.xml`` of every docx, the message split by
+  ``email.message_from_bytes`` (its default, compat32, policy);
 * ``same``: the libraries the pipeline uses — python-calamine for xlsx, a
   zipfile + lxml walk of ``word/document.xml`` for docx (``parsers/word.py``
   reads docx with lxml directly, not through python-docx);
@@ -45,6 +49,21 @@ def cells_docx_lxml(data: bytes) -> int:
     n = 0
     for tc in root.iter(f"{W}tc"):
         "".join(t.text or "" for t in tc.iter(f"{W}t"))
+        n += 1
+    return n
+
+
+def texts_docx_lxml(data: bytes) -> int:
+    """Every paragraph's text and every table cell's text (issue 14's floor)."""
+    from lxml import etree
+
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        root = etree.fromstring(
+            z.read("word/document.xml"), etree.XMLParser(resolve_entities=False, no_network=True)
+        )
+    n = 0
+    for el in root.iter(f"{W}p", f"{W}tc"):
+        "".join(t.text or "" for t in el.iter(f"{W}t"))
         n += 1
     return n
 
@@ -96,6 +115,7 @@ def ooxml_kind(data: bytes) -> str | None:
 
 
 READERS: dict[str, dict[str, Any]] = {
+    "issue": {"docx": texts_docx_lxml, "xlsx": cells_xlsx_calamine},
     "same": {"docx": cells_docx_lxml, "xlsx": cells_xlsx_calamine},
     "named": {"docx": cells_docx_python_docx, "xlsx": cells_xlsx_openpyxl},
 }
@@ -121,7 +141,12 @@ def run(
     for i in range(0, len(uids), batch):
         for data in client.fetch(uids[i : i + batch], ["BODY.PEEK[]"]).values():
             mails += 1
-            msg = email.message_from_bytes(data[b"BODY[]"], policy=email.policy.default)
+            raw = data[b"BODY[]"]
+            msg = (
+                email.message_from_bytes(raw)
+                if readers == "issue"
+                else email.message_from_bytes(raw, policy=email.policy.default)
+            )
             for part in msg.walk():
                 if part.is_multipart() or part.get_content_maintype() == "text":
                     continue

@@ -6,20 +6,40 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+# eager: the function shares its module's name (a lazy name would be the module)
 from parsers.classify import classify
-from parsers.csv import read_csv
-from parsers.detect import check_ooxml
 from parsers.errors import ParseError, UnsupportedFormat
-from parsers.excel import read_ods, read_xls, read_xlsb, read_xlsx
-from parsers.html import read_html
-from parsers.legacy import convert, target_of
 from parsers.model import AnnexGuess, Document, FormResult, Table
-from parsers.pdf import read_pdf
-from parsers.schema import AnnexSchema, FieldSpec, build_schemas, normalise_header
-from parsers.table import extract_form, find_unit_line
-from parsers.word import read_docx
+
+if TYPE_CHECKING:
+    from parsers.schema import AnnexSchema, FieldSpec, build_schemas, normalise_header
+    from parsers.table import extract_form, find_unit_line
+
+# Imported on first use (PEP 562): ``kaohe --help`` and the reports need no reader,
+# and the parse workers import the readers themselves (ingest.match.sandbox_worker).
+_SCHEMA_NAMES = frozenset({"AnnexSchema", "FieldSpec", "build_schemas", "normalise_header"})
+_TABLE_NAMES = frozenset({"extract_form", "find_unit_line"})
+
+
+def __getattr__(name: str) -> Any:
+    from types import ModuleType
+
+    module: ModuleType
+    if name in _SCHEMA_NAMES:
+        from parsers import schema
+
+        module = schema
+    elif name in _TABLE_NAMES:
+        from parsers import table
+
+        module = table
+    else:
+        raise AttributeError(f"module 'parsers' has no attribute {name!r}")
+    value = getattr(module, name)
+    globals()[name] = value
+    return value
 
 __all__ = [
     "AnnexGuess",
@@ -45,12 +65,17 @@ CONVERTED_KINDS = ("doc", "wps", "rtf", "odt")
 
 def conversion_target(kind: str) -> str | None:
     """ "docx"/"xlsx" when *kind* is read by converting it with LibreOffice first, else None."""
+    from parsers.legacy import target_of
+
     return target_of(kind) if kind in CONVERTED_KINDS else None
 
 
 def read_converted(data: bytes, target: str, kind: str) -> Document:
     """Read LibreOffice's *target* (docx/xlsx) output of a *kind* file; the kind is kept."""
     import dataclasses
+
+    from parsers.excel import read_xlsx
+    from parsers.word import read_docx
 
     doc = read_docx(data) if target == "docx" else read_xlsx(data)
     return dataclasses.replace(doc, kind=kind)
@@ -75,20 +100,24 @@ def read_document(data: bytes, kind: str, converter: Any = None) -> Document:
     through LibreOffice (``converter`` is the cycle's :class:`parsers.legacy.Converter`).
     Raises :class:`ParseError` (or a subclass) with a Chinese reason.
     """
+    from parsers import csv, excel, html, pdf, word
+    from parsers.detect import check_ooxml
+    from parsers.legacy import convert
+
     if kind in ("docx", "xlsx", "xlsb"):
         check_ooxml(data)
-        readers = {"docx": read_docx, "xlsx": read_xlsx, "xlsb": read_xlsb}
+        readers = {"docx": word.read_docx, "xlsx": excel.read_xlsx, "xlsb": excel.read_xlsb}
         return readers[kind](data)
     if kind in ("xls", "et"):
-        return read_xls(data)
+        return excel.read_xls(data)
     if kind == "ods":
-        return read_ods(data)
+        return excel.read_ods(data)
     if kind == "csv":
-        return read_csv(data)
+        return csv.read_csv(data)
     if kind == "pdf":
-        return read_pdf(data)
+        return pdf.read_pdf(data)
     if kind == "html":
-        return read_html(data)
+        return html.read_html(data)
     if kind in ("text", "other", "zip", "rar", "7z", "eml"):
         raise UnsupportedFormat(
             f"不是表格文件（{KIND_WORDS.get(kind, '无法识别的文件类型')}），无法读取"

@@ -24,7 +24,7 @@ from ingest.core.fsutil import atomic_write
 from ingest.match.roster import Roster, load_roster
 from parsers.schema import DEFAULT_SCHEMAS, AnnexSchema
 from reports.checks import as_number
-from reports.export_docx import NARROW_FIELDS, WIDE_FIELDS, export_docx
+from reports.formats import EXPORT_FORMATS
 from reports.model import SOURCE_COLUMNS, ExportRow, ExportTable, LatestForm
 from reports.status import latest_forms, read_forms
 from reports.summary import annex_label
@@ -49,7 +49,6 @@ __all__ = [
     "build_export",
     "check_annex",
     "export_csv",
-    "export_docx",
     "export_xlsx",
     "tables_of",
     "write_export",
@@ -156,6 +155,8 @@ def _cell_value(numeric: bool, text: str) -> Any:
 
 def _widths(table: ExportTable) -> list[float]:
     """Wide enough for the header and the usual value (long text wraps, rows grow)."""
+    from reports.export_docx import NARROW_FIELDS, WIDE_FIELDS  # python-docx: 0.2 s to import
+
     out = [fit_width([r.unit for r in table.rows] + ["单位名称"], 12, 26)]
     for i, field in enumerate(table.fields):
         values = [r.values[i] for r in table.rows] + [field]
@@ -166,7 +167,6 @@ def _widths(table: ExportTable) -> list[float]:
     return [*out, fit_width([r.source for r in table.rows], 14, 30), 16, 6]
 
 
-EXPORT_FORMATS = ("xlsx", "csv", "docx")
 
 
 def write_export(
@@ -186,6 +186,8 @@ def write_export(
     if fmt == "csv":
         data = export_csv(tables[0], tz)
     elif fmt == "docx":
+        from reports.export_docx import export_docx  # python-docx only when asked for
+
         data = export_docx(tables, tz, cfg.campaign.name, now)
     else:
         data = export_xlsx(tables, tz)

@@ -10,7 +10,6 @@ private file that holds them (see :mod:`ingest.core.secrets`).
 from __future__ import annotations
 
 import os
-import ssl
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -341,6 +340,8 @@ def _network(section: _N, name: str) -> _N:
         raise ConfigError(f"{name}.ca_file 指定的证书文件不存在：{ca}")
     if not ca.is_file():
         raise ConfigError(f"{name}.ca_file 应为证书文件，却是目录：{ca}")
+    import ssl  # only with a ca_file: commands that never connect do not pay for it
+
     try:
         ssl.create_default_context(cafile=str(ca))
     except PermissionError:

@@ -85,6 +85,11 @@ def _preload() -> None:
     """Import the readers now, before the first job's clock starts."""
     try:
         import ingest.match.untrusted  # noqa: F401
+        import parsers.csv  # noqa: F401  (parsers imports its readers lazily)
+        import parsers.excel  # noqa: F401
+        import parsers.html  # noqa: F401
+        import parsers.pdf  # noqa: F401
+        import parsers.word  # noqa: F401
     except Exception as e:  # a job importing it will report the problem
         print(f"preload failed: {e!r}", file=sys.stderr)
 

@@ -189,11 +189,15 @@ def _poll_items(
     src = source if source is not None else open_source(cfg.mailbox)
     try:
         with Intake(db, cfg, ctx, src, summary, on_item) as intake:
-            for item in src.fetch_new(dbm.DbSourceState(db, cfg.mailbox.max_attempts)):
-                intake.add(item)
-                if stop is not None and stop.is_set():
-                    log.info("stop requested: finishing the messages in hand")
-                    break
+            try:
+                for item in src.fetch_new(dbm.DbSourceState(db, cfg.mailbox.max_attempts)):
+                    intake.add(item)
+                    if stop is not None and stop.is_set():
+                        log.info("stop requested: finishing the messages in hand")
+                        break
+            except MailboxError:
+                intake.finish()  # the mails in hand came whole: commit them, then stop
+                raise
             intake.finish()
     finally:
         summary.receipt_times_doubtful = bool(getattr(src, "copy_warning", None))  # maildir

@@ -43,20 +43,33 @@ def test_bench_smoke_produces_every_figure(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
     r = json.loads(raw.read_text(encoding="utf-8"))
 
-    cold = r["cold"]
+    [cold] = r["cold"].values()
     assert cold["forms"] > 0 and cold["floor_files"] == cold["forms"]
     assert f"已解析 {cold['forms']}" in cold["poll_summary"]  # every form parsed, none lost
-    for key in ("ratio_same", "ratio_named", "calamine_gain"):
+    for key in ("ratio", "ratio_one_worker", "ratio_same", "ratio_named", "calamine_gain"):
         assert cold[key] > 0
-    assert all(0 < mb < 1000 for mb in cold["rss_mb"])
+    assert cold["workers"] >= 1
+    for runs in cold["tree_rss_mb"].values():
+        assert all(0 < mb < 1000 for mb in runs)
     assert r["warm"]["ratio"] > 0
     assert r["incremental"]["ratio"] > 0
-    assert 0 < r["big"]["rss_mb"] < 1000
+    assert 0 < r["big"]["rss_mb"] <= r["big"]["tree_rss_mb"] < 1000  # the tree holds the workers
+    assert set(r["startup"]) >= {"kaohe --help", "kaohe status"}
     for n_units in ("10", "20"):
         assert r["report"][n_units]["submissions"] > 0
         assert min(r["report"][n_units]["cli_seconds"]) > 0
 
     text = out.read_text(encoding="utf-8")
-    for label in ("| 1 |", "| 2 |", "| 3 |", "| 4a |", "| 4b |", "| 5 |", "| 6 |"):
+    for label in (
+        "| 1 |",
+        "| 1a |",
+        "| 2 |",
+        "| 3 |",
+        "| 4a |",
+        "| 4b |",
+        "| 5 |",
+        "| 6 |",
+        "| 7 |",
+    ):
         assert label in text
     assert "## Machine" in text

@@ -16,8 +16,7 @@ from ingest.app.cli.base import (
     clerk_errors,
     cli,
 )
-from reports.export import EXPORT_FORMATS, ExportError, write_export
-from reports.output import OutputError, format_of, plan_output
+from reports.formats import EXPORT_FORMATS
 
 
 @cli.command()
@@ -43,6 +42,9 @@ def export(obj: Ctx, annex: int | None, all_: bool, fmt: str | None, output: str
         kaohe -c config.toml export --all --format docx -o 汇总表.docx
     最后几列注明数据来自哪个文件（文件名、收到时间和版本）。
     """
+    from reports.export import ExportError, write_export  # openpyxl, sqlite-utils: here only
+    from reports.output import OutputError, format_of, plan_output
+
     if (annex is None) == (not all_):
         raise click.UsageError("请指定 --annex N 或 --all 之一")
     fmt = fmt or format_of(output, EXPORT_FORMATS) or "xlsx"
