@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import ssl
 import subprocess
 import threading
 import time
@@ -51,7 +52,10 @@ def test_https_with_a_secure_cookie(cfg: Config) -> None:
         deadline = time.monotonic() + 15
         while not server.started and time.monotonic() < deadline:
             time.sleep(0.05)
-        with httpx.Client(base_url=f"https://127.0.0.1:{port}", verify=str(cert)) as client:
+        with httpx.Client(
+            base_url=f"https://127.0.0.1:{port}",
+            verify=ssl.create_default_context(cafile=str(cert)),
+        ) as client:
             r = client.post("/login", data={"username": CLERK, "password": CLERK_PASSWORD})
             assert r.status_code == 303
             cookie = r.headers["set-cookie"]
