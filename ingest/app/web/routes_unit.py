@@ -47,13 +47,7 @@ def unit_page(request: Request, session: Session) -> Response:
         raise HTTPException(404)
     with state.db() as db:
         mails = _mails(db, name)
-        versions = list(
-            db.query(
-                "select s.*, a.filename from submissions s left join attachments a "
-                "on a.id = s.attachment where s.unit = ? order by s.annex, s.version",
-                [name],
-            )
-        )
+        versions = _versions(db, name)
         schemas = state.cfg.schemas
         rows = [
             _rows(db, name, n, schemas[n].field_names)
@@ -81,6 +75,17 @@ def unit_page(request: Request, session: Session) -> Response:
         outcomes=OUTCOMES,
         fmt_date=fmt_date,
         local_time=lambda dt: local(state, dt),
+    )
+
+
+def _versions(db: sqlite_utils.Database, unit: str) -> list[dict[str, Any]]:
+    """Every version of every annex of this unit, with the file it came from."""
+    return list(
+        db.query(
+            "select s.*, a.filename from submissions s left join attachments a "
+            "on a.id = s.attachment where s.unit = ? order by s.annex, s.version",
+            [unit],
+        )
     )
 
 
