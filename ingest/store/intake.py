@@ -17,13 +17,15 @@ Finished items are committed strictly in fetch order, many per transaction:
   (their raw files, already durable, map to the same hash) — nothing is lost
   and nothing doubled;
 - mails with old Office files are finished on the main thread before their
-  batch's transaction, their files converted in one LibreOffice run;
+  batch's transaction, their files converted in one LibreOffice run (old files
+  found inside archives are converted by the threads, one at a time);
 - when a batch's transaction fails, its mails are committed one per
   transaction up to the failing one, which stops the poll as before.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -74,6 +76,8 @@ class Intake:
         summary: pl.PollSummary,
         on_item: Callable[[SourceItem], None] | None = None,
     ) -> None:
+        if ctx.converter is not None:  # archive members may need LibreOffice in a thread
+            ctx = replace(ctx, converter=_Serialised(ctx.converter))
         self.db, self.cfg, self.ctx, self.src = db, cfg, ctx, src
         self.summary, self.on_item = summary, on_item
         self.workers = ctx.pool.size if ctx.pool is not None else 1
@@ -221,6 +225,26 @@ def _take(cfg: Config, ctx: AnalysisContext, item: SourceItem, prior: _Prior | N
     except Exception as e:  # a bug must not block the mailbox: the raw mail is safe
         taken.error = pl._analysis_failed(prior.digest, e)
     return taken
+
+
+class _Serialised:
+    """The cycle's LibreOffice converter, one call at a time (it has one profile)."""
+
+    def __init__(self, converter: Any) -> None:
+        self._converter = converter
+        self._lock = threading.Lock()
+
+    def prefetch(self, items: list[tuple[bytes, str]]) -> None:
+        with self._lock:
+            self._converter.prefetch(items)
+
+    def convert(self, data: bytes, kind: str) -> bytes:
+        with self._lock:
+            return bytes(self._converter.convert(data, kind))
+
+    def convert_many(self, items: list[tuple[bytes, str]]) -> list[Any]:
+        with self._lock:
+            return list(self._converter.convert_many(items))
 
 
 def _restore(summary: pl.PollSummary, before: pl.PollSummary) -> None:

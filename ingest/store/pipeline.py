@@ -84,7 +84,7 @@ def make_context(
 ) -> AnalysisContext:
     """Everything analysis needs for one cycle (roster, schemas, limits, converter, sandbox
     of *workers* parse processes)."""
-    pool = open_pool(cfg.limits, cfg.data_dir, workers)  # first: workers start while we go on
+    pool = open_pool(cfg.limits, cfg.data_dir, workers)
     try:
         roster = load_roster(cfg.paths.roster)
         check_annexes(roster, cfg.campaign.annex_numbers)
@@ -106,7 +106,10 @@ def open_pool(limits: LimitsConfig, data_dir: Path | None = None, workers: int =
     from ingest.match.sandbox import ParsePool, SandboxLimits
 
     scratch = data_dir / ".parse" if data_dir is not None else None
-    return ParsePool(workers, limits=SandboxLimits.of(limits), scratch_parent=scratch)
+    # Workers start with their first job: a poll with nothing new starts none (a warm
+    # poll stays ~40 ms), one large mail starts one; a cold poll's first job waits for
+    # the worker's imports while the main thread fetches on.
+    return ParsePool(workers, limits=SandboxLimits.of(limits), scratch_parent=scratch, start=False)
 
 
 def campaign_routes(cfg: Config) -> tuple[CampaignRoute, ...]:
