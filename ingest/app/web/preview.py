@@ -1,8 +1,9 @@
 """What the clerk sees of an attachment before deciding: the first rows as read.
 
-The stored file is read again with the same readers the pipeline used (no
-LibreOffice here: old .doc/.wps files say "download to look"). Only the first
-rows and columns are kept, and every cell is text that the template escapes.
+The stored file is read again with the same readers the pipeline used, in the
+same parse sandbox (a hostile file stops a capped worker, never the console;
+no LibreOffice here: old .doc/.wps files say "download to look"). Only the
+first rows and columns are kept, and every cell is text that the template escapes.
 """
 
 from __future__ import annotations
@@ -10,14 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from parsers import ParseError, read_document
-from parsers.detect import detect_type
+from ingest.match.untrusted import detect_and_read
+from parsers import ParseError
 
 MAX_ROWS = 12
 MAX_COLS = 10
 MAX_CELL = 80
 MAX_LINES = 8
-READABLE = ("docx", "xlsx", "xls", "et", "pdf", "html")
+MAX_BYTES = 30 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -36,16 +37,14 @@ def _cell(text: str) -> str:
 
 def preview_file(path: Path, filename: str) -> Preview:
     """The first rows of *path*'s first table (or its first text lines)."""
-    data = path.read_bytes()
-    kind = detect_type(data, filename)
-    if kind not in READABLE:
-        return Preview(note="这种文件无法在网页中预览，请下载后查看")
     try:
-        doc = read_document(data, kind)
-    except ParseError as e:
-        return Preview(note=f"无法读取：{e}")
-    except Exception:  # a hostile or broken file must not break the page
+        _kind, doc = detect_and_read(path.read_bytes(), filename, MAX_BYTES)
+    except Exception:  # the sandbox itself failed (e.g. no memory for a worker)
         return Preview(note="无法读取这个文件，请下载后查看")
+    if isinstance(doc, ParseError):
+        return Preview(note=f"无法读取：{doc}")
+    if doc is None:
+        return Preview(note="这种文件无法在网页中预览，请下载后查看")
     if not doc.tables:
         lines = tuple(_cell(x) for x in doc.lines[:MAX_LINES])
         return Preview(lines=lines, note="" if lines else "文件中没有读到文字")
