@@ -26,7 +26,7 @@ from ingest.app.web import (
     routes_unassigned,
     routes_unit,
 )
-from ingest.app.web.auth import action, page
+from ingest.app.web.auth import UnknownCampaign, action, page
 from ingest.app.web.auth import api as api_get
 from ingest.app.web.render import render_page
 from ingest.app.web.security import SecurityHeaders
@@ -105,4 +105,6 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
     words = {404: "找不到这个页面或文件", 405: "不支持这种请求方式", 413: "提交的内容太大"}
     message = words.get(exc.status_code, str(exc.detail))
+    if isinstance(exc, UnknownCampaign):  # which campaigns there are
+        message = str(exc.detail)
     return render_page(request, "error.html.j2", None, status_code=exc.status_code, message=message)

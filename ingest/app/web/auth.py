@@ -12,32 +12,76 @@ import asyncio
 import hmac
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from ingest.app.web.state import WebState
+from ingest.core.config import ConfigError
 from ingest.store.users import Role, Session, end_session, find_session
 
 COOKIE = "kaohe_session"
+CAMPAIGN_COOKIE = "kaohe_campaign"  # the campaign the header's switcher chose last
 
 Handler = Callable[[Request, Session], Response]
 ActionHandler = Callable[[Request, Session, dict[str, Any]], Response]
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
-def web_state(request: Request) -> WebState:
+class UnknownCampaign(HTTPException):
+    """``?campaign=NAME`` names no configured campaign: 404, the detail says which exist."""
+
+
+def app_state(request: Request) -> WebState:
+    """The app's state as started (the first campaign's view): accounts, cookies."""
     state: WebState = request.app.state.web
     return state
+
+
+def web_state(request: Request) -> WebState:
+    """The state seen through this request's campaign: ``?campaign=NAME``, else the one
+    the switcher remembered (cookie), else the first."""
+    state = app_state(request)
+    asked = request.query_params.get("campaign", "").strip()
+    if asked:
+        try:
+            return state.selected(asked[:200])
+        except ConfigError as e:
+            raise UnknownCampaign(404, str(e)) from None
+    remembered = request.cookies.get(CAMPAIGN_COOKIE)
+    if remembered and len(remembered) <= 600:
+        try:
+            return state.selected(unquote(remembered))
+        except ConfigError:
+            pass  # the config changed since: the first campaign
+    return state.selected(None)
+
+
+def remember_campaign(request: Request, response: Response) -> None:
+    """A page opened with ``?campaign=`` (the switcher's links): later pages show it too."""
+    state = app_state(request)
+    if not request.query_params.get("campaign") or len(state.campaign_names) < 2:
+        return
+    if response.status_code < 400:
+        name = web_state(request).cfg.campaign.name
+        response.set_cookie(
+            CAMPAIGN_COOKIE,
+            quote(name, safe=""),
+            path="/",
+            httponly=True,
+            samesite="strict",
+            secure=is_secure(request),
+        )
 
 
 def current_session(request: Request) -> Session | None:
     token = request.cookies.get(COOKIE)
     if not token or len(token) > 100:
         return None
-    with web_state(request).accounts() as conn:
+    with app_state(request).accounts() as conn:
         return find_session(conn, token)
 
 
@@ -55,7 +99,7 @@ def set_session_cookie(request: Request, response: Response, token: str) -> None
 def clear_session(request: Request, response: Response) -> None:
     token = request.cookies.get(COOKIE)
     if token:
-        with web_state(request).accounts() as conn:
+        with app_state(request).accounts() as conn:
             end_session(conn, token)
     response.delete_cookie(
         COOKIE, path="/", httponly=True, samesite="strict", secure=is_secure(request)
@@ -63,7 +107,7 @@ def clear_session(request: Request, response: Response) -> None:
 
 
 def is_secure(request: Request) -> bool:
-    return web_state(request).secure_cookies or request.url.scheme == "https"
+    return app_state(request).secure_cookies or request.url.scheme == "https"
 
 
 def safe_next(target: str | None) -> str:
@@ -94,7 +138,9 @@ def page(handler: Handler) -> Endpoint:
         session = current_session(request)
         if session is None:
             return to_login(request)
-        return await run_in_threadpool(handler, request, session)
+        response = await run_in_threadpool(handler, request, session)
+        remember_campaign(request, response)
+        return response
 
     return endpoint
 

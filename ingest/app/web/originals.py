@@ -33,14 +33,20 @@ def member_name(
 
 
 def originals(
-    db: sqlite_utils.Database, data_dir: Path, order: dict[str, int], tz: ZoneInfo
+    db: sqlite_utils.Database,
+    data_dir: Path,
+    order: dict[str, int],
+    tz: ZoneInfo,
+    only: tuple[str, list[str]] = ("", []),
 ) -> list[tuple[str, Path]]:
-    """(member name, stored path) for every version of every unit, in roster order."""
+    """(member name, stored path) for every version of every unit, in roster order;
+    *only* is a ``campaign_filter`` on ``s`` (several campaigns: one campaign's)."""
     root = data_dir.resolve()
     rows = db.query(
         "select s.unit, s.annex, s.received, s.version, a.filename, a.type, a.stored_path "
         "from submissions s join attachments a on a.id = s.attachment "
-        "where a.stored_path is not null order by s.annex, s.version"
+        f"where a.stored_path is not null {only[0]} order by s.annex, s.version",
+        only[1],
     )
     out: list[tuple[str, Path]] = []
     taken: set[str] = set()

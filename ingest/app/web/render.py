@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from ingest.app.web.auth import web_state
 from ingest.store.users import Session
 
 NAV = (
@@ -21,6 +24,27 @@ NAV = (
     ("/audit", "操作记录"),
     ("/status", "运行状态"),
 )
+
+
+@dataclass(frozen=True)
+class CampaignLink:
+    """One campaign in the header's switcher."""
+
+    name: str
+    href: str
+    current: bool
+
+
+def campaign_links(request: Request) -> list[CampaignLink]:
+    """The switcher: a link per campaign to this page (a unit page: to 总览, as the unit
+    may not be in the other roster); none with one campaign."""
+    state = web_state(request)
+    names = state.campaign_names
+    if len(names) < 2:
+        return []
+    path = "/" if request.url.path.startswith("/units/") else request.url.path
+    here = state.cfg.campaign.name
+    return [CampaignLink(n, f"{path}?{urlencode({'campaign': n})}", n == here) for n in names]
 
 
 @lru_cache(maxsize=1)
@@ -52,6 +76,7 @@ def render_page(
             path=request.url.path,
             session=session,
             is_clerk=bool(session and session.role == "clerk"),
+            campaigns=campaign_links(request) if session else [],
             **context,
         )
     )

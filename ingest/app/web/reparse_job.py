@@ -68,7 +68,7 @@ def _run(state: WebState, ids: list[str]) -> None:
 
     try:
         if ids:
-            pipeline.reparse(state.cfg, ids, progress=count)
+            pipeline.reparse(state.root or state.cfg, ids, progress=count)  # every campaign
     except Exception as e:  # the page shows it; the server keeps serving
         log.exception("重新解析失败")
         job.error = str(e) if isinstance(e, RosterError) else "重新解析中途出错，详情见服务日志"

@@ -16,8 +16,9 @@ from ingest.app.web.render import render_page
 from ingest.app.web.security import content_disposition
 from ingest.app.web.views import now
 from ingest.store.users import Session
-from reports.export import build_export, export_xlsx
+from reports.export import check_annex, export_xlsx, tables_of
 from reports.output import FILE_STEM, render
+from reports.status import campaign_filter, latest_forms
 from reports.summary import annex_label
 
 REPORT_TYPES = {
@@ -59,8 +60,10 @@ def export_file(request: Request, session: Session) -> Response:
     if which != "all" and not (which.isdigit() and int(which) in state.cfg.schemas):
         raise HTTPException(404)
     annex = None if which == "all" else int(which)
-    with state.db() as db:
-        tables = build_export(db, state.roster(), annex, state.cfg.schemas)
+    schemas, only = state.cfg.schemas, campaign_filter(state.cfg, "s.")
+    with state.db() as db:  # several campaigns: this one's forms only, as ``export --campaign``
+        forms = {n: latest_forms(db, n, only) for n in check_annex(annex, schemas)}
+    tables = tables_of(forms, state.roster(), schemas)
     data = export_xlsx(tables, state.cfg.campaign.timezone)
     what = "全部附件" if annex is None else f"附件{annex}"
     return _attachment(data, f"汇总表-{what}-{now(state):%Y%m%d-%H%M}.xlsx", XLSX)
@@ -70,7 +73,13 @@ def originals_zip(request: Request, session: Session) -> Response:
     state = web_state(request)
     order = {u.name: i for i, u in enumerate(state.roster().units)}
     with state.db() as db:
-        members = originals(db, state.cfg.data_dir, order, state.cfg.campaign.timezone)
+        members = originals(
+            db,
+            state.cfg.data_dir,
+            order,
+            state.cfg.campaign.timezone,
+            campaign_filter(state.cfg, "s."),
+        )
     handle = write_zip(members)
     name = f"原始文件-{now(state):%Y%m%d-%H%M}.zip"
     return StreamingResponse(

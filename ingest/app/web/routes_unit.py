@@ -15,6 +15,7 @@ from ingest.app.web.render import render_page
 from ingest.app.web.views import local, now
 from ingest.store.db import from_db
 from ingest.store.users import Session
+from reports.status import campaign_filter
 from reports.summary import annex_label, fmt_date
 
 MAX_ROWS = 200
@@ -45,12 +46,13 @@ def unit_page(request: Request, session: Session) -> Response:
     status = next((u for u in report.units if u.unit == name), None)
     if unit is None or status is None:
         raise HTTPException(404)
+    only = campaign_filter(state.cfg, "s.")  # several campaigns: this one's versions
     with state.db() as db:
         mails = _mails(db, name)
-        versions = _versions(db, name)
+        versions = _versions(db, name, only)
         schemas = state.cfg.schemas
         rows = [
-            _rows(db, name, n, schemas[n].field_names)
+            _rows(db, name, n, schemas[n].field_names, only)
             for n in sorted(status.annexes)
             if n in schemas
         ]
@@ -78,13 +80,16 @@ def unit_page(request: Request, session: Session) -> Response:
     )
 
 
-def _versions(db: sqlite_utils.Database, unit: str) -> list[dict[str, Any]]:
+Only = tuple[str, list[str]]  # a reports.status.campaign_filter on ``s``
+
+
+def _versions(db: sqlite_utils.Database, unit: str, only: Only) -> list[dict[str, Any]]:
     """Every version of every annex of this unit, with the file it came from."""
     return list(
         db.query(
             "select s.*, a.filename from submissions s left join attachments a "
-            "on a.id = s.attachment where s.unit = ? order by s.annex, s.version",
-            [unit],
+            f"on a.id = s.attachment where s.unit = ? {only[0]} order by s.annex, s.version",
+            [unit, *only[1]],
         )
     )
 
@@ -114,14 +119,14 @@ def _mails(db: sqlite_utils.Database, unit: str) -> list[dict[str, Any]]:
 
 
 def _rows(
-    db: sqlite_utils.Database, unit: str, annex: int, fields: tuple[str, ...]
+    db: sqlite_utils.Database, unit: str, annex: int, fields: tuple[str, ...], only: Only
 ) -> RowsView | None:
     """The rows of the latest version that parsed (what the 汇总表 takes)."""
     best = list(
         db.query(
-            "select id, version from submissions where unit = ? and annex = ? "
-            "and status = 'parsed' order by received desc, id desc limit 1",
-            [unit, annex],
+            "select id, version from submissions s where unit = ? and annex = ? "
+            f"and status = 'parsed' {only[0]} order by received desc, id desc limit 1",
+            [unit, annex, *only[1]],
         )
     )
     if not best:

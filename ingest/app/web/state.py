@@ -1,5 +1,10 @@
 """What the app keeps between requests: the config, the accounts file, the report cache,
-rendered fragments, the reparse job, and the login slow-down."""
+rendered fragments, the reparse job, and the login slow-down.
+
+With several campaigns (``[[campaigns]]``) the app's state is the first campaign's
+view; :meth:`WebState.selected` gives another campaign's, which shares everything
+but the config and the report cache.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import sqlite_utils
@@ -45,11 +50,45 @@ class WebState:
     users_lock: threading.Lock = field(default_factory=threading.Lock)
     cache: ReportCache | None = None
     reparse: ReparseJob = field(default_factory=ReparseJob)
-    fragments: dict[str, tuple[object, Markup]] = field(default_factory=dict)
+    fragments: dict[tuple[str, str], tuple[object, Markup]] = field(default_factory=dict)
+    root: Config | None = None  # every campaign; cfg is the one this view shows
+    # campaign name -> its view (this one included), shared by every view
+    views: dict[str, WebState] = field(default_factory=dict, repr=False, compare=False)
+    views_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
-        self.users = open_users(self.cfg.data_dir)
-        self.cache = ReportCache(self.cfg)
+        if self.root is None:  # the app's own state: the first campaign's view
+            self.root = self.cfg
+            if len(self.cfg.campaigns) > 1:
+                self.cfg = self.cfg.select(self.cfg.campaigns[0].name)
+            self.views[self.cfg.campaign.name] = self
+        if self.users is None:
+            self.users = open_users(self.cfg.data_dir)
+        if self.cache is None:
+            self.cache = ReportCache(self.cfg)
+
+    @property
+    def campaign_names(self) -> tuple[str, ...]:
+        """The configured campaigns' names, in config order."""
+        assert self.root is not None
+        return tuple(c.name for c in self.root.campaigns or (self.root.campaign,))
+
+    def selected(self, name: str | None) -> WebState:
+        """The view of campaign *name* (its name, or a year in it; None: the first).
+
+        Raises ConfigError for a name no campaign has."""
+        assert self.root is not None
+        if name is None or len(self.campaign_names) < 2:
+            if name is not None:
+                self.root.select(name)  # one campaign: still refuse an unknown name
+            return self.views[self.campaign_names[0]]
+        cfg = self.root.select(name)
+        with self.views_lock:
+            view = self.views.get(cfg.campaign.name)
+            if view is None:
+                view = replace(self, cfg=cfg, cache=None)
+                self.views[cfg.campaign.name] = view
+            return view
 
     @contextmanager
     def accounts(self) -> Iterator[sqlite3.Connection]:
@@ -85,11 +124,12 @@ class WebState:
 
     def fragment(self, name: str, source: object, render: Callable[[], str]) -> Markup:
         """HTML rendered once per *source* object (a report): the same for every user."""
-        cached = self.fragments.get(name)
+        key = (self.cfg.campaign.name, name)
+        cached = self.fragments.get(key)
         if cached is not None and cached[0] is source:
             return cached[1]
         html = Markup(render())
-        self.fragments[name] = (source, html)
+        self.fragments[key] = (source, html)
         return html
 
     def warm_up(self) -> None:
@@ -99,12 +139,16 @@ class WebState:
         except Exception:  # no database or roster yet: the pages say so when asked
             log.warning("启动时未能预先生成报告", exc_info=True)
 
+    def _caches(self) -> list[ReportCache]:
+        with self.views_lock:
+            return [v.cache for v in self.views.values() if v.cache is not None]
+
     def close(self) -> None:
-        """Stop the report worker (at shutdown)."""
-        assert self.cache is not None
-        self.cache.close()
+        """Stop the report workers (at shutdown)."""
+        for cache in self._caches():
+            cache.close()
 
     def changed(self) -> None:
-        """A clerk action changed the data: the next page shows it."""
-        assert self.cache is not None
-        self.cache.invalidate()
+        """A clerk action changed the data: the next page shows it, in every campaign."""
+        for cache in self._caches():
+            cache.invalidate()
