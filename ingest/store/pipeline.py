@@ -203,7 +203,7 @@ def _poll_items(
                 raise
             intake.finish()
     finally:
-        summary.receipt_times_doubtful = bool(getattr(src, "copy_warning", None))  # maildir
+        summary.receipt_times_doubtful = src.copy_warning is not None
         if own:
             src.close()
         close_context(ctx)

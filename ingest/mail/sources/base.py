@@ -64,6 +64,10 @@ class SourceState(Protocol):
 class MailSource(Protocol):
     """A mailbox the pipeline can poll."""
 
+    # A doubt about the receipt times the source gave (a Maildir whose files look copied:
+    # their mtimes are not delivery times); None when there is none. Read after fetch_new.
+    copy_warning: str | None
+
     def fetch_new(self, state: SourceState) -> Iterator[SourceItem]:
         """Yield messages not yet done, oldest first, then earlier failures to retry.
 

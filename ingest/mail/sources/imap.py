@@ -69,6 +69,7 @@ class ImapSource:
         if cfg.post_action == "copy" and not cfg.post_folder:
             raise ConfigError('mailbox.post_action = "copy" 时必须设置 mailbox.post_folder')
         self.cfg = cfg
+        self.copy_warning: str | None = None  # INTERNALDATE is the server's receipt time
         self._client: IMAPClient | None = None
         self._uidvalidity: int | None = None
 

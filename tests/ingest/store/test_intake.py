@@ -156,6 +156,10 @@ def test_items_without_bytes_are_committed_in_order_too(tmp_path: Path) -> None:
         def mark_done(self, item: SourceItem) -> None:
             self.real.mark_done(item)
 
+        @property
+        def copy_warning(self) -> str | None:
+            return self.real.copy_warning
+
         def close(self) -> None:
             self.real.close()
 

@@ -497,6 +497,8 @@ def test_a_message_the_source_could_not_fetch_is_recorded_and_retried(tmp_path: 
                     failed_reason=None if ok else "服务器没有返回这封邮件的内容",
                 )
 
+        copy_warning = None
+
         def mark_done(self, item: SourceItem) -> None:
             self.done.append(item.key)
 
