@@ -306,7 +306,8 @@ def commit_item(
         )
         if analysis is not None:
             earliest = received if taken.known is None else min(received, taken.known["received"])
-            _store_analysis(db, cfg, analysis, earliest, summary)
+            # a second copy of known bytes (e.g. in the same batch) is not tallied again
+            _store_analysis(db, cfg, analysis, earliest, summary if is_new else None)
         _advance(db, item)
     if is_new:
         summary.stored += 1

@@ -80,3 +80,24 @@ def test_demo_rerun_replaces_only_what_it_made(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     assert not (tmp_path / "data" / "leftover.txt").exists()  # data/ is the demo's own
     assert (tmp_path / "mine.txt").read_text(encoding="utf-8") == "留着"
+
+
+def test_poll_line_tallies_each_stored_attachment_once(tmp_path: Path) -> None:
+    """The demo inbox holds the same mail twice: its attachments are counted once."""
+    import re
+    import sqlite3
+
+    from ingest.core.vocab import Outcome
+
+    res = CliRunner().invoke(cli, ["demo", "-o", str(tmp_path / "demo")])
+    assert res.exit_code == 0, res.output
+    line = res.output.splitlines()[0]
+    assert "重复 1" in line
+    with sqlite3.connect(tmp_path / "demo" / "data" / "kaohe.db") as con:
+        stored = dict(con.execute("select outcome, count(*) from attachments group by outcome"))
+    tally = {
+        o.value: int(m.group(1))
+        for o in Outcome
+        if (m := re.search(re.escape(o.label) + r" (\d+)", line))
+    }
+    assert tally == stored
