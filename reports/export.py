@@ -167,8 +167,6 @@ def _widths(table: ExportTable) -> list[float]:
     return [*out, fit_width([r.source for r in table.rows], 14, 30), 16, 6]
 
 
-
-
 def write_export(
     cfg: Config, annex: int | None, fmt: str, output: str | None, now: datetime
 ) -> Path | None:

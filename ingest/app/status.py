@@ -77,7 +77,8 @@ def _lines(
         f"上次成功收信：{at(h.last_success)}",
         f"守护进程（kaohe run）：{'正在运行' if h.daemon else '未运行'}",
         f"已归档邮件：{h.messages} 封",
-        f"未能收取的邮件：{h.failed_items} 封" + ("（见报告“收信失败”部分）" if h.failed_items else ""),
+        f"未能收取的邮件：{h.failed_items} 封"
+        + ("（见报告“收信失败”部分）" if h.failed_items else ""),
         f"已生成报告：{reports} 个文件（{cfg.data_dir / 'reports'}"
         + (f"，最新：{latest}）" if latest else "）"),
         f"时区：{cfg.campaign.timezone.key}；收信周期：每 {cfg.schedule.poll_every_minutes} 分钟",
