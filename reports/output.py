@@ -85,6 +85,8 @@ def plan_output(
                 f"{formats[0]} 是二进制文件，不能显示在屏幕上；请写入文件，例如 -o 报送情况.{formats[0]}"
             )
         return OutputPlan(formats, output)
+    if output is not None:
+        check_parent(Path(output).expanduser())
     if output is not None and len(formats) > 1:
         check_folder(Path(output).expanduser(), ext, "、".join(formats))
     elif ext and ext != formats[0]:
@@ -92,6 +94,14 @@ def plan_output(
             f"文件名 {output} 的扩展名与格式 {formats[0]} 不一致；请改用 .{formats[0]}"
         )
     return OutputPlan(formats, output)
+
+
+def check_parent(out: Path) -> None:
+    """The file or folder named with ``-o`` may be new, but never a whole new tree:
+    a typo in the path must not create folders somewhere unexpected."""
+    parent = out.absolute().parent
+    if not parent.is_dir():
+        raise OutputError(f"输出位置 {out} 的上级目录 {parent} 不存在；请检查路径，或先创建该目录")
 
 
 def check_folder(out: Path, ext: str | None, what: str) -> None:

@@ -59,6 +59,23 @@ def test_several_formats_need_a_folder(demo: Config, tmp_path: Path) -> None:
     assert sorted(p.suffix for p in folder.iterdir()) == [".html", ".xlsx"]
 
 
+def test_a_path_under_a_missing_folder_is_refused_and_nothing_is_created(
+    demo: Config, tmp_path: Path
+) -> None:
+    for args in (
+        ("report", *AS_OF, "-o", str(tmp_path / "无此目录" / "报告.xlsx")),
+        ("report", *AS_OF, "--format", "xlsx,html", "-o", str(tmp_path / "无此目录" / "报告")),
+        ("export", "--all", "-o", str(tmp_path / "无此目录" / "汇总表.xlsx")),
+    ):
+        res = kaohe(demo, *args)
+        assert res.exit_code != 0 and "上级目录" in res.output and "不存在" in res.output
+    assert not (tmp_path / "无此目录").exists()
+    # a new folder directly under an existing one is still fine
+    res = kaohe(demo, "report", *AS_OF, "--format", "txt,json", "-o", str(tmp_path / "新目录"))
+    assert res.exit_code == 0, res.output
+    assert len(list((tmp_path / "新目录").iterdir())) == 2
+
+
 def test_extension_and_format_must_agree(demo: Config, tmp_path: Path) -> None:
     res = kaohe(demo, "report", *AS_OF, "--format", "xlsx", "-o", str(tmp_path / "报告.txt"))
     assert res.exit_code == 1 and "扩展名" in res.output and not (tmp_path / "报告.txt").exists()
