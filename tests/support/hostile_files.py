@@ -13,6 +13,8 @@ import struct
 import zipfile
 import zlib
 
+from tests.support.xlsb import varint
+
 _CT = """<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
 <Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">
 <Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>
@@ -209,18 +211,8 @@ def biff_with_filepass(biff: bytes) -> bytes:
 # --------------------------------------------------------------------------- RAR5
 
 
-def _vint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = n & 0x7F
-        n >>= 7
-        out.append(byte | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
 def _rar5_block(body: bytes) -> bytes:
-    size = _vint(len(body))
+    size = varint(len(body))
     return struct.pack("<I", zlib.crc32(size + body)) + size + body
 
 
@@ -228,31 +220,31 @@ def _rar5_file(name: str, data: bytes, mode: int, link: str | None = None) -> by
     extra = b""
     if link is not None:  # file system redirection record: type 1 = unix symlink
         target = link.encode()
-        record = _vint(5) + _vint(1) + _vint(0) + _vint(len(target)) + target
-        extra = _vint(len(record)) + record
+        record = varint(5) + varint(1) + varint(0) + varint(len(target)) + target
+        extra = varint(len(record)) + record
     raw = name.encode()
     fields = (
-        _vint(0x04)  # file flags: CRC32 present
-        + _vint(len(data))  # unpacked size
-        + _vint(mode)  # attributes (unix mode)
+        varint(0x04)  # file flags: CRC32 present
+        + varint(len(data))  # unpacked size
+        + varint(mode)  # attributes (unix mode)
         + struct.pack("<I", zlib.crc32(data))
-        + _vint(0)  # compression info: version 0, stored
-        + _vint(1)  # host OS: unix
-        + _vint(len(raw))
+        + varint(0)  # compression info: version 0, stored
+        + varint(1)  # host OS: unix
+        + varint(len(raw))
         + raw
     )
     flags = 0x02 | (0x01 if extra else 0)  # data area present (+ extra area)
-    head = _vint(2) + _vint(flags) + (_vint(len(extra)) if extra else b"") + _vint(len(data))
+    head = varint(2) + varint(flags) + (varint(len(extra)) if extra else b"") + varint(len(data))
     return _rar5_block(head + fields + extra) + data
 
 
 def rar5_with_symlink(name: str = "表格.xlsx", payload: bytes = b"") -> bytes:
     """A stored RAR5 archive: one regular file and one symlink pointing at it."""
     signature = b"Rar!\x1a\x07\x01\x00"
-    main = _rar5_block(_vint(1) + _vint(0) + _vint(0))  # main header, no flags
+    main = _rar5_block(varint(1) + varint(0) + varint(0))  # main header, no flags
     regular = _rar5_file(name, payload, 0o100644)
     link = _rar5_file("link-to-form", name.encode(), 0o120777, link=name)
-    end = _rar5_block(_vint(5) + _vint(0) + _vint(0))
+    end = _rar5_block(varint(5) + varint(0) + varint(0))
     return signature + main + regular + link + end
 
 

@@ -17,7 +17,8 @@ _PKG_RELS = "http://schemas.openxmlformats.org/package/2006/relationships"
 _DOC_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 
 
-def _varint(n: int) -> bytes:
+def varint(n: int) -> bytes:
+    """A 7-bit variable-length integer (BIFF12 record headers; RAR5 uses the same)."""
     out = bytearray()
     while True:
         byte = n & 0x7F
@@ -28,7 +29,7 @@ def _varint(n: int) -> bytes:
 
 
 def _record(kind: int, body: bytes = b"") -> bytes:
-    return _varint(kind) + _varint(len(body)) + body
+    return varint(kind) + varint(len(body)) + body
 
 
 def _wide(text: str) -> bytes:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import os
-import pty
 import re
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from ingest.store.pipeline import poll
 from tests.support.campaign import Campaign, make_campaign
 from tests.support.mails import make_mail
 from tests.support.paths import REPO
+from tests.support.terminal import run_on_tty
 
 KAOHE = str(Path(sys.executable).with_name("kaohe"))
 
@@ -105,22 +105,8 @@ def run_poll_on(config: Path, stderr_tty: bool) -> tuple[int, str, str]:
             [KAOHE, "-c", str(config), "poll"], capture_output=True, text=True, timeout=120
         )
         return done.returncode, done.stdout, done.stderr
-    leader, follower = pty.openpty()
-    done2 = subprocess.run(
-        [KAOHE, "-c", str(config), "poll"],
-        stdout=subprocess.PIPE,
-        stderr=follower,
-        timeout=120,
-    )
-    os.close(follower)
-    shown = b""
-    try:
-        while chunk := os.read(leader, 4096):
-            shown += chunk
-    except OSError:
-        pass
-    os.close(leader)
-    return done2.returncode, done2.stdout.decode(), shown.decode(errors="replace")
+    done, shown = run_on_tty([KAOHE, "-c", str(config), "poll"], "stderr")
+    return done.returncode, done.stdout.decode(), shown.decode(errors="replace")
 
 
 @pytest.mark.integration

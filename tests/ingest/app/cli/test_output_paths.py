@@ -3,9 +3,6 @@ formats need a folder, a binary format never goes to a terminal."""
 
 from __future__ import annotations
 
-import os
-import pty
-import subprocess
 import sys
 from io import BytesIO
 from pathlib import Path
@@ -20,6 +17,7 @@ from ingest.core.vocab import REPORT_FORMATS
 from reports.output import OutputError, plan_output
 from tests.support.paths import REPO
 from tests.support.report_samples import make_demo
+from tests.support.terminal import run_on_tty
 
 AS_OF = ["--as-of", "2020-03-23 08:00"]
 
@@ -101,23 +99,13 @@ def test_plan_output_refuses_binary_to_a_terminal() -> None:
 @pytest.mark.integration
 def test_export_to_a_real_terminal_is_refused(demo: Config) -> None:
     """The installed ``kaohe`` with stdout on a pseudo-terminal: one Chinese line, no bytes."""
-    leader, follower = pty.openpty()
-    done = subprocess.run(
+    done, shown = run_on_tty(
         [str(Path(sys.executable).with_name("kaohe")), "-c", str(demo.path)]
         + ["export", "--annex", "4", "-o", "-"],
-        stdout=follower,
-        stderr=subprocess.PIPE,
+        "stdout",
         cwd=REPO,
         timeout=60,
     )
-    os.close(follower)
-    shown = b""
-    try:
-        while chunk := os.read(leader, 4096):
-            shown += chunk
-    except OSError:
-        pass
-    os.close(leader)
     err = done.stderr.decode()
     assert done.returncode == 1, err
     assert err.startswith("错误：xlsx 是二进制文件") and "Traceback" not in err
