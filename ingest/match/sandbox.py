@@ -22,6 +22,15 @@ job on a free worker (any thread), :meth:`ParsePool.submit` returns a future,
 and :meth:`ParsePool.map` yields results in submission order, so a caller can
 parse in parallel and still commit in fetch order.
 
+A large bytes argument (≥ :data:`OUT_OF_BAND_BYTES`) does not go through the
+pipe: the parent writes it to a file in the pool's scratch dir (under
+data_dir for a poll) and sends a :class:`PayloadFile` in its place, which the
+worker reads back as bytes; the parent removes the file when the job ends, and
+a crash leaves it in a scratch dir the next pool removes. A pickled copy of a
+25 MB attachment in the parent and two in the worker (the frame and its
+unpickled bytes) become one read in the worker. A caller may pass a
+:class:`PayloadFile` itself (a file it wrote), which the pool never removes.
+
 Jobs are ``(function, args)``: a module-level function, pickled by reference,
 its module imported by the worker on first use.
 """
@@ -59,6 +68,8 @@ _HEADER = struct.Struct("<Q")
 _CHUNK = 1 << 20
 _SCRATCH_PREFIX = "kaohe-parse-"
 _WORKER = Path(__file__).with_name("sandbox_worker.py")
+_PAYLOAD_PREFIX = "payload-"
+OUT_OF_BAND_BYTES = 1 << 20  # bytes arguments from this size go to the worker as a file
 _STARTUP_SECONDS = 60.0  # a worker's imports, on a loaded machine
 
 
@@ -83,6 +94,33 @@ class SandboxLimits:
     @property
     def memory_bytes(self) -> int:
         return int(self.memory_mb * 1024 * 1024)
+
+
+@dataclass(frozen=True)
+class PayloadFile:
+    """A job argument the worker replaces by the bytes of the file at *path*
+    (read once, just before the job's function runs: see :func:`read_payloads`)."""
+
+    path: str
+    size: int  # bytes the file holds; the worker refuses a file of another size
+
+
+Payload = bytes | PayloadFile  # what an argument carrying a file's bytes may be
+
+
+def read_payloads(args: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Runs in the worker: *args* with each :class:`PayloadFile` replaced by its bytes."""
+    if not any(isinstance(a, PayloadFile) for a in args):
+        return args
+    return tuple(_read_payload(a) if isinstance(a, PayloadFile) else a for a in args)
+
+
+def _read_payload(ref: PayloadFile) -> bytes:
+    with open(ref.path, "rb") as f:
+        data = f.read(ref.size + 1)  # one buffer of the known size, no growing copies
+    if len(data) != ref.size:
+        raise RuntimeError(f"payload file {ref.path} holds {len(data)} bytes, not {ref.size}")
+    return data
 
 
 # --------------------------------------------------------------------------- parent side
@@ -299,10 +337,36 @@ class ParsePool:
         if self._closed:
             raise RuntimeError("ParsePool is closed")
         worker = self._idle.get()
+        written: list[str] = []
         try:
-            return worker.run(fn, args)
+            return worker.run(fn, self._out_of_band(args, written))
         finally:
+            for name in written:
+                _unlink(name)
             self._idle.put(worker)
+
+    def _out_of_band(self, args: tuple[Any, ...], written: list[str]) -> tuple[Any, ...]:
+        """*args* with each large bytes argument written to a scratch file (appended to
+        *written*) and replaced by a :class:`PayloadFile`; one that cannot be written
+        (disk full) goes through the pipe as before."""
+        out = list(args)
+        for i, arg in enumerate(args):
+            if not isinstance(arg, bytes | bytearray | memoryview):
+                continue
+            size = arg.nbytes if isinstance(arg, memoryview) else len(arg)
+            if size < OUT_OF_BAND_BYTES:
+                continue
+            fd, name = tempfile.mkstemp(prefix=_PAYLOAD_PREFIX, dir=self.scratch)
+            written.append(name)
+            try:
+                _write_all(fd, arg)
+            except OSError as e:
+                log.debug("payload of %d bytes sent through the pipe: %s", size, e)
+                continue
+            finally:
+                os.close(fd)
+            out[i] = PayloadFile(name, size)
+        return tuple(out)
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
         """``call`` in the background; at most ``workers`` jobs run at once."""
@@ -343,6 +407,19 @@ class ParsePool:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
+    view = memoryview(data).cast("B")
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _unlink(name: str) -> None:
+    try:
+        os.unlink(name)
+    except OSError:
+        pass
 
 
 def _remove_stale(parent: Path) -> None:

@@ -7,6 +7,9 @@ job ``(function, args, cpu_seconds)`` answered by ``(status, value)`` (the worke
 first answers ``("ready", None)`` once its imports are done):
 ``ok`` + result, ``err`` + the exception raised, ``abort`` + why (the worker
 hit a limit it noticed itself, answers, and exits). EOF on stdin ends it.
+An argument that is a ``PayloadFile`` (a large payload the parent wrote to a
+scratch file instead of the pipe) is replaced by the file's bytes, read inside
+the job (its memory counts against the job's limits).
 
 Limits are set here, in the child, before any untrusted byte is read: address
 space (``RLIMIT_AS``), no core files, and CPU seconds renewed per job. File
@@ -51,9 +54,12 @@ def serve() -> None:
     _write_frame(out, pickle.dumps(("ready", None)))
     while (job := _read_frame(jobs)) is not None:
         fn, args, seconds = job
+        del job  # an idle worker holds no job's arguments
         _renew_cpu(seconds)
         status, reply = _run_job(fn, args)
+        del fn, args
         _write_frame(out, reply)
+        del reply
         if status == "abort":
             return
 
@@ -96,10 +102,11 @@ def _preload() -> None:
 
 def _run_job(fn: Callable[..., Any], args: tuple[Any, ...]) -> tuple[str, bytes]:
     """Status and pickled reply: ("ok", result) | ("err", exception) | ("abort", why)."""
+    from ingest.match.sandbox import read_payloads
     from parsers.errors import ParseError
 
     try:
-        return _pickled("ok", fn(*args))
+        return _pickled("ok", fn(*read_payloads(args)))
     except MemoryError:
         return _pickled("abort", "memory limit")
     except RecursionError:

@@ -47,3 +47,21 @@ def shout(text: str) -> str:
     print(text)
     print(text, file=sys.stderr)
     return "answered"
+
+
+def digest_of(data: bytes) -> tuple[str, int, str]:
+    """Type name, length and sha256 of what the job received."""
+    import hashlib
+
+    return type(data).__name__, len(data), hashlib.sha256(data).hexdigest()
+
+
+def digest_then_sleep(data: bytes, seconds: float) -> int:
+    """Hold *data*, then wait (killed or timed out mid-job by the tests)."""
+    time.sleep(seconds)
+    return len(data)
+
+
+def allocate_after_payload(data: bytes, mb: int) -> int:
+    """Receive *data*, then hold *mb* MB (stopped by the worker's memory cap)."""
+    return len(data) + allocate(mb)

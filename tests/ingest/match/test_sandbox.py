@@ -128,3 +128,114 @@ def test_scratch_removed_on_close_and_stale_ones_of_dead_pools(tmp_path: Path) -
     for pid in workers:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+# ---------------------------------------------------------------- large payloads out of band
+
+
+def _sent(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Sizes of the job frames the parent writes to the worker's pipe."""
+    import pickle
+
+    from ingest.match import sandbox
+
+    sizes: list[int] = []
+    real = sandbox._send
+
+    def record(pipe: object, obj: object) -> None:
+        if isinstance(obj, tuple) and len(obj) == 3:  # (fn, args, seconds): a job
+            sizes.append(len(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)))
+        real(pipe, obj)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sandbox, "_send", record)
+    return sizes
+
+
+def _payload_files(pool: ParsePool) -> list[Path]:
+    return sorted(pool.scratch.glob("payload-*"))
+
+
+def test_a_large_payload_reaches_the_worker_as_a_file_not_through_the_pipe(
+    pool: ParsePool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hashlib
+
+    from ingest.match.sandbox import OUT_OF_BAND_BYTES
+
+    sent = _sent(monkeypatch)
+    big = os.urandom(4 * MB)
+    assert len(big) >= OUT_OF_BAND_BYTES
+    assert pool.call(jobs.digest_of, big) == ("bytes", len(big), hashlib.sha256(big).hexdigest())
+    assert sent[-1] < 4096  # the job frame names a file; the 4 MB stayed out of the pipe
+    small = os.urandom(OUT_OF_BAND_BYTES - 1)
+    assert pool.call(jobs.digest_of, small)[2] == hashlib.sha256(small).hexdigest()
+    assert sent[-1] > len(small)  # below the threshold: in the frame, as before
+    assert pool.call(jobs.digest_of, bytearray(big))[1:] == (
+        len(big),
+        hashlib.sha256(big).hexdigest(),
+    )
+    assert _payload_files(pool) == []  # each file removed when its job ended
+
+
+def test_out_of_band_and_in_band_reads_give_the_same_document(
+    pool: ParsePool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ingest.match import sandbox
+    from ingest.match.untrusted import kind_and_document
+    from tests.support.forms import make_xlsx_form, sample_rows
+
+    form = make_xlsx_form(4, sample_rows(4, 12))
+    sent = _sent(monkeypatch)
+    in_band = pool.call(kind_and_document, form, "附件4.xlsx", 50 * MB)
+    assert sent[-1] > len(form)
+    monkeypatch.setattr(sandbox, "OUT_OF_BAND_BYTES", 1)
+    by_file = pool.call(kind_and_document, form, "附件4.xlsx", 50 * MB)
+    assert sent[-1] < len(form)
+    assert by_file[0] == in_band[0] == "xlsx"
+    assert by_file[1] == in_band[1] and by_file[1] is not None
+    assert _payload_files(pool) == []
+
+
+def test_payload_files_are_removed_when_the_worker_is_killed_or_overruns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ingest.match import sandbox
+
+    monkeypatch.setattr(sandbox, "OUT_OF_BAND_BYTES", 16)
+    limits = SandboxLimits(memory_mb=512, seconds=1)
+    with ParsePool(limits=limits, scratch_parent=tmp_path) as pool:
+        seen: list[list[Path]] = []
+
+        def watch() -> None:  # the file exists while the job runs, then is gone
+            for _ in range(300):
+                if pool.busy():
+                    seen.append(_payload_files(pool))
+                    return
+                time.sleep(0.01)
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        with pytest.raises(ParseAborted):
+            pool.call(jobs.digest_then_sleep, b"x" * 1000, 30)  # wall-clock limit
+        watcher.join()
+        assert len(seen) == 1 and len(seen[0]) == 1
+        assert _payload_files(pool) == []
+        with pytest.raises(ParseAborted):
+            pool.call(jobs.allocate_after_payload, b"y" * 1000, 2048)  # memory limit
+        assert _payload_files(pool) == []
+        assert pool.call(jobs.digest_then_sleep, b"z" * 1000, 0) == 1000  # next job runs
+
+
+def test_a_callers_payload_file_is_read_and_left_in_place(pool: ParsePool, tmp_path: Path) -> None:
+    import hashlib
+
+    from ingest.match.sandbox import PayloadFile
+
+    path = tmp_path / "archived.bin"
+    data = os.urandom(300_000)
+    path.write_bytes(data)
+    answer = pool.call(jobs.digest_of, PayloadFile(str(path), len(data)))
+    assert answer == ("bytes", len(data), hashlib.sha256(data).hexdigest())
+    assert path.read_bytes() == data  # the pool removes only the files it wrote
+    with pytest.raises(RuntimeError, match="holds 300000 bytes"):
+        pool.call(jobs.digest_of, PayloadFile(str(path), len(data) + 1))  # changed underfoot
