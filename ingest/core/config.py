@@ -41,7 +41,7 @@ class MailboxConfig:
     ca_file: Path | None = None  # extra CA bundle for certificate verification
     verify_tls: bool = True  # turning this off is logged loudly at every connect
     timeout_seconds: float = 60.0  # socket connect/read timeout
-    batch_size: int = 25  # UIDs per FETCH round; one message body in memory at a time
+    batch_size: int = 25  # UIDs per FETCH round (sizes, dates; bodies of small messages)
     max_message_mb: float = 60.0  # larger messages are recorded as skipped, not fetched
     max_attempts: int = 5  # per-message fetch/processing retries before the clerk sees it
     post_action: str = "none"  # "none" | "keyword" | "copy"

@@ -64,9 +64,11 @@ class Roster:
     units: list[Unit]
     _keys: list[tuple[str, Unit]] = field(default_factory=list, repr=False)
     _emails: dict[str, list[Unit]] = field(default_factory=dict, repr=False)
+    _order: dict[str, int] = field(default_factory=dict, repr=False)  # name -> roster position
 
     def __post_init__(self) -> None:
-        for u in self.units:
+        for i, u in enumerate(self.units):
+            self._order.setdefault(u.name, i)
             for k in u.keys():
                 self._keys.append((k, u))
             for e in u.emails:
@@ -106,7 +108,7 @@ class Roster:
                     if unit not in found:
                         found.append(unit)
                 start = norm.find(key, start + 1)
-        return sorted(found, key=self.units.index)
+        return sorted(found, key=lambda u: self._order[u.name])
 
     def by_email(self, address: str) -> list[Unit]:
         return list(self._emails.get(address.strip().lower(), []))

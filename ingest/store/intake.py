@@ -25,6 +25,7 @@ Finished items are committed strictly in fetch order, many per transaction:
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
@@ -39,8 +40,11 @@ from ingest.core.config import Config
 from ingest.mail.rawstore import archive_raw, make_durable, sha256
 from ingest.mail.sources.base import MailSource, SourceItem
 from ingest.match.analyse import AnalysisContext, finish_message, prefetch_messages, prepare_message
+from ingest.match.mailjob import MAX_MESSAGE_BYTES, SharedContext, analyse_in_worker
 from ingest.store import db as dbm
 from ingest.store import pipeline as pl
+
+log = logging.getLogger(__name__)
 
 BATCH_MAILS = 50  # mails per transaction at most
 BATCH_SECONDS = 2.0  # finished mail waits at most this long for its batch
@@ -81,6 +85,8 @@ class Intake:
         self.db, self.cfg, self.ctx, self.src = db, cfg, ctx, src
         self.summary, self.on_item = summary, on_item
         self.workers = ctx.pool.size if ctx.pool is not None else 1
+        # whole messages are analysed in the sandbox workers (ingest.match.mailjob)
+        self.shared = SharedContext.of(ctx) if ctx.pool is not None else None
         self._threads = ThreadPoolExecutor(self.workers, thread_name_prefix="intake")
         self._flights: deque[_Flight] = deque()
         self._bytes = 0
@@ -90,7 +96,7 @@ class Intake:
         """Start analysing *item* (in a thread) and commit whatever batch is due."""
         self.summary.fetched += 1
         prior = self._prior(item)
-        future = self._threads.submit(_take, self.cfg, self.ctx, item, prior)
+        future = self._threads.submit(_take, self.cfg, self.ctx, item, prior, self.shared)
         self._flights.append(_Flight(item, future, time.monotonic()))
         self._bytes += item.size
         while self._flights and (
@@ -203,8 +209,15 @@ class Intake:
                 taken.error = pl._analysis_failed(taken.prepared.digest, e)
 
 
-def _take(cfg: Config, ctx: AnalysisContext, item: SourceItem, prior: _Prior | None) -> pl.Taken:
-    """In a thread: archive durably, unpack, read and (unless LibreOffice is needed) analyse."""
+def _take(
+    cfg: Config,
+    ctx: AnalysisContext,
+    item: SourceItem,
+    prior: _Prior | None,
+    shared: SharedContext | None = None,
+) -> pl.Taken:
+    """In a thread: archive, then unpack, read and (unless LibreOffice is needed) analyse —
+    in one sandbox job when *shared* is given, else (or when that job fails) per form."""
     if item.raw is None or prior is None:
         return pl.Taken(item)
     _, path = archive_raw(cfg.data_dir, item.raw, durable=False)  # made durable per batch
@@ -212,6 +225,9 @@ def _take(cfg: Config, ctx: AnalysisContext, item: SourceItem, prior: _Prior | N
     received = dbm.to_db(item.received)
     if prior.known is not None and received >= prior.known["received"]:
         return taken
+    if shared is not None and len(item.raw) <= MAX_MESSAGE_BYTES:
+        if _in_worker(ctx, shared, taken, prior, item.raw, received):
+            return taken
     try:
         taken.prepared = prepare_message(item.raw, prior.digest, ctx.pool, ctx.limits)
         if not taken.prepared.convertible:
@@ -225,6 +241,36 @@ def _take(cfg: Config, ctx: AnalysisContext, item: SourceItem, prior: _Prior | N
     except Exception as e:  # a bug must not block the mailbox: the raw mail is safe
         taken.error = pl._analysis_failed(prior.digest, e)
     return taken
+
+
+def _in_worker(
+    ctx: AnalysisContext,
+    shared: SharedContext,
+    taken: pl.Taken,
+    prior: _Prior,
+    raw: bytes,
+    received: str,
+) -> bool:
+    """The mail job (:mod:`ingest.match.mailjob`); False: take the per-form path."""
+    try:
+        out = ctx.pool.call(
+            analyse_in_worker,
+            shared.token,
+            shared.blob,
+            raw,
+            prior.digest,
+            prior.assignments,
+            prior.dismissals,
+            dbm.from_db(received),
+        )
+    except Exception as e:  # stopped by a limit, or a bug: per form, each fault contained
+        log.info("message %s: analysed per attachment (%s)", prior.digest[:12], e)
+        return False
+    if out.prepared is None:
+        log.debug("message %s: analysed per attachment (%s)", prior.digest[:12], out.fallback)
+        return False
+    taken.prepared, taken.analysis = out.prepared, out.analysis
+    return True
 
 
 class _Serialised:

@@ -17,7 +17,16 @@ naming the UID; everything committed so far stays, the rest comes next poll.
 Sizes and INTERNALDATEs are fetched per batch; a batch reply that cannot be read,
 or that lacks a UID it was asked for (a line without its UID is keyed by sequence
 number and could be taken for another message), is not trusted and each UID is
-asked for alone. Bodies come one message at a time, large ones in pieces.
+asked for alone.
+
+Bodies of small messages also come per batch (one ``UID FETCH`` for up to
+:data:`BODY_BATCH_BYTES`; the round trip per message was most of a cold poll's
+time), trusted only when the reply holds exactly the UIDs asked for, each with its
+body. The first batch that faults turns batching off for the rest of the poll:
+the connection is made usable again (a reconnection that does not count against
+:data:`MAX_RECONNECTS`, at most one per poll) and its UIDs, like all later ones,
+are fetched one at a time as above, so the fault is pinned to its UID (a
+transient fault may then simply not recur). Large messages come alone, in pieces.
 """
 
 from __future__ import annotations
@@ -39,6 +48,7 @@ from ingest.mail.sources.base import Cursor, MailboxError, SourceItem, SourceSta
 log = logging.getLogger(__name__)
 
 CHUNK_BYTES = 4 * 1024 * 1024  # larger messages are fetched in pieces of this size
+BODY_BATCH_BYTES = 8 * 1024 * 1024  # bodies fetched in one command, at most (by RFC822.SIZE)
 NETWORK_ERRORS = (OSError, ssl.SSLError, socket.timeout, IMAPClientAbortError)
 META = ["RFC822.SIZE", "INTERNALDATE"]
 MAX_RECONNECTS = 3  # per poll
@@ -90,6 +100,7 @@ class Fetcher:
     uidvalidity: int
     reconnects: int = 0
     streak: int = 0
+    batched: bool = True  # bodies per batch, until the first batch that faults
 
     def items(
         self, uids: Sequence[int], advance: bool, state: SourceState | None = None
@@ -101,9 +112,20 @@ class Fetcher:
             if state is not None:
                 batch = [u for u in batch if not state.key_done(self.key(u))]
             meta = self._batch_meta(batch)
-            for uid in batch:
-                cursor = Cursor(self.cfg.folder, self.uidvalidity, uid) if advance else None
-                yield from self._one(uid, meta.get(uid), cursor)
+            for group in self._body_groups(batch, meta):
+                bodies = self._batch_bodies(group)
+                for uid in group:
+                    cursor = Cursor(self.cfg.folder, self.uidvalidity, uid) if advance else None
+                    raw = bodies.pop(uid, None)
+                    if raw is None:
+                        yield from self._one(uid, meta.get(uid), cursor)
+                        continue
+                    self.streak = 0
+                    yield SourceItem(self.key(uid), received_of(meta[uid]), raw, len(raw), cursor)
+
+    @property
+    def _max_bytes(self) -> float:
+        return self.cfg.max_message_mb * 1024 * 1024
 
     def key(self, uid: int) -> str:
         return item_key(self.cfg.folder, self.uidvalidity, uid)
@@ -141,7 +163,7 @@ class Fetcher:
                 raise FetchFault(NOT_RETURNED.format(uid=uid), "no FETCH line", broken=False)
         size = size_of(uid, meta)
         received = received_of(meta)
-        if size > self.cfg.max_message_mb * 1024 * 1024:
+        if size > self._max_bytes:
             reason = TOO_BIG.format(mb=size / 1024 / 1024)
             log.warning("邮件 %s %s", self.key(uid), reason)
             key = self.key(uid)
@@ -217,6 +239,65 @@ class Fetcher:
         if stop:
             raise MailboxError(stop)
         return {}
+
+    def _body_groups(self, batch: list[int], meta: dict[int, dict[bytes, Any]]) -> list[list[int]]:
+        """*batch* cut in runs whose bodies are fetched together (a run of one: alone).
+
+        Only messages with a readable size of at most :data:`CHUNK_BYTES` join a run;
+        the others (too large, unreadable size, every UID once batching is off) stand
+        alone, in order.
+        """
+        groups: list[list[int]] = []
+        run: list[int] = []
+        run_bytes = 0
+        for uid in batch:
+            size = (meta.get(uid) or {}).get(b"RFC822.SIZE")
+            small = isinstance(size, int) and 0 <= size <= min(CHUNK_BYTES, self._max_bytes)
+            if not (self.batched and small):
+                if run:
+                    groups.append(run)
+                groups.append([uid])
+                run, run_bytes = [], 0
+                continue
+            assert isinstance(size, int)
+            if run and run_bytes + size > BODY_BATCH_BYTES:
+                groups.append(run)
+                run, run_bytes = [], 0
+            run.append(uid)
+            run_bytes += size
+        if run:
+            groups.append(run)
+        return groups
+
+    def _batch_bodies(self, group: list[int]) -> dict[int, bytes]:
+        """Bodies of *group* in one FETCH; {} (each UID alone) for one UID or a faulty reply."""
+        if len(group) < 2 or not self.batched:
+            return {}
+        where = f"UID {group[0]}–{group[-1]}"
+        try:
+            got = dict(self.link.client().fetch(group, ["BODY.PEEK[]"]))
+        except NETWORK_ERRORS as e:
+            self._stop_batching(where, e, broken=True)
+            return {}
+        except (IMAPClientError, ValueError, TypeError) as e:
+            self._stop_batching(where, e, broken=False)
+            return {}
+        bodies = {u: v.get(b"BODY[]") for u, v in got.items() if isinstance(v, dict)}
+        if set(bodies) != set(group) or not all(isinstance(b, bytes) for b in bodies.values()):
+            # a line without its UID is keyed by sequence number: trust none of the reply
+            log.warning("批量下载邮件（%s）时服务器的回复不完整，改为逐封下载", where)
+            self.batched = False
+            return {}
+        return {u: bytes(b) for u, b in bodies.items() if isinstance(b, bytes)}
+
+    def _stop_batching(self, where: str, e: BaseException, broken: bool) -> None:
+        """A batch of bodies faulted: one at a time from now on, on a usable connection."""
+        log.warning("批量下载邮件（%s）失败，改为逐封下载", where)
+        log.debug("批量下载的细节：%s", _detail(e))
+        self.batched = False
+        if broken or not self._alive():
+            log.info("重新连接邮箱服务器（批量下载失败后）")
+            self.link.reopen()  # MailboxError (e.g. UIDVALIDITY changed) stops the poll
 
     # -------------------------------------------------------------------- faults
 

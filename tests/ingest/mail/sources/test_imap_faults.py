@@ -92,6 +92,16 @@ def expected(*numbers: int) -> list[str]:
     return sorted(f"<crash-{n}@kaohe.test>" for n in numbers)
 
 
+def body_uids(command: bytes) -> list[int]:
+    """The UIDs a ``UID FETCH <set> (BODY.PEEK[])`` command names, in order."""
+    uid_set = command.split()[3].decode()
+    out: list[int] = []
+    for piece in uid_set.split(","):
+        first, _, last = piece.partition(":")
+        out.extend(range(int(first), int(last or first) + 1))
+    return out
+
+
 def assert_nothing_lost_or_doubled(cfg: Config, server: FakeImapServer) -> None:
     """Every UID the server holds has a row; the cursor is the last UID; the mailbox is untouched."""
     keys = {str(r[0]) for r in rows(cfg, "select key from source_items")}
@@ -135,13 +145,42 @@ def test_a_broken_connection_is_replaced_with_id_before_examine(
     caplog.set_level(logging.DEBUG)  # imapclient logs every command at DEBUG
     server.inject(BAD, fault)
     assert pipeline.poll(cfg).stored == 4
-    assert server.connections == 2
-    second = [c.split()[1].upper() for n, c in server.commands if n == 2]
-    assert second.index(b"LOGIN") < second.index(b"ID") < second.index(b"EXAMINE")
-    # the mails after the bad one came over the new connection
-    bodies = [n for n, c in server.commands if b"BODY.PEEK[]" in c]
-    assert bodies == [1, 1, 1, 2, 2]
+    # the batch of bodies broke (connection 1), one at a time on connection 2 until the
+    # bad UID broke it again, the mails after it over connection 3
+    assert server.connections == 3
+    for n in (2, 3):
+        sent = [c.split()[1].upper() for m, c in server.commands if m == n]
+        assert sent.index(b"LOGIN") < sent.index(b"ID") < sent.index(b"EXAMINE")
+    bodies = [(n, body_uids(c)) for n, c in server.commands if b"BODY.PEEK[]" in c]
+    assert bodies == [(1, [101, 102, 103]), (2, [101]), (2, [102]), (2, [103])] + [
+        (3, [104]),
+        (3, [105]),
+    ]
     assert PASSWORD not in caplog.text
+
+
+def test_bodies_of_small_mails_come_in_one_command_per_batch(
+    server: FakeImapServer, cfg: Config
+) -> None:
+    assert pipeline.poll(cfg).stored == 5
+    bodies = [body_uids(c) for _, c in server.commands if b"BODY.PEEK[]" in c]
+    assert bodies == [[101, 102, 103], [104, 105]]  # batch_size = 3
+    assert server.connections == 1
+    assert_nothing_lost_or_doubled(cfg, server)
+
+
+def test_a_transient_fault_in_a_batch_of_bodies_is_retried_alone(
+    server: FakeImapServer, cfg: Config
+) -> None:
+    """Nothing of the broken batch is trusted; from then on each UID is asked for alone."""
+    server.inject(BAD, Fault.CLOSE_IN_LITERAL, times=1)  # the batch of bodies 101–103 only
+    summary = pipeline.poll(cfg)
+    assert (summary.stored, summary.failed) == (5, 0)
+    bodies = [body_uids(c) for _, c in server.commands if b"BODY.PEEK[]" in c]
+    assert bodies == [[101, 102, 103], *([u] for u in UIDS)]
+    assert server.connections == 2
+    assert mails_of(cfg) == expected(0, 1, 2, 3, 4)
+    assert_nothing_lost_or_doubled(cfg, server)
 
 
 def test_transient_fault_in_a_batch_costs_nothing(server: FakeImapServer, cfg: Config) -> None:
@@ -219,8 +258,8 @@ def test_duplicate_and_unordered_search_reply_downloads_each_mail_once(
     server.inject(BAD, Fault.DUPLICATE_SEARCH)  # * SEARCH 105 104 103 102 101 103
     summary = pipeline.poll(cfg)
     assert (summary.fetched, summary.stored, summary.duplicates) == (5, 5, 0)
-    bodies = [c for _, c in server.commands if b"BODY.PEEK[]" in c]
-    assert [c.split()[3] for c in bodies] == [str(u).encode() for u in UIDS]
+    bodies = [u for _, c in server.commands if b"BODY.PEEK[]" in c for u in body_uids(c)]
+    assert bodies == UIDS
     assert_nothing_lost_or_doubled(cfg, server)
 
 
@@ -232,7 +271,8 @@ def test_reconnects_are_bounded_and_the_stop_names_the_uid(
     with pytest.raises(MailboxError, match="UID 104") as info:
         pipeline.poll(cfg)
     assert "已重连 3 次" in str(info.value)
-    assert server.connections == 4  # the first and three replacements, no more
+    # the first, one after the batch of bodies broke (not counted), three replacements
+    assert server.connections == 5
     assert [item(cfg, u)[0] for u in (101, 102, 103, 104)] == ["failed"] * 4
     assert rows(cfg, "select uid from cursors") == [(104,)]  # 105 not yet touched
     server.clear_faults()
@@ -279,6 +319,27 @@ def test_uidvalidity_changed_during_a_reconnect_stops_and_rescans(
     server: FakeImapServer, cfg: Config
 ) -> None:
     """The old UIDs mean nothing after the reconnect: stop; the next poll offers everything again."""
+    server.inject(BAD, Fault.CLOSE_IN_LITERAL)
+    server.renumber_after_cut = True
+    with pytest.raises(MailboxError, match="UIDVALIDITY"):
+        pipeline.poll(cfg)
+    # the batch of bodies 101–103 broke before any of its mails was handed on
+    assert mails_of(cfg) == []
+    assert rows(cfg, "select count(*) from cursors") == [(0,)]
+    assert rows(cfg, "select count(*) from source_items") == [(0,)]
+    server.clear_faults()
+    again = pipeline.poll(cfg)
+    assert (again.fetched, again.stored, again.duplicates) == (5, 5, 0)
+    assert mails_of(cfg) == expected(0, 1, 2, 3, 4)
+    assert rows(cfg, "select uidvalidity, uid from cursors") == [(UV + 1, 105)]
+
+
+def test_uidvalidity_changed_after_mails_were_kept_stops_and_rescans(
+    server: FakeImapServer, tmp_path: Path
+) -> None:
+    """Mails handed on before the change stay; the rescan finds them again as duplicates."""
+    # batches of two: bodies 101–102 come whole, the batch 103–104 breaks
+    cfg = load_config(write_fake_config(server, tmp_path, timeout_seconds=1.0, batch_size=2))
     server.inject(BAD, Fault.CLOSE_IN_LITERAL)
     server.renumber_after_cut = True
     with pytest.raises(MailboxError, match="UIDVALIDITY"):

@@ -1,0 +1,139 @@
+"""A whole message analysed in one parse-sandbox job: the fast path of a poll.
+
+The per-form path (:func:`~ingest.match.analyse.prepare_message` and
+:func:`~ingest.match.analyse.finish_message` in the poller, each attachment's
+bytes sent to a sandbox worker) contains every fault to its attachment, but
+keeps MIME parsing, classification and identification in the poller, under
+one GIL: on a 2-core machine the poller, not the readers, was the bottleneck.
+
+:func:`analyse_in_worker` runs the same two functions inside a sandbox worker,
+with the worker itself as the "pool" (:class:`InProcess`): the poller only
+fetches, archives and commits, and the workers analyse whole messages in
+parallel. The answer is the same object the per-form path builds.
+
+Containment is kept by falling back, never by guessing: anything that would
+have stopped a per-form job (a memory or recursion limit, a reader's crash, the
+job's time limit) or any bug ends the whole job, and the poller analyses that
+message again on the per-form path, which gives each attachment its own worker
+job and its own recorded reason. A message with old Office files returns after
+unpacking and reading what needs no LibreOffice (:attr:`Outcome.prepared`):
+the poller converts them in one LibreOffice run for its batch, as before.
+
+The cycle's static context (schemas, roster, campaigns, limits) is pickled once
+per poll (:class:`SharedContext`) and unpickled once per worker.
+"""
+
+from __future__ import annotations
+
+import pickle
+import uuid
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from ingest.match.analyse import (
+    AnalysisContext,
+    MessageAnalysis,
+    PreparedMessage,
+    finish_message,
+    prepare_message,
+)
+
+LIBREOFFICE = "LibreOffice"  # an archive member needs converting
+MAX_MESSAGE_BYTES = 8 * 1024 * 1024  # larger messages take the per-form path (memory, RSS)
+
+
+class Escalate(BaseException):
+    """Raised inside a mail job where a per-form job would have been stopped.
+
+    A BaseException, so the analysis' own ``except Exception`` (which records a
+    bug against one attachment) cannot swallow it: the worker answers "abort"
+    and the poller falls back to the per-form path.
+    """
+
+
+class InProcess:
+    """The parse "pool" inside a worker: jobs run in the worker itself."""
+
+    size = 1
+
+    def call(self, fn: Any, *args: Any) -> Any:
+        try:
+            return fn(*args)
+        except (MemoryError, RecursionError) as e:
+            raise Escalate(type(e).__name__) from None
+
+
+class NoConverter:
+    """LibreOffice is the poller's (one run per batch): a member that needs it escalates."""
+
+    def prefetch(self, items: list[tuple[bytes, str]]) -> None:
+        raise Escalate(LIBREOFFICE)
+
+    def convert(self, data: bytes, kind: str) -> bytes:
+        raise Escalate(LIBREOFFICE)
+
+    def convert_many(self, items: list[tuple[bytes, str]]) -> list[Any]:
+        raise Escalate(LIBREOFFICE)
+
+
+@dataclass(frozen=True)
+class SharedContext:
+    """A cycle's static analysis context, pickled once; *token* names it in the workers."""
+
+    token: str
+    blob: bytes
+
+    @classmethod
+    def of(cls, ctx: AnalysisContext) -> SharedContext:
+        static = replace(
+            ctx,
+            pool=None,
+            converter=None,
+            assignments={},
+            dismissals={},
+            received=None,
+            read_ahead={},
+        )
+        return cls(uuid.uuid4().hex, pickle.dumps(static, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+@dataclass
+class Outcome:
+    """A mail job's answer: the unpacked message and, unless LibreOffice is needed, its
+    analysis; or neither and why the poller must take the per-form path."""
+
+    prepared: PreparedMessage | None
+    analysis: MessageAnalysis | None
+    fallback: str | None = None
+
+
+_contexts: dict[str, AnalysisContext] = {}  # in the worker: the current cycle's context
+
+
+def analyse_in_worker(
+    token: str,
+    blob: bytes,
+    raw: bytes,
+    digest: str,
+    assignments: dict[str, dict[str, Any]],
+    dismissals: dict[str, str],
+    received: datetime | None,
+) -> Outcome:
+    """Runs in a sandbox worker: unpack, read, classify and identify one message."""
+    ctx = _contexts.get(token)
+    if ctx is None:
+        _contexts.clear()  # one cycle at a time
+        static = pickle.loads(blob)
+        ctx = replace(static, pool=InProcess(), converter=NoConverter())
+        _contexts[token] = ctx
+    try:
+        prepared = prepare_message(raw, digest, ctx.pool, ctx.limits)
+        if prepared.convertible:
+            return Outcome(prepared, None)
+        own = replace(ctx, assignments=assignments, dismissals=dismissals, received=received)
+        return Outcome(prepared, finish_message(prepared, own))
+    except Escalate as e:
+        if str(e) != LIBREOFFICE:
+            raise  # a limit: the worker answers "abort" and is restarted
+        return Outcome(None, None, fallback=LIBREOFFICE)  # the worker itself is fine
