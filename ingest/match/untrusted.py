@@ -14,6 +14,11 @@ LibreOffice conversions run in the calling process, as a capped process group
 (:class:`parsers.legacy.Converter`), so their batches survive; only reading
 the converted docx/xlsx goes to the worker. The ``_job_*`` functions run in
 the worker.
+
+The bytes of a file may be given as bytes or as a
+:class:`~ingest.match.sandbox.PayloadFile` (a file already under data_dir,
+e.g. an archived raw mail): either reaches the worker's function as bytes, and
+bytes of 1 MiB or more travel as a scratch file, not through the pipe.
 """
 
 from __future__ import annotations
@@ -24,7 +29,15 @@ from typing import Any
 import parsers
 from ingest.core.config import LimitsConfig
 from ingest.mail.containers import Expansion, Refusal, clean_path
-from ingest.match.sandbox import STOPPED, ParseAborted, ParsePool, default_pool
+from ingest.match.sandbox import (
+    STOPPED,
+    ParseAborted,
+    ParsePool,
+    Payload,
+    PayloadFile,
+    default_pool,
+    read_payloads,
+)
 from parsers.detect import detect_type
 from parsers.errors import ParseError
 from parsers.model import Document
@@ -37,9 +50,9 @@ _OOXML_SUFFIXES = {"docx": "docx", "xlsx": "xlsx", "xlsm": "xlsx"}
 READ_AHEAD = frozenset({"docx", "xlsx", "xlsb", "xls", "et", "ods", "csv", "pdf", "html"})
 
 
-def detect_kind(data: bytes, filename: str, pool: ParsePool | None = None) -> str:
+def detect_kind(data: Payload, filename: str, pool: ParsePool | None = None) -> str:
     """The detected type of *data* (see :func:`kind_in_process`), or :data:`ABORTED`."""
-    if not data:
+    if _empty(data):
         return "empty"
     try:
         return str(_pool(pool).call(kind_in_process, data, filename))
@@ -49,7 +62,7 @@ def detect_kind(data: bytes, filename: str, pool: ParsePool | None = None) -> st
 
 
 def detect_and_read(
-    data: bytes, filename: str, max_bytes: int, pool: ParsePool | None = None
+    data: Payload, filename: str, max_bytes: int, pool: ParsePool | None = None
 ) -> tuple[str, Document | ParseError | None]:
     """Detect *data*'s type and, for a form read without LibreOffice, read it too.
 
@@ -58,7 +71,7 @@ def detect_and_read(
     kind is not read ahead. A worker stopped while reading: the detection is
     asked again alone and the read is :class:`ParseAborted`.
     """
-    if not data:
+    if _empty(data):
         return "empty", None
     try:
         kind, doc = _pool(pool).call(kind_and_document, data, filename, max_bytes)
@@ -82,7 +95,7 @@ def kind_and_document(
 
 
 def expand_archive(
-    data: bytes, kind: str, name: str, limits: LimitsConfig, depth: int, pool: ParsePool | None
+    data: Payload, kind: str, name: str, limits: LimitsConfig, depth: int, pool: ParsePool | None
 ) -> Expansion:
     """Members of an archive (see :func:`ingest.mail.containers.expand`), expanded in the sandbox."""
     from ingest.mail.containers import expand
@@ -96,7 +109,7 @@ def expand_archive(
 
 
 def read_document(
-    data: bytes, kind: str, converter: Any = None, pool: ParsePool | None = None
+    data: Payload, kind: str, converter: Any = None, pool: ParsePool | None = None
 ) -> Document:
     """Read an attachment in the sandbox; raises ParseError (ParseAborted when stopped)."""
     if kind == ABORTED:
@@ -105,7 +118,7 @@ def read_document(
     if target is None:
         doc = _pool(pool).call(parsers.read_document, data, kind)
     else:
-        converted = _convert(data, kind, converter)
+        converted = _convert(read_payloads((data,))[0], kind, converter)
         doc = _pool(pool).call(parsers.read_converted, converted, target, kind)
     assert isinstance(doc, Document)
     return doc
@@ -137,6 +150,10 @@ def kind_in_process(data: bytes, filename: str) -> str:
     if kind == "zip" and suffix in _OOXML_SUFFIXES:
         return _OOXML_SUFFIXES[suffix]
     return kind
+
+
+def _empty(data: Payload) -> bool:
+    return data.size == 0 if isinstance(data, PayloadFile) else not data
 
 
 def _pool(pool: ParsePool | None) -> ParsePool:

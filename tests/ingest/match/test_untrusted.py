@@ -124,3 +124,20 @@ def test_a_file_whose_detection_was_stopped_reads_as_stopped() -> None:
     with pytest.raises(ParseAborted) as stopped:
         read_document(b"whatever", ABORTED)
     assert stopped.value.reason == STOPPED
+
+
+def test_a_file_given_by_path_reads_as_its_bytes(tmp_path: Path, pool: ParsePool) -> None:
+    from ingest.match.sandbox import PayloadFile
+    from ingest.match.untrusted import detect_and_read, detect_kind
+
+    form = make_xlsx_form(4, sample_rows(4, 3))
+    path = tmp_path / "附件4.xlsx"
+    path.write_bytes(form)
+    ref = PayloadFile(str(path), len(form))
+    by_bytes = detect_and_read(form, "附件4.xlsx", 1 << 20, pool)
+    assert detect_and_read(ref, "附件4.xlsx", 1 << 20, pool) == by_bytes
+    assert by_bytes[0] == "xlsx" and by_bytes[1] is not None
+    assert read_document(ref, "xlsx", pool=pool) == by_bytes[1]
+    (tmp_path / "empty").write_bytes(b"")
+    assert detect_kind(PayloadFile(str(tmp_path / "empty"), 0), "x.xlsx", pool) == "empty"
+    assert path.read_bytes() == form  # a caller's file stays
