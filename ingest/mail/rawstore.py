@@ -33,7 +33,12 @@ def raw_path(data_dir: Path, digest: str) -> Path:
 
 
 def file_path(data_dir: Path, digest: str) -> Path:
-    return data_dir / "files" / digest[:2] / digest
+    return data_dir / file_rel(digest)
+
+
+def file_rel(digest: str) -> str:
+    """An attachment file's path relative to data_dir, as stored in the database."""
+    return f"files/{digest[:2]}/{digest}"
 
 
 def archive_raw(data_dir: Path, raw: bytes, durable: bool = True) -> tuple[str, Path]:

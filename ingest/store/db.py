@@ -480,8 +480,15 @@ def message_ids(db: sqlite_utils.Database, since: str | None = None) -> list[str
     return [r[0] for r in rows]
 
 
+def rows_as_dicts(db: sqlite_utils.Database, sql: str, params: Any = ()) -> list[dict[str, Any]]:
+    """``db.query`` without sqlite-utils' statement sniffing (a hot path of the poll)."""
+    cursor = db.conn.execute(sql, params)
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
 def get_message(db: sqlite_utils.Database, message: str) -> dict[str, Any] | None:
-    rows = list(db.query("select * from messages where id = ?", [message]))
+    rows = rows_as_dicts(db, "select * from messages where id = ?", [message])
     return rows[0] if rows else None
 
 
@@ -490,7 +497,7 @@ def get_message(db: sqlite_utils.Database, message: str) -> dict[str, Any] | Non
 
 def assignments_for(db: sqlite_utils.Database, message: str) -> dict[str, dict[str, Any]]:
     """The clerk's decisions for attachments of *message*, keyed by attachment id."""
-    rows = db.query("select * from assignments where message = ?", [message])
+    rows = rows_as_dicts(db, "select * from assignments where message = ?", [message])
     return {r["attachment"]: r for r in rows}
 
 

@@ -37,7 +37,7 @@ from typing import Any
 import sqlite_utils
 
 from ingest.core.config import Config
-from ingest.mail.rawstore import archive_raw, make_durable, sha256
+from ingest.mail.rawstore import archive_file, archive_raw, make_durable, sha256
 from ingest.mail.sources.base import MailSource, SourceItem
 from ingest.match.analyse import AnalysisContext, finish_message, prefetch_messages, prepare_message
 from ingest.match.mailjob import MAX_MESSAGE_BYTES, SharedContext, analyse_in_worker
@@ -227,6 +227,8 @@ def _take(
         return taken
     if shared is not None and len(item.raw) <= MAX_MESSAGE_BYTES:
         if _in_worker(ctx, shared, taken, prior, item.raw, received):
+            if taken.analysis is not None:
+                _write_files(cfg, taken)
             return taken
     try:
         taken.prepared = prepare_message(item.raw, prior.digest, ctx.pool, ctx.limits)
@@ -240,7 +242,18 @@ def _take(
             taken.analysis = finish_message(taken.prepared, own)
     except Exception as e:  # a bug must not block the mailbox: the raw mail is safe
         taken.error = pl._analysis_failed(prior.digest, e)
+    if taken.analysis is not None:
+        _write_files(cfg, taken)  # an OSError (disk full) stops the poll at the commit
     return taken
+
+
+def _write_files(cfg: Config, taken: pl.Taken) -> None:
+    """The attachments' files, written here in parallel rather than in the commit (derived
+    from the raw mail: not fsynced, rewritten by reparse; see rawstore.archive_file)."""
+    assert taken.analysis is not None
+    for a in taken.analysis.attachments:
+        archive_file(cfg.data_dir, a.payload, a.sha256)
+    taken.files_written = frozenset(a.sha256 for a in taken.analysis.attachments)
 
 
 def _in_worker(

@@ -31,7 +31,7 @@ from ingest.core.failures import describe_failure
 from ingest.core.lock import hold_lock
 from ingest.core.vocab import Outcome, SourceItemState
 from ingest.mail.mime import Unpacked
-from ingest.mail.rawstore import archive_file, archive_raw, clean_temp, read_raw
+from ingest.mail.rawstore import archive_file, archive_raw, clean_temp, file_rel, read_raw
 from ingest.mail.sources import open_source
 from ingest.mail.sources.base import MailboxError, MailSource, SourceItem
 from ingest.match.analyse import (
@@ -229,6 +229,7 @@ class Taken:
     prepared: PreparedMessage | None = None
     error: str | None = None
     analysis: MessageAnalysis | None = None  # analysed already (ingest.store.intake)
+    files_written: frozenset[str] = frozenset()  # attachment digests already on disk
 
 
 def take_item(
@@ -307,7 +308,9 @@ def commit_item(
         if analysis is not None:
             earliest = received if taken.known is None else min(received, taken.known["received"])
             # a second copy of known bytes (e.g. in the same batch) is not tallied again
-            _store_analysis(db, cfg, analysis, earliest, summary if is_new else None)
+            _store_analysis(
+                db, cfg, analysis, earliest, summary if is_new else None, taken.files_written
+            )
         _advance(db, item)
     if is_new:
         summary.stored += 1
@@ -376,6 +379,7 @@ def _store_analysis(
     analysis: MessageAnalysis,
     received: str,
     summary: PollSummary | None = None,
+    written: frozenset[str] = frozenset(),
 ) -> None:
     """Write everything derived from one message (inside the caller's transaction)."""
     starts = [c.not_before for c in cfg.campaigns or (cfg.campaign,)]
@@ -389,10 +393,9 @@ def _store_analysis(
         return
     attachments = []
     for a in analysis.attachments:
-        _, stored = archive_file(cfg.data_dir, a.payload, a.sha256)
-        attachments.append(
-            _attachment_record(analysis.digest, a, stored.relative_to(cfg.data_dir).as_posix())
-        )
+        if a.sha256 not in written:  # written by an intake thread already
+            archive_file(cfg.data_dir, a.payload, a.sha256)
+        attachments.append(_attachment_record(analysis.digest, a, file_rel(a.sha256)))
         if summary is not None:
             summary.attachments[a.outcome] = summary.attachments.get(a.outcome, 0) + 1
     subs = submissions_of(analysis)
