@@ -120,8 +120,17 @@ def prepare_message(
 ) -> PreparedMessage:
     """Unpack *raw* and detect its parts' types (in the parse sandbox *pool*); forms that
     need no LibreOffice are read in the same job (one copy, one open of each file)."""
-    msg = unpack(raw)
-    prepared = PreparedMessage(digest or hashlib.sha256(raw).hexdigest(), msg, [])
+    digest = digest or hashlib.sha256(raw).hexdigest()
+    return prepare_unpacked(unpack(raw), digest, pool, limits)
+
+
+def prepare_unpacked(
+    msg: Unpacked, digest: str, pool: Any = None, limits: LimitsConfig | None = None
+) -> PreparedMessage:
+    """:func:`prepare_message` of a message already unpacked: a caller that drops the raw
+    bytes before the detection jobs run holds only the decoded parts while they read
+    (a 36 MB mail with a 25 MB attachment: 36 MB less in the poller)."""
+    prepared = PreparedMessage(digest, msg, [])
     cap = int(LimitsConfig().max_attachment_mb * 1024 * 1024) if limits is None else _cap(limits)
     for p in msg.parts:
         kind, doc = detect_and_read(p.payload, p.filename, cap, pool)

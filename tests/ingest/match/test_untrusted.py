@@ -141,3 +141,18 @@ def test_a_file_given_by_path_reads_as_its_bytes(tmp_path: Path, pool: ParsePool
     (tmp_path / "empty").write_bytes(b"")
     assert detect_kind(PayloadFile(str(tmp_path / "empty"), 0), "x.xlsx", pool) == "empty"
     assert path.read_bytes() == form  # a caller's file stays
+
+
+def test_a_message_prepared_from_its_unpacked_parts_is_prepared_as_from_raw(
+    pool: ParsePool,
+) -> None:
+    from ingest.mail.mime import unpack
+    from ingest.match.analyse import prepare_message, prepare_unpacked
+
+    raw = make_mail(
+        attachments=[("附件4.xlsx", make_xlsx_form(4, sample_rows(4, 2))), ("说明.txt", b"hi")]
+    )
+    from_raw = prepare_message(raw, "d" * 64, pool)
+    unpacked = prepare_unpacked(unpack(raw), "d" * 64, pool)
+    assert unpacked.kinds == from_raw.kinds == ["xlsx", "text"]
+    assert unpacked.read_ahead == from_raw.read_ahead and list(unpacked.read_ahead) == ["2"]
