@@ -102,7 +102,10 @@ class Intake:
         while self._flights and (
             len(self._flights) >= self.max_in_flight or self._bytes > IN_FLIGHT_BYTES
         ):
-            self._flights[0].future.exception()  # wait for the oldest
+            # wait for the oldest half batch, not one mail: one syncfs and one transaction
+            # per mail in the steady state cost more than the fetch itself
+            for f in list(self._flights)[: BATCH_MAILS // 2]:
+                f.future.exception()
             self._commit(self._ready())
         self._commit_due()
 
