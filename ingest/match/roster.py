@@ -65,6 +65,10 @@ class Roster:
     _keys: list[tuple[str, Unit]] = field(default_factory=list, repr=False)
     _emails: dict[str, list[Unit]] = field(default_factory=dict, repr=False)
     _order: dict[str, int] = field(default_factory=dict, repr=False)  # name -> roster position
+    # find_in_text's index: one regex finding the longest key at each position, and per
+    # key text the keys it starts with (themselves included) and their places in _keys
+    _finder: re.Pattern[str] | None = field(default=None, repr=False, compare=False)
+    _within: dict[str, tuple[int, ...]] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for i, u in enumerate(self.units):
@@ -74,6 +78,17 @@ class Roster:
             for e in u.emails:
                 self._emails.setdefault(e.lower(), []).append(u)
         self._keys.sort(key=lambda kv: -len(kv[0]))
+        self._index_keys()
+
+    def _index_keys(self) -> None:
+        places: dict[str, list[int]] = {}
+        for i, (key, _) in enumerate(self._keys):
+            places.setdefault(key, []).append(i)
+        for key in places:
+            self._within[key] = tuple(
+                sorted(i for n in range(2, len(key) + 1) for i in places.get(key[:n], ()))
+            )
+        self._finder = re.compile(f"(?=({_trie_pattern(places)}))") if places else None
 
     def get(self, name: str) -> Unit | None:
         """The unit with exactly this roster name."""
@@ -94,11 +109,22 @@ class Roster:
         return resolve_unit(self, name)
 
     def find_in_text(self, text: str) -> list[Unit]:
-        """Units named in *text*, longest matches first, each once, in roster order."""
+        """Units named in *text*, longest matches first, each once, in roster order.
+
+        Only the keys that occur in *text* are tried: the longest key at each position
+        and the keys it starts with, which are exactly the keys starting there.
+        """
         norm = normalise(text)
+        if self._finder is None or not norm:
+            return []
+        present: set[int] = set()
+        for match in self._finder.finditer(norm):
+            present.update(self._within[match.group(1)])
+        if not present:
+            return []
         taken = [False] * len(norm)
         found: list[Unit] = []
-        for key, unit in self._keys:
+        for key, unit in (self._keys[i] for i in sorted(present)):
             start = norm.find(key)
             while start >= 0:
                 span = range(start, start + len(key))
@@ -112,6 +138,25 @@ class Roster:
 
     def by_email(self, address: str) -> list[Unit]:
         return list(self._emails.get(address.strip().lower(), []))
+
+
+def _trie_pattern(keys: Collection[str]) -> str:
+    """A regex matching the longest of *keys* that starts where it is tried."""
+    root: dict[str, dict] = {}  # type: ignore[type-arg]
+    for key in keys:
+        node = root
+        for ch in key:
+            node = node.setdefault(ch, {})
+        node[""] = {}  # a key ends here
+    return _node_pattern(root)
+
+
+def _node_pattern(node: dict[str, dict]) -> str:  # type: ignore[type-arg]
+    branches = [re.escape(ch) + _node_pattern(child) for ch, child in node.items() if ch]
+    if not branches:
+        return ""
+    body = branches[0] if len(branches) == 1 else f"(?:{'|'.join(branches)})"
+    return f"(?:{body})?" if "" in node else body
 
 
 HEADER_ROWS = 10  # the header may sit under a title or a note, in any sheet

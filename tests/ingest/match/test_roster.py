@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import io
+import random
 from pathlib import Path
 
 import openpyxl
 import pytest
 
-from ingest.match.roster import RosterError, load_roster
+from ingest.match.roster import Roster, RosterError, Unit, load_roster, normalise
 from tests.support.corpus import require_soffice, soffice_convert
 
 HEADER = ["单位名称", "类别", "应报附件", "邮箱", "别名", "联系人", "联系电话"]
@@ -119,3 +120,58 @@ def test_xls_and_ods_rosters_are_read(tmp_path: Path, target: str) -> None:
     assert [u.name for u in roster.units] == ["南郑区财政局", "大河坎镇人民政府"]
     assert roster.units[1].required == {6}  # a number cell, read as "6" not "6.0"
     assert roster.units[0].phone == "0916-5511202"
+
+
+def _find_by_scanning(roster: Roster, text: str) -> list[Unit]:
+    """find_in_text as it was first written: every key tried, longest first."""
+    norm = normalise(text)
+    taken = [False] * len(norm)
+    found: list[Unit] = []
+    for key, unit in roster._keys:
+        start = norm.find(key)
+        while start >= 0:
+            span = range(start, start + len(key))
+            if not any(taken[i] for i in span):
+                for i in span:
+                    taken[i] = True
+                if unit not in found:
+                    found.append(unit)
+            start = norm.find(key, start + 1)
+    return sorted(found, key=lambda u: roster.units.index(u))
+
+
+def test_find_in_text_finds_what_trying_every_key_finds() -> None:
+    """Overlapping, nested and repeated keys over a four-letter alphabet: the indexed
+    search names the same units as trying every key (longest first, each once)."""
+    rng = random.Random(20)
+    for _ in range(300):
+        names = sorted({"".join(rng.choices("甲乙丙丁", k=rng.randint(2, 5))) for _ in range(8)})
+        roster = Roster([Unit(n, "区直部门", frozenset({2})) for n in names])
+        for _ in range(10):
+            parts = [rng.choice(names)[rng.randint(0, 2) :] for _ in range(rng.randint(0, 4))]
+            text = rng.choice(["", " ", "（"]).join(parts)
+            assert roster.find_in_text(text) == _find_by_scanning(roster, text), (names, text)
+
+
+def test_find_in_text_keeps_the_longest_match_and_roster_order() -> None:
+    roster = Roster(
+        [
+            Unit("南郑区委办公室", "区直部门", frozenset({2})),
+            Unit("南郑区委", "区直部门", frozenset({2})),
+            Unit("南郑区财政局", "区直部门", frozenset({2}), aliases=("财政局(国资)",)),
+        ]
+    )
+    assert [u.name for u in roster.find_in_text("区委办公室")] == ["南郑区委办公室"]
+    assert [u.name for u in roster.find_in_text("财政局（国资）、区委、区委办公室")] == [
+        "南郑区委办公室",
+        "南郑区委",
+        "南郑区财政局",
+    ]
+    assert roster.find_in_text("") == [] and Roster([]).find_in_text("区委") == []
+
+
+def test_a_shorter_key_counts_where_the_longer_one_starting_there_is_taken() -> None:
+    """丙丁戊己 takes 丙; 甲乙丙 then overlaps it, but 甲乙 at the same place does not."""
+    names = ["甲乙", "甲乙丙", "丙丁戊己"]
+    roster = Roster([Unit(n, "区直部门", frozenset({2})) for n in names])
+    assert [u.name for u in roster.find_in_text("甲乙丙丁戊己")] == ["甲乙", "丙丁戊己"]
