@@ -2,6 +2,12 @@
 
 ``read_document`` turns a file's bytes into a :class:`~parsers.model.Document`;
 ``classify`` picks the annex; ``extract_form`` reads its rows.
+
+A docx/xlsx/xlsb is opened as a zip once: ``detect_type(data)`` keeps the package
+it opened, ``read_document(data, kind)`` on the very same bytes object reuses it
+for the XML guard and the reader (with the parts both parse inflated once) and
+drops it when the read finishes — see :mod:`parsers.ooxml`. Nothing to do for
+callers; passing a copy of the bytes only costs the sharing.
 """
 
 from __future__ import annotations
@@ -101,14 +107,21 @@ def read_document(data: bytes, kind: str, converter: Any = None) -> Document:
     through LibreOffice (``converter`` is the cycle's :class:`parsers.legacy.Converter`).
     Raises :class:`ParseError` (or a subclass) with a Chinese reason.
     """
-    from parsers import csv, excel, html, pdf, word
+    from parsers import csv, excel, html, ooxml, pdf, word
     from parsers.detect import check_ooxml
     from parsers.legacy import convert
 
     if kind in ("docx", "xlsx", "xlsb"):
-        check_ooxml(data)
-        readers = {"docx": word.read_docx, "xlsx": excel.read_xlsx, "xlsb": excel.read_xlsb}
-        return readers[kind](data)
+        # One zip directory and one inflation of each shared part for detect_type
+        # (when it saw this very bytes object), the guard and the reader; dropped
+        # here whatever the outcome (see parsers.ooxml).
+        ooxml.hold(data)
+        try:
+            check_ooxml(data)
+            readers = {"docx": word.read_docx, "xlsx": excel.read_xlsx, "xlsb": excel.read_xlsb}
+            return readers[kind](data)
+        finally:
+            ooxml.release(data)
     if kind in ("xls", "et"):
         return excel.read_xls(data)
     if kind == "ods":

@@ -33,6 +33,7 @@ import zipfile
 
 import olefile
 
+from parsers import ooxml
 from parsers.biff import has_filepass, is_biff_stream
 from parsers.csv import looks_delimited
 
@@ -119,14 +120,22 @@ def is_encrypted(data: bytes) -> bool:
 
 
 def _zip_kind(data: bytes) -> str:
+    """The zip family's kind. A docx/xlsx/xlsb package stays open (held) for the
+    XML guard and the reader of the same bytes object (see :mod:`parsers.ooxml`)."""
+    ooxml.hold(data)
+    kind = _zip_kind_of(data)
+    if kind not in ("docx", "xlsx", "xlsb"):
+        ooxml.release(data)
+    return kind
+
+
+def _zip_kind_of(data: bytes) -> str:
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            names = set(zf.namelist())
-            types = (
-                _read_capped(zf, "[Content_Types].xml") if "[Content_Types].xml" in names else b""
-            )
-            mimetype = _read_capped(zf, "mimetype") if "mimetype" in names else b""
-            manifest = _read_capped(zf, _MANIFEST) if mimetype and _MANIFEST in names else b""
+        zf = ooxml.package(data)
+        names = set(zf.namelist())
+        types = _read_capped(zf, "[Content_Types].xml") if "[Content_Types].xml" in names else b""
+        mimetype = _read_capped(zf, "mimetype") if "mimetype" in names else b""
+        manifest = _read_capped(zf, _MANIFEST) if mimetype and _MANIFEST in names else b""
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError):
         return "zip"  # a broken zip is still a zip; expanding it reports why
     if "xl/workbook.bin" in names:  # before the XML checks: an xlsb lists XML parts too
@@ -153,8 +162,13 @@ def _odf_kind(mimetype: bytes, manifest: bytes) -> str:
     return "encrypted" if b"encryption-data" in manifest else kind
 
 
-def _read_capped(zf: zipfile.ZipFile, name: str) -> bytes:
-    with zf.open(name) as f:
+def _read_capped(zf: ooxml.Package, name: str) -> bytes:
+    info = zf.getinfo(name)
+    if info.file_size <= _CONTENT_TYPES_CAP:
+        whole = zf.whole(info)  # kept for the XML guard (None: not kept, read as before)
+        if whole is not None:
+            return whole
+    with zf.open(info) as f:
         return f.read(_CONTENT_TYPES_CAP)
 
 
@@ -313,12 +327,12 @@ def check_ooxml(data: bytes, max_expanded_bytes: int = 200 << 20, max_ratio: flo
     from parsers.errors import ParseError
 
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            infos = [i for i in zf.infolist() if not i.is_dir()]
-            _check_ooxml_sizes(infos, max_expanded_bytes, max_ratio)
-            for info in infos:
-                if _READ_PARTS.match(info.filename):
-                    _check_prolog(zf, info)
+        zf = ooxml.package(data)  # the one detect_type opened, when it is held
+        infos = [i for i in zf.infolist() if not i.is_dir()]
+        _check_ooxml_sizes(infos, max_expanded_bytes, max_ratio)
+        for info in infos:
+            if _READ_PARTS.match(info.filename):
+                _check_prolog(zf, info)
     except _DtdFound:
         raise ParseError(UNSAFE_XML) from None
     except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, ValueError):
@@ -336,9 +350,16 @@ def _check_ooxml_sizes(infos: list[zipfile.ZipInfo], max_total: int, max_ratio: 
             raise ParseError(OOXML_TOO_BIG)
 
 
-def _check_prolog(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
+def _check_prolog(zf: ooxml.Package, info: zipfile.ZipInfo) -> None:
+    """Raise _DtdFound when the part's prolog declares a DTD or an entity.
+
+    A part the reader parses whole is inflated whole here and kept for it
+    (:meth:`parsers.ooxml.Package.whole`); the check itself reads the same
+    2 KB chunks either way, in the same order, with the same fallback.
+    """
     import xml.parsers.expat
 
+    whole = zf.whole(info)
     parser = xml.parsers.expat.ParserCreate()
 
     def on_doctype(*_: object) -> None:
@@ -351,16 +372,25 @@ def _check_prolog(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
     parser.EntityDeclHandler = on_doctype
     parser.StartElementHandler = on_start
     try:
-        with zf.open(info) as f:
-            while chunk := f.read(_PROLOG_CHUNK):
-                parser.Parse(chunk, False)
-            parser.Parse(b"", True)
+        if whole is None:
+            with zf.open(info) as f:
+                while chunk := f.read(_PROLOG_CHUNK):
+                    parser.Parse(chunk, False)
+        else:
+            view = memoryview(whole)
+            for start in range(0, len(view), _PROLOG_CHUNK):
+                parser.Parse(view[start : start + _PROLOG_CHUNK], False)
+        parser.Parse(b"", True)
     except _PrologDone:
         return
     except xml.parsers.expat.ExpatError:
         # Expat gave up (say, an encoding it does not know): fall back to a byte
         # scan of the start, NULs dropped so UTF-16 text matches too.
-        with zf.open(info) as f:
-            head = f.read(_PROLOG_CHUNK).replace(b"\x00", b"").upper()
+        if whole is None:
+            with zf.open(info) as f:
+                head = f.read(_PROLOG_CHUNK)
+        else:
+            head = whole[:_PROLOG_CHUNK]
+        head = head.replace(b"\x00", b"").upper()
         if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
             raise _DtdFound from None

@@ -22,7 +22,7 @@ from typing import Any
 
 import python_calamine as pc
 
-from parsers import sheet_guard
+from parsers import ooxml, sheet_guard
 from parsers.biff import has_codepage, is_biff_stream
 from parsers.errors import EncryptedFile, ParseError
 from parsers.model import Document, Table
@@ -35,9 +35,8 @@ _MIN_HEADER_CELLS = 3  # a row with fewer filled cells above the table is a titl
 
 def read_xlsx(data: bytes) -> Document:
     """Read every visible worksheet of an .xlsx workbook."""
-    try:
-        with zipfile.ZipFile(BytesIO(data)) as zf:
-            extents = sheet_guard.xlsx_extents(zf)
+    try:  # the package detect_type and the XML guard opened, when it is held
+        extents = sheet_guard.xlsx_extents(ooxml.package(data))
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
         raise ParseError("文件已损坏，无法打开（xlsx）") from exc
     return _read(data, "xlsx", sheet_guard.too_big(extents))

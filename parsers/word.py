@@ -21,10 +21,10 @@ import posixpath
 import zipfile
 import zlib
 from collections.abc import Iterator
-from io import BytesIO
 
 from lxml import etree
 
+from parsers import ooxml
 from parsers.errors import EncryptedFile, ParseError
 from parsers.model import Document, Table
 
@@ -76,11 +76,11 @@ def read_docx(data: bytes) -> Document:
 
 def _load_body(data: bytes) -> etree._Element:
     try:
-        with zipfile.ZipFile(BytesIO(data)) as package:
-            name = _main_part_name(package)
-            if package.getinfo(name).file_size > _MAX_PART:
-                raise ParseError("文件过大，无法读取（docx）")
-            root = etree.fromstring(package.read(name), _PARSER)
+        package = ooxml.package(data)  # shared with detect_type and the XML guard
+        name = _main_part_name(package)
+        if package.getinfo(name).file_size > _MAX_PART:
+            raise ParseError("文件过大，无法读取（docx）")
+        root = etree.fromstring(package.read(name), _PARSER)
     except ParseError:
         raise
     except (
