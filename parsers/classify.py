@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from parsers.model import AnnexGuess, Document
 from parsers.schema import AnnexSchema, map_header, normalise_header
-from parsers.table import locate_header
+from parsers.table import HeaderMemo
 
 __all__ = ["classify"]
 
@@ -24,6 +24,7 @@ _NUMERALS = dict(zip("一二三四五六七八九十", range(1, 11), strict=True
 _ANNEX_NO = re.compile(r"附件?([0-9]{1,2}|[一二三四五六七八九十])(?![0-9])")
 _TOP_ANNEX_NO = re.compile(r"^附件([0-9]{1,2}|[一二三四五六七八九十])(?![0-9])")
 _TITLE_MAX = 80  # a longer line is body text, not a title
+_SPACE = re.compile(r"\s+")
 _LINES_PER_SOURCE = 8
 
 
@@ -40,18 +41,25 @@ _LABELS = {"filename": "文件名", "subject": "邮件主题"}  # the clerk's wo
 
 
 def classify(
-    doc: Document | None, filename: str, subject: str, schemas: Mapping[int, AnnexSchema]
+    doc: Document | None,
+    filename: str,
+    subject: str,
+    schemas: Mapping[int, AnnexSchema],
+    memo: HeaderMemo | None = None,
 ) -> AnnexGuess:
-    """Guess the annex of one attachment; ``annex`` is None when unknown or ambiguous."""
+    """Guess the annex of one attachment; ``annex`` is None when unknown or ambiguous.
+
+    ``memo`` (of ``doc``) keeps the headers located here for the extraction.
+    """
     name = _by_name(filename, schemas, "filename")
     subj = _by_name(subject, schemas, "subject")
     if doc is not None:
-        for source, vote in (
-            ("title", _by_title(doc, schemas)),
-            ("header", _by_header(doc, schemas)),
-        ):
-            if vote.annexes:
-                return _decide(source, vote, name, subj)
+        vote = _by_title(doc, schemas)
+        if vote.annexes:
+            return _decide("title", vote, name, subj)
+        vote = _by_header(doc, schemas, HeaderMemo.of(doc, memo))
+        if vote.annexes:
+            return _decide("header", vote, name, subj)
     if len(name.annexes) == 1:
         return AnnexGuess(name.annexes[0], name.evidence, "filename")
     if len(subj.annexes) == 1 and not name.annexes:
@@ -103,15 +111,20 @@ def _by_title(doc: Document, schemas: Mapping[int, AnnexSchema]) -> _Vote:
     """Annexes named by title lines (annex titles, distinctive words, 附件N at the top)."""
     found: dict[int, str] = {}
     numbered: dict[int, str] = {}  # a bare 附件N line is shown only when no title names N
+    titles = [(number, _norm(s.title), s.title_keywords) for number, s in schemas.items()]
+    seen: set[str] = set()  # a line seen again names the same annexes again
     for line in _title_lines(doc):
+        if line in seen:
+            continue
+        seen.add(line)
         norm = _norm(line)
         top = _TOP_ANNEX_NO.match(norm)
         if top is not None and _number(top.group(1)) in schemas:
             numbered.setdefault(_number(top.group(1)), line)
         if "表" not in norm:
             continue
-        for number, schema in schemas.items():
-            if norm == _norm(schema.title) or any(w in norm for w in schema.title_keywords):
+        for number, title, keywords in titles:
+            if norm == title or any(w in norm for w in keywords):
                 found.setdefault(number, line)
     found = {**numbered, **found}
     if not found:
@@ -132,18 +145,19 @@ def _title_lines(doc: Document) -> Iterator[str]:
                 yield line.strip()
 
 
-def _by_header(doc: Document, schemas: Mapping[int, AnnexSchema]) -> _Vote:
+def _by_header(doc: Document, schemas: Mapping[int, AnnexSchema], memo: HeaderMemo) -> _Vote:
     """The annex whose header fits best: cells only it knows first, then mapped fields."""
     scores: dict[int, tuple[int, int, tuple[str, ...]]] = {}
-    for table in doc.tables:
+    known: dict[str, tuple[int, ...]] = {}  # header text -> the annexes that know it
+    for index in range(len(doc.tables)):
         for number, schema in schemas.items():
-            header = locate_header(table.rows, schema)
+            header = memo.header(index, schema)
             if header is None:
                 continue
             unique = tuple(
-                normalise_header(src)
+                text
                 for src, name in zip(header.sources, header.fields, strict=False)
-                if name and _only_in(normalise_header(src), number, schemas)
+                if name and _only_in(text := normalise_header(src), number, schemas, known)
             )
             mapped = sum(1 for name in header.fields if name)
             score = (len(unique), mapped, unique or tuple(n for n in header.fields if n))
@@ -157,15 +171,21 @@ def _by_header(doc: Document, schemas: Mapping[int, AnnexSchema]) -> _Vote:
     return _Vote(winners, f"表头：{words}")
 
 
-def _only_in(text: str, number: int, schemas: Mapping[int, AnnexSchema]) -> bool:
-    """Is a header text known to annex ``number`` and no other?"""
-    return all(
-        map_header(text, schema) is None for other, schema in schemas.items() if other != number
-    )
+def _only_in(
+    text: str, number: int, schemas: Mapping[int, AnnexSchema], known: dict[str, tuple[int, ...]]
+) -> bool:
+    """Is a header text known to annex ``number`` and no other? (``known`` remembers
+    which annexes know each text, for the document's other headers.)"""
+    owners = known.get(text)
+    if owners is None:
+        owners = known[text] = tuple(
+            other for other, schema in schemas.items() if map_header(text, schema) is not None
+        )
+    return all(other == number for other in owners)
 
 
 def _norm(text: str) -> str:
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
+    return _SPACE.sub("", unicodedata.normalize("NFKC", text))
 
 
 def _number(token: str) -> int:
@@ -174,5 +194,5 @@ def _number(token: str) -> int:
 
 def _elide(line: str) -> str:
     """``区直部门、驻区垂管单位…考核任务申报表`` for a long title."""
-    line = re.sub(r"\s+", "", line)
+    line = _SPACE.sub("", line)
     return line if len(line) <= 24 else f"{line[:11]}…{line[-7:]}"

@@ -19,7 +19,7 @@ from parsers.errors import NoFormTable
 from parsers.model import Document, FormResult, Table
 from parsers.schema import AnnexSchema, map_header, normalise_header
 
-__all__ = ["extract_form", "find_unit_line", "locate_header"]
+__all__ = ["HeaderMemo", "extract_form", "find_unit_line", "locate_header"]
 
 _HEADER_SCAN = 15  # header rows sit at the top of a table
 _Row = tuple[str, ...]
@@ -37,21 +37,66 @@ class Header:
     texts: frozenset[str]  # normalised header cell texts, to spot repeated headers
 
 
-def extract_form(doc: Document, annex: int, schemas: Mapping[int, AnnexSchema]) -> FormResult:
+class HeaderMemo:
+    """Each table's header per annex schema in one Document, located once.
+
+    Classification locates the header of every table for every annex; extraction
+    and the template check then reuse what it found. A memo serves one analysis of
+    one document: make a new one for another document (it keeps the schemas it
+    was asked about, so the ids it files them under stay theirs).
+    """
+
+    __slots__ = ("doc", "_found")
+
+    def __init__(self, doc: Document) -> None:
+        self.doc = doc
+        self._found: dict[int, tuple[AnnexSchema, dict[int, Header | None]]] = {}
+
+    def header(self, index: int, schema: AnnexSchema) -> Header | None:
+        """The header of ``doc.tables[index]`` for ``schema`` (:func:`locate_header`)."""
+        entry = self._found.get(id(schema))
+        if entry is None:
+            entry = self._found[id(schema)] = (schema, {})
+        headers = entry[1]
+        try:
+            return headers[index]
+        except KeyError:
+            header = headers[index] = locate_header(self.doc.tables[index].rows, schema)
+            return header
+
+    @classmethod
+    def of(cls, doc: Document, memo: HeaderMemo | None) -> HeaderMemo:
+        """``memo`` when given (it must be ``doc``'s), else a new one for ``doc``."""
+        if memo is None:
+            return cls(doc)
+        if memo.doc is not doc:
+            raise ValueError("HeaderMemo of another document")
+        return memo
+
+
+def extract_form(
+    doc: Document,
+    annex: int,
+    schemas: Mapping[int, AnnexSchema],
+    memo: HeaderMemo | None = None,
+) -> FormResult:
     """Rows of ``annex`` from every matching table of ``doc``, in order.
 
     Raises :class:`NoFormTable` when no table has a header of that annex. A form
     whose header matches but has no data rows gives ``rows=()`` (空白模板).
+    ``memo`` holds the headers classification already located in ``doc``.
     """
     schema = schemas[annex]
-    located = list(_matching_tables(doc.tables, schema))
+    located = list(_matching_tables(doc.tables, schema, HeaderMemo.of(doc, memo)))
     if not located:
         raise NoFormTable(f"未找到附件{annex}的表格（表头不符）")
     rows: list[dict[str, Any]] = []
     warnings: list[str] = []
+    names = schema.field_names
+    numeric = schema.numeric_fields
     for table, header in located:
         for row in _data_rows(table.rows, header):
-            rows.append(_record(row, header, schema, len(rows) + 1, warnings))
+            rows.append(_record(row, header, names, numeric, len(rows) + 1, warnings))
     first = located[0][1]
     unit = find_unit_line(_unit_candidates(doc, located))
     header_names = tuple(name or "" for name in first.fields)
@@ -59,16 +104,16 @@ def extract_form(doc: Document, annex: int, schemas: Mapping[int, AnnexSchema]) 
 
 
 def _matching_tables(
-    tables: Sequence[Table], schema: AnnexSchema
+    tables: Sequence[Table], schema: AnnexSchema, memo: HeaderMemo
 ) -> Iterator[tuple[Table, Header]]:
     """Tables with this annex's header, plus header-less continuations of them."""
     seen: set[tuple[_Row, ...]] = set()
     previous: Header | None = None
-    for table in tables:
+    for index, table in enumerate(tables):
         if not table.rows or table.rows in seen:
             continue  # the same table reported twice counts once
         seen.add(table.rows)
-        header = locate_header(table.rows, schema)
+        header = memo.header(index, schema)
         if header is None and previous is not None and _continues(table, previous):
             header = Header(
                 -1, 0, previous.fields, previous.labels, previous.sources, previous.texts
@@ -184,6 +229,12 @@ _INT = re.compile(r"^\d+$")
 
 def _is_number_row(row: _Row) -> bool:
     """A column-number row "1 2 3 4 …" printed under the header."""
+    first = next((c for c in row if c.strip()), None)
+    if first is None:
+        return False
+    first = unicodedata.normalize("NFKC", first).strip()
+    if not _INT.match(first) or int(first) != 1:
+        return False  # the cheap answer for nearly every row
     filled = [unicodedata.normalize("NFKC", c).strip() for c in row if c.strip()]
     if len(filled) < 3 or not all(_INT.match(c) for c in filled):
         return False
@@ -218,11 +269,15 @@ def _is_repeat(filled: list[str], header: Header) -> bool:
 
 
 def _record(
-    row: _Row, header: Header, schema: AnnexSchema, number: int, warnings: list[str]
+    row: _Row,
+    header: Header,
+    names: tuple[str, ...],
+    numeric: frozenset[str],
+    number: int,
+    warnings: list[str],
 ) -> dict[str, Any]:
-    record: dict[str, Any] = dict.fromkeys(schema.field_names)
+    record: dict[str, Any] = dict.fromkeys(names)
     extra: dict[str, str] = {}
-    numeric = schema.numeric_fields
     for i, cell in enumerate(row):
         name = header.fields[i] if i < len(header.fields) else None
         if name is None:
@@ -237,11 +292,12 @@ def _record(
 
 
 _NUMBER = re.compile(r"^([+-]?\d+(?:\.\d+)?)分?$")
+_SPACES = re.compile(r"\s+")
 
 
 def _number(text: str, name: str, number: int, warnings: list[str]) -> int | float | str:
     """ "5", "5分", "５", "5.0", " 3.5 " -> 5 / 3.5; other text kept with a warning."""
-    match = _NUMBER.match(re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)))
+    match = _NUMBER.match(_SPACES.sub("", unicodedata.normalize("NFKC", text)))
     if match is None:
         warnings.append(f"第{number}行“{name}”不是数字：{text}")
         return text

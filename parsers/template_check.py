@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from parsers.model import Document
 from parsers.schema import AnnexSchema, normalise_header, title_year
-from parsers.table import locate_header
+from parsers.table import HeaderMemo
 
 __all__ = ["OLD_TEMPLATE", "WRONG_UNIT", "TemplateDiff", "is_template_note", "template_diff"]
 
@@ -23,6 +23,7 @@ OLD_TEMPLATE = "使用了旧模板"
 HEADER_CHANGED = "表头与本次模板不同"
 WRONG_UNIT = "表上单位不符"  # noted by ingest.match.form_unit
 _TITLE_MAX = 80
+_SPACE = re.compile(r"\s+")
 
 
 @dataclass(frozen=True)
@@ -59,15 +60,21 @@ def is_template_note(line: str) -> bool:
     return line.startswith((OLD_TEMPLATE + "：", HEADER_CHANGED + "：", WRONG_UNIT + "："))
 
 
-def template_diff(doc: Document, schema: AnnexSchema) -> TemplateDiff:
-    """Compare the form's title year and header columns with ``schema``."""
+def template_diff(
+    doc: Document, schema: AnnexSchema, memo: HeaderMemo | None = None
+) -> TemplateDiff:
+    """Compare the form's title year and header columns with ``schema``.
+
+    ``memo`` (of ``doc``) holds the headers classification already located.
+    """
     year = _title_year(doc, schema)
     expected = schema.year
     wrong_year = year if year is not None and expected is not None and year != expected else None
     missing: tuple[str, ...] = ()
     extra: tuple[str, ...] = ()
-    for table in doc.tables:
-        header = locate_header(table.rows, schema)
+    memo = HeaderMemo.of(doc, memo)
+    for index in range(len(doc.tables)):
+        header = memo.header(index, schema)
         if header is None:
             continue
         found = {f for f in header.fields if f}
@@ -84,7 +91,7 @@ def template_diff(doc: Document, schema: AnnexSchema) -> TemplateDiff:
 def _title_year(doc: Document, schema: AnnexSchema) -> int | None:
     """The year of the first short title line that names a table (``…表``)."""
     for line in _title_lines(doc):
-        plain = re.sub(r"\s+", "", unicodedata.normalize("NFKC", line))
+        plain = _SPACE.sub("", unicodedata.normalize("NFKC", line))
         if len(plain) <= _TITLE_MAX and "表" in plain and title_year(plain) is not None:
             return title_year(plain)
     return None

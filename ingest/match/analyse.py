@@ -29,6 +29,7 @@ from ingest.match.untrusted import detect_and_read, detect_kind, expand_archive,
 from parsers.detect import contract_type
 from parsers.errors import NoFormTable, ParseError
 from parsers.model import AnnexGuess, Document, FormResult
+from parsers.table import HeaderMemo
 from parsers.template_check import template_diff
 
 log = logging.getLogger(__name__)
@@ -241,9 +242,10 @@ def _read_and_extract(att: AttachmentAnalysis, msg: Unpacked, ctx: AnalysisConte
         except ParseError as e:  # encrypted, scan only, damaged …: the reason says which
             att.reason = e.reason
     ctx = _routed(att, doc, msg, ctx)
-    guess = parsers.classify(doc, att.filename, msg.subject, ctx.schemas)
+    memo = HeaderMemo(doc) if doc is not None else None  # headers located once, reused
+    guess = parsers.classify(doc, att.filename, msg.subject, ctx.schemas, memo)
     _apply_guess(att, guess)
-    form = _extract(att, doc, ctx) if doc is not None and att.annex else None
+    form = _extract(att, doc, ctx, memo) if doc is not None and att.annex else None
     if doc is not None and form is None and _supporting_document(att, doc, guess):
         att.annex = None
         att.reason = f"文件中没有附件{guess.annex}的表格（{guess.evidence}），作为说明材料存档"
@@ -313,17 +315,20 @@ def _apply_unit(att: AttachmentAnalysis, match: UnitMatch) -> None:
     att.unit_evidence = match.evidence if match.unit else (match.reason or "")
 
 
-def _extract(att: AttachmentAnalysis, doc: Document, ctx: AnalysisContext) -> FormResult | None:
+def _extract(
+    att: AttachmentAnalysis, doc: Document, ctx: AnalysisContext, memo: HeaderMemo | None = None
+) -> FormResult | None:
     assert att.annex is not None
+    memo = HeaderMemo.of(doc, memo)
     try:
-        form = parsers.extract_form(doc, att.annex, ctx.schemas)
+        form = parsers.extract_form(doc, att.annex, ctx.schemas, memo)
     except NoFormTable as e:
         att.reason = e.reason
         att.rows = []
         return None
     att.rows = [dict(r) for r in form.rows]
     att.warnings.extend(form.warnings)
-    att.warnings.extend(template_diff(doc, ctx.schemas[att.annex]).notes())
+    att.warnings.extend(template_diff(doc, ctx.schemas[att.annex], memo).notes())
     if not att.rows:
         att.reason = "空白模板：表格中没有填写任何内容"
     else:

@@ -6,11 +6,14 @@ from collections.abc import Callable
 
 import pytest
 
-from parsers import build_schemas, extract_form, find_unit_line, normalise_header
+import parsers.table
+from parsers import build_schemas, classify, extract_form, find_unit_line, normalise_header
 from parsers.errors import NoFormTable
 from parsers.excel import read_xlsx
 from parsers.model import Document, Table
-from parsers.schema import map_header
+from parsers.schema import AnnexSchema, map_header
+from parsers.table import HeaderMemo
+from parsers.template_check import template_diff
 from parsers.word import read_docx
 from tests.support.forms import fields, make_docx_form, make_xlsx_form, sample_rows
 
@@ -281,3 +284,43 @@ def test_round_trip(
     assert result.unit_line == "南郑区财政局"
     assert result.header == fields(annex)
     assert result.warnings == ()
+
+
+@pytest.mark.parametrize("numbers", [("01", "02", "03", "04"), ("１", "２", "３", "４")])
+def test_column_numbers_with_leading_zeros_or_full_width_digits_skipped(
+    numbers: tuple[str, ...],
+) -> None:
+    result = extract_form(_doc((H4, _row(*numbers), DATA1)), 4, SCHEMAS)
+    assert [r["序号"] for r in result.rows] == ["1"]
+
+
+def test_headers_located_once_for_classification_extraction_and_template_check(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One memo per document: each table's header per annex is located once."""
+    doc = _doc((H4, DATA1), (H4, DATA2))
+    plain = (
+        classify(doc, "", "", SCHEMAS),
+        extract_form(doc, 4, SCHEMAS),
+        template_diff(doc, SCHEMAS[4]),
+    )
+    calls: list[tuple[int, int]] = []
+    locate = parsers.table.locate_header
+
+    def counted(rows: tuple[tuple[str, ...], ...], schema: AnnexSchema) -> object:
+        calls.append((id(rows), schema.number))
+        return locate(rows, schema)
+
+    monkeypatch.setattr(parsers.table, "locate_header", counted)
+    memo = HeaderMemo(doc)
+    guess = classify(doc, "", "", SCHEMAS, memo)
+    form = extract_form(doc, 4, SCHEMAS, memo)
+    diff = template_diff(doc, SCHEMAS[4], memo)
+    assert (guess, form, diff) == plain and guess.source == "header" and guess.annex == 4
+    assert len(calls) == len(set(calls)) == 2 * len(SCHEMAS)
+
+
+def test_a_memo_serves_its_own_document_only() -> None:
+    doc, other = _doc((H4, DATA1)), _doc((H4, DATA2))
+    with pytest.raises(ValueError):
+        extract_form(other, 4, SCHEMAS, HeaderMemo(doc))
