@@ -41,6 +41,7 @@ _GRID_SPAN, _VMERGE, _HMERGE = f"{_W}gridSpan", f"{_W}vMerge", f"{_W}hMerge"
 _RUN_PARENTS = frozenset(
     f"{_W}{tag}" for tag in ("hyperlink", "ins", "smartTag", "fldSimple", "customXml", "sdtContent")
 )
+_WRAPPERS = _RUN_PARENTS | {_SDT}  # looked through by every walk
 _MAX_PART = 64 * 1024 * 1024  # a filled form's document.xml is well under 1 MB
 _OFFICE_DOC = "/officeDocument"
 # resolve_entities=False: no XXE, no entity expansion (same stance as python-docx).
@@ -131,15 +132,28 @@ def _walk_body(parent: etree._Element) -> Iterator[tuple[str, etree._Element]]:
 
 
 def _paragraph_text(p: etree._Element) -> str:
+    # Only direct runs (and runs inside hyperlinks/insertions/fields): text in
+    # drawings and text boxes is out of scope and would otherwise appear twice
+    # (mc:Choice and mc:Fallback carry the same text). The loop over the
+    # paragraph's own runs is _collect_runs inlined: most paragraphs have no wrapper.
     parts: list[str] = []
-    _collect_runs(p, parts)
+    for child in p:
+        tag = child.tag
+        if tag == _R:
+            for item in child:
+                itag = item.tag
+                if itag == _T:
+                    parts.append(item.text or "")
+                elif itag == _TAB:
+                    parts.append("\t")
+                elif itag == _BR or itag == _CR:
+                    parts.append("\n")
+        elif tag in _WRAPPERS:
+            _collect_runs(child, parts)
     return "".join(parts)
 
 
 def _collect_runs(parent: etree._Element, parts: list[str]) -> None:
-    # Only direct runs (and runs inside hyperlinks/insertions/fields): text in
-    # drawings and text boxes is out of scope and would otherwise appear twice
-    # (mc:Choice and mc:Fallback carry the same text).
     for child in parent:
         tag = child.tag
         if tag == _R:
@@ -151,7 +165,7 @@ def _collect_runs(parent: etree._Element, parts: list[str]) -> None:
                     parts.append("\t")
                 elif itag == _BR or itag == _CR:
                     parts.append("\n")
-        elif tag in _RUN_PARENTS or tag == _SDT:
+        elif tag in _WRAPPERS:
             _collect_runs(child, parts)
 
 
@@ -181,20 +195,54 @@ def _row(
 ) -> list[str]:
     """One table row's cells, no wider than *limit* grid columns."""
     row: list[str] = [""] * min(_grid_before(tr), limit)
-    for tc in _children(tr, _TC):
-        col = len(row)
-        if col >= limit:
-            break
-        span, vmerge = _cell_props(tc)
-        span = min(span, limit - col)
-        if vmerge == "continue" and above is not None:
-            row.extend(above[col + i] if col + i < len(above) else "" for i in range(span))
-        elif vmerge == "hcontinue":
-            row.extend([""] * span)
-        else:
-            row.append(_cell_text(tc, nested))
-            row.extend([""] * (span - 1))
+    for child in tr:
+        tag = child.tag
+        if tag == _TC:
+            if not _cell(child, row, above, limit, nested):
+                break
+        elif tag in _WRAPPERS:  # a content control or custom XML around cells
+            content = _content(child)
+            if content is not None and not all(
+                _cell(tc, row, above, limit, nested) for tc in _children(content, _TC)
+            ):
+                break
     return row
+
+
+def _cell(
+    tc: etree._Element,
+    row: list[str],
+    above: list[str] | None,
+    limit: int,
+    nested: list[etree._Element],
+) -> bool:
+    """Append cell *tc*'s grid columns to *row*; False (nothing added) when it is full."""
+    col = len(row)
+    if col >= limit:
+        return False
+    span, merge = 1, None
+    for tcpr in tc:
+        if tcpr.tag != _TCPR:
+            continue
+        for item in tcpr:
+            tag = item.tag
+            if tag == _GRID_SPAN:
+                span = max(1, _int(item.get(_VAL), 1))
+            elif tag == _VMERGE:
+                merge = "restart" if item.get(_VAL) == "restart" else "continue"
+            elif tag == _HMERGE and merge is None and item.get(_VAL, "continue") == "continue":
+                merge = "hcontinue"  # legacy horizontal merge: continuation cells stay ""
+    if span > limit - col:
+        span = limit - col
+    if merge == "continue" and above is not None:
+        row.extend(above[col + i] if col + i < len(above) else "" for i in range(span))
+    elif merge == "hcontinue":
+        row.extend([""] * span)
+    else:
+        row.append(_cell_text(tc, nested))
+        if span > 1:
+            row.extend([""] * (span - 1))
+    return True
 
 
 def _column_limit(tbl: etree._Element) -> int:
@@ -228,29 +276,27 @@ def _child(parent: etree._Element, tag: str) -> Iterator[etree._Element]:
             yield item
 
 
-def _cell_props(tc: etree._Element) -> tuple[int, str | None]:
-    """(grid span, "restart" | "continue" | "hcontinue" | None) of a cell."""
-    span, merge = 1, None
-    for tcpr in _child(tc, _TCPR):
-        for item in tcpr:
-            tag = item.tag
-            if tag == _GRID_SPAN:
-                span = max(1, _int(item.get(_VAL), 1))
-            elif tag == _VMERGE:
-                merge = "restart" if item.get(_VAL) == "restart" else "continue"
-            elif tag == _HMERGE and merge is None and item.get(_VAL, "continue") == "continue":
-                merge = "hcontinue"  # legacy horizontal merge: continuation cells stay ""
-    return span, merge
-
-
 def _cell_text(tc: etree._Element, nested: list[etree._Element]) -> str:
     lines: list[str] = []
-    for kind, element in _walk_body(tc):
-        if kind == "p":
-            lines.append(_paragraph_text(element))
-        else:
-            nested.append(element)
-    return "\n".join(lines).strip()
+    for child in tc:
+        tag = child.tag
+        if tag == _P:
+            lines.append(_paragraph_text(child))
+        elif tag == _TBL:
+            nested.append(child)
+        elif tag in _WRAPPERS:  # a content control or custom XML around paragraphs
+            content = _content(child)
+            for kind, element in _walk_body(content) if content is not None else ():
+                if kind == "p":
+                    lines.append(_paragraph_text(element))
+                else:
+                    nested.append(element)
+    return (lines[0] if len(lines) == 1 else "\n".join(lines)).strip()
+
+
+def _content(wrapper: etree._Element) -> etree._Element | None:
+    """What a wrapper holds: a w:sdt its w:sdtContent, the others themselves."""
+    return wrapper.find(f"{_W}sdtContent") if wrapper.tag == _SDT else wrapper
 
 
 def _int(value: str | None, default: int) -> int:

@@ -145,3 +145,64 @@ def test_read_document_dispatch() -> None:
     with pytest.raises(UnsupportedFormat) as info:
         read_document(b"x", "nonsense")
     assert "nonsense" in info.value.reason  # parsers.legacy, when present, words it itself
+
+
+def test_wrappers_runs_and_legacy_merges() -> None:
+    """Content controls around cells and paragraphs, custom XML, hyperlinks, deleted
+    runs, gridBefore, hMerge and a bad gridSpan — the body walk looks through them all."""
+
+    def p(*runs: str) -> str:
+        return "<w:p><w:pPr/>" + "".join(runs) + "</w:p>"
+
+    def r(text: str) -> str:
+        return f"<w:r><w:rPr/><w:t>{text}</w:t></w:r>"
+
+    def tc(body: str, props: str = "") -> str:
+        return f"<w:tc><w:tcPr>{props}</w:tcPr>{body}</w:tc>"
+
+    def sdt(inner: str) -> str:
+        return f"<w:sdt><w:sdtPr/><w:sdtContent>{inner}</w:sdtContent></w:sdt>"
+
+    link = "<w:hyperlink><w:r><w:t>链</w:t><w:tab/><w:t>接</w:t><w:br/></w:r></w:hyperlink>"
+    deleted = "<w:del><w:r><w:delText>删</w:delText></w:r></w:del>"
+    custom = "<w:customXml><w:r><w:t>乙</w:t></w:r></w:customXml>"
+    nested = "<w:tbl><w:tr>" + tc(p(r("内"))) + "</w:tr></w:tbl>"
+    body = (
+        p(r("标题"), sdt(r("甲")), link, deleted, custom)
+        + sdt(p(r("控件段")))
+        + "<w:tbl><w:tblGrid><w:gridCol/><w:gridCol/></w:tblGrid>"
+        + "<w:tr><w:trPr><w:gridBefore w:val='1'/></w:trPr>"
+        + tc(p(r("a1")))
+        + tc(p(r("跨")), "<w:gridSpan w:val='2'/>")
+        + "</w:tr><w:tr>"
+        + tc(p(r("b0")), "<w:vMerge w:val='restart'/>")
+        + sdt(tc(p(r("b1"))) + tc(sdt(p(r("b2"))) + p(r("第二行"))))
+        + "<w:customXml>"
+        + tc(p(r("b3")))
+        + "</w:customXml></w:tr><w:tr>"
+        + tc(p(), "<w:vMerge/>")
+        + tc(p(r("h")), "<w:hMerge w:val='restart'/>")
+        + tc(p(r("hc")), "<w:hMerge/>")
+        + tc(nested + p(r("外")), "<w:gridSpan w:val='bad'/>")
+        + tc(p(r("尾")))
+        + "</w:tr></w:tbl>"
+        + p(r("  表后  "))
+    )
+    xml = (
+        '<?xml version="1.0"?><w:document xmlns:w='
+        '"http://schemas.openxmlformats.org/wordprocessingml/2006/main">'
+        f"<w:body>{body}<w:sectPr/></w:body></w:document>"
+    )
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        z.writestr("word/document.xml", xml)
+    doc = read_docx(buffer.getvalue())
+    assert doc.lines == ("标题甲链\t接\n乙", "控件段", "表后")
+    first, inner = doc.tables
+    assert first.before == doc.lines[:2]
+    assert first.rows == (
+        ("", "a1", "跨", "", ""),
+        ("b0", "b1", "b2\n第二行", "b3", ""),
+        ("b0", "h", "", "外", "尾"),
+    )
+    assert inner.rows == (("内",),) and inner.before == ()
