@@ -11,9 +11,11 @@ that parsed.
 
 from __future__ import annotations
 
+import json
 import re
+import sqlite3
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -51,13 +53,17 @@ def build_status(
     cutoff = to_db(as_of)
     subs: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
     only = campaign_filter(cfg)
-    for s in db.query(
-        f"select * from submissions where received <= ? {only[0]} order by received, id",
-        [cutoff, *only[1]],
+    for s in _dicts(
+        db.execute(
+            f"select * from submissions where received <= ? {only[0]} order by received, id",
+            [cutoff, *only[1]],
+        )
     ):
         subs[(s["unit"], s["annex"])].append(s)
     paper = {(p["unit"], p["annex"]): p["received_on"] for p in db.query("select * from paper")}
-    units = [_unit_status(u, subs, paper, cfg, as_of, db) for u in roster.units]
+    names = {u.name for u in roster.units}
+    checks = all_checks(db, cfg, {k: v for k, v in subs.items() if k[0] in names})
+    units = [_unit_status(u, subs, paper, checks, cfg, as_of) for u in roster.units]
     every = timedelta(minutes=cfg.schedule.poll_every_minutes)
     return StatusReport(
         campaign=cfg.campaign.name,
@@ -86,9 +92,9 @@ def _unit_status(
     unit: Unit,
     subs: dict[tuple[str, int], list[dict[str, Any]]],
     paper: dict[tuple[str, int], str],
+    checks: dict[tuple[str, int], tuple[str, ...]],
     cfg: Config,
     as_of: datetime,
-    db: sqlite_utils.Database,
 ) -> UnitStatus:
     sent = {annex for annex in cfg.schemas if (unit.name, annex) in subs}
     annexes = {}
@@ -100,7 +106,7 @@ def _unit_status(
             paper.get((unit.name, annex)),
             cfg,
             as_of,
-            db,
+            checks.get((unit.name, annex), ()),
         )
     return UnitStatus(
         unit=unit.name,
@@ -119,7 +125,7 @@ def _annex_status(
     paper_on: str | None,
     cfg: Config,
     as_of: datetime,
-    db: sqlite_utils.Database,
+    checks: tuple[str, ...],
 ) -> AnnexStatus:
     paper_date = date.fromisoformat(paper_on) if paper_on else None
     if paper_date is not None and paper_date > as_of.astimezone(cfg.campaign.timezone).date():
@@ -158,8 +164,23 @@ def _annex_status(
         latest_attachment=best["attachment"],
         paper_received=paper_date,
         stamped_scan=scan,
-        checks=content_checks(db, cfg, annex, best, received),
+        checks=checks,
     )
+
+
+Sub = dict[str, Any]
+
+
+def _previous(best: Sub, received: list[Sub]) -> Sub | None:
+    """The parsed version received before *best* (the one that counts), if any."""
+    earlier = [
+        s
+        for s in received
+        if s["status"] == Outcome.PARSED
+        and s["id"] != best["id"]
+        and (s["received"], s["id"]) < (best["received"], best["id"])
+    ]
+    return earlier[-1] if earlier else None
 
 
 def content_checks(
@@ -173,35 +194,100 @@ def content_checks(
     schema = cfg.schemas.get(annex)
     if schema is None:
         return ()
-    earlier = [
-        s
-        for s in received
-        if s["status"] == Outcome.PARSED
-        and s["id"] != best["id"]
-        and (s["received"], s["id"]) < (best["received"], best["id"])
-    ]
-    rows = annex_rows(db, annex, best["id"])
-    notes = template_notes(db, best.get("attachment"))
-    if not earlier:
-        return (*notes, *checks_for(schema, rows))
-    previous = annex_rows(db, annex, earlier[-1]["id"])
-    return (*notes, *checks_for(schema, rows, previous, earlier[-1].get("version")))
+    previous = _previous(best, received)
+    ids = [best["id"], *([previous["id"]] if previous else [])]
+    rows = read_rows(db, annex, ids)
+    notes = read_template_notes(db, [best.get("attachment")])
+    return _checks_of(schema, best, previous, rows, notes)
+
+
+def all_checks(
+    db: sqlite_utils.Database, cfg: Config, subs: Mapping[tuple[str, int], list[Sub]]
+) -> dict[tuple[str, int], tuple[str, ...]]:
+    """:func:`content_checks` of every (unit, annex) in *subs* with a parsed version:
+    the rows of all counted versions in one query per annex, notes in one more."""
+    counted: dict[tuple[str, int], tuple[Sub, Sub | None]] = {}
+    wanted: dict[int, list[str]] = defaultdict(list)
+    for key, received in subs.items():
+        parsed = [s for s in received if s["status"] == Outcome.PARSED]
+        if key[1] not in cfg.schemas or not parsed:
+            continue
+        best = parsed[-1]
+        previous = _previous(best, received)
+        counted[key] = (best, previous)
+        wanted[key[1]] += [best["id"], *([previous["id"]] if previous else [])]
+    rows = {annex: read_rows(db, annex, ids) for annex, ids in wanted.items()}
+    notes = read_template_notes(db, [best.get("attachment") for best, _ in counted.values()])
+    return {
+        key: _checks_of(cfg.schemas[key[1]], best, previous, rows[key[1]], notes)
+        for key, (best, previous) in counted.items()
+    }
+
+
+def _checks_of(
+    schema: AnnexSchema,
+    best: Sub,
+    previous: Sub | None,
+    rows: Mapping[str, list[dict[str, Any]]],
+    notes: Mapping[str, list[str]],
+) -> tuple[str, ...]:
+    found = notes.get(best.get("attachment") or "", [])
+    latest = rows.get(best["id"], [])
+    if previous is None:
+        return (*found, *checks_for(schema, latest))
+    before = rows.get(previous["id"], [])
+    return (*found, *checks_for(schema, latest, before, previous.get("version")))
 
 
 def template_notes(db: sqlite_utils.Database, attachment: str | None) -> list[str]:
     """How the form differs from this campaign's template (``使用了旧模板：…``), noted
     when it was parsed (:mod:`parsers.template_check`)."""
-    found = db.execute("select warnings from attachments where id = ?", [attachment]).fetchone()
-    return [w for w in (found[0] or "").splitlines() if is_template_note(w)] if found else []
+    return read_template_notes(db, [attachment]).get(attachment or "", [])
+
+
+def read_template_notes(
+    db: sqlite_utils.Database, attachments: Sequence[str | None]
+) -> dict[str, list[str]]:
+    """:func:`template_notes` of several attachments (one query), by attachment id."""
+    ids = [a for a in attachments if a]
+    found = db.execute(
+        "select id, warnings from attachments where id in (select value from json_each(?)) "
+        "and warnings is not null and warnings != ''",
+        [json.dumps(ids)],
+    )
+    out = {}
+    for attachment, warnings in found:
+        notes = [w for w in warnings.splitlines() if is_template_note(w)]
+        if notes:
+            out[attachment] = notes
+    return out
 
 
 def annex_rows(db: sqlite_utils.Database, annex: int, submission: str) -> list[dict[str, Any]]:
     """The rows of one submission, in form order."""
-    return list(
-        db.query(
-            f"select * from annex{annex}_rows where submission = ? order by row_no", [submission]
+    return read_rows(db, annex, [submission]).get(submission, [])
+
+
+def read_rows(
+    db: sqlite_utils.Database, annex: int, submissions: Sequence[str]
+) -> dict[str, list[dict[str, Any]]]:
+    """The rows of several submissions (one query), each in form order, by submission id."""
+    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in _dicts(
+        db.execute(
+            f"select * from annex{annex}_rows "
+            "where submission in (select value from json_each(?)) order by submission, row_no",
+            [json.dumps(list(submissions))],
         )
-    )
+    ):
+        out[r["submission"]].append(r)
+    return out
+
+
+def _dicts(cursor: sqlite3.Cursor) -> Iterator[dict[str, Any]]:
+    """Rows as dicts (what ``db.query`` yields, without its per-row generator)."""
+    cols = [d[0] for d in cursor.description]
+    return (dict(zip(cols, r, strict=True)) for r in cursor)
 
 
 def _unassigned(db: sqlite_utils.Database, cutoff: str, roster: Roster) -> list[UnassignedItem]:
@@ -305,6 +391,7 @@ def latest_forms(
         [annex, Outcome.PARSED, *only[1]],
     ):
         latest[s["unit"]] = s  # later receipt wins
+    rows = read_rows(db, annex, [s["id"] for s in latest.values()])
     return [
         LatestForm(
             unit=unit,
@@ -312,7 +399,7 @@ def latest_forms(
             filename=s["filename"] or "",
             received=from_db(s["received"]),
             version=s["version"] or 0,
-            rows=tuple(annex_rows(db, annex, s["id"])),
+            rows=tuple(rows.get(s["id"], [])),
         )
         for unit, s in latest.items()
     ]

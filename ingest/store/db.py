@@ -218,6 +218,9 @@ def _ensure_derived(db: sqlite_utils.Database) -> None:
         )
         t("submissions").create_index(["unit", "annex"])
         t("submissions").create_index(["message"])
+    # reports.status reads the submissions up to a moment in received order (no sort);
+    # databases made before this index get it at their next open.
+    db.execute("CREATE INDEX IF NOT EXISTS idx_submissions_received ON submissions (received, id)")
     ensure_annex_tables(db, DEFAULT_SCHEMAS)
 
 
