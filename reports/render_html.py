@@ -15,11 +15,11 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from reports.chart import progress_chart
 from reports.freshness import freshness
 from reports.model import AnnexStatus, Status, StatusReport
-from reports.render_xlsx import annex_note
 from reports.summary import (
     STATUS_COLOURS,
     STATUS_ORDER,
     annex_label,
+    annex_note,
     annex_numbers,
     assign_command,
     by_annex,

@@ -176,6 +176,15 @@ def owed_phrase(a: AnnexStatus, to_unit: bool = False) -> str:
     return f"{head}：截止时间已过，尚未收到" if a.status is Status.OVERDUE else f"{head}：尚未收到"
 
 
+def annex_note(a: AnnexStatus) -> str:
+    """Reason, content checks and the stamped scan, as one cell of text (xlsx, html)."""
+    parts = [a.reason] if a.reason else []
+    parts.extend(a.checks)
+    if a.stamped_scan:
+        parts.append("附有盖章扫描件")
+    return "；".join(parts)
+
+
 def owed_phrases(unit: UnitStatus) -> list[str]:
     return [owed_phrase(a) for a in sorted(unit.owes, key=lambda a: a.annex)]
 

@@ -8,7 +8,6 @@ as text (never a formula — mail subjects and form cells are untrusted).
 from __future__ import annotations
 
 import math
-import unicodedata
 from collections.abc import Iterable, Sequence
 from copy import copy
 from datetime import date, datetime
@@ -18,27 +17,33 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
+from openpyxl.cell.cell import Cell
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.pagebreak import Break
 from openpyxl.worksheet.worksheet import Worksheet
 
-MAX_CELL_TEXT = 32767  # Excel's limit; longer text makes it "repair" the file
+from reports.xlsx_text import (
+    A4_LANDSCAPE_UNITS,
+    DATE_FORMAT,
+    DEFAULT_WIDTH,
+    MIN_SCALE,
+    TIME_FORMAT,
+    block_scale,
+    clean_text,
+    fit_width,
+    line_count,
+    row_height,
+)
+
+__all__ = ["clean_text", "fit_width", "line_count"]  # shared with the status report
+
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 THIN = Side(style="thin", color="BFBFBF")
 BORDER = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
 WRAP = Alignment(wrap_text=True, vertical="top")
 CENTER = Alignment(horizontal="center", vertical="center", wrap_text=True)
-TIME_FORMAT = "yyyy-mm-dd hh:mm"
-DATE_FORMAT = "yyyy-mm-dd"
-
-
-def clean_text(text: str) -> str:
-    text = ILLEGAL_CHARACTERS_RE.sub("", text)
-    return text[:MAX_CELL_TEXT]
-
 
 # Per workbook: the style of each (number format, bold, fill, colour, wrap) put() has
 # written. Setting border/alignment/font/fill through openpyxl's descriptors hashes
@@ -158,29 +163,11 @@ def to_bytes(wb: Workbook) -> bytes:
     return buf.getvalue()
 
 
-LINE_HEIGHT = 16.5  # points per wrapped line at 11 pt (CJK fonts' line gap in LibreOffice)
-
-
-def text_width(text: str) -> int:
-    """Display width in column units: CJK and full-width characters count two."""
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
-def line_count(text: str, width: float) -> int:
-    """Lines *text* takes when wrapped in a column *width* units wide."""
-    usable = max(1.0, width - 1.0)
-    return sum(max(1, math.ceil(text_width(part) / usable)) for part in text.split("\n"))
-
-
 def fit_row_heights(ws: Worksheet, first_row: int) -> None:
-    """Set each row's height from its tallest wrapped text cell.
-
-    Excel grows a wrapped row when it opens the file; LibreOffice keeps the
-    default height and prints only the first line — so the height is written.
-    """
+    """Set each row's height from its tallest wrapped text cell (:func:`row_height`)."""
     merged = {cell for r in ws.merged_cells.ranges for cell in r.cells}
     widths = {
-        col: ws.column_dimensions[get_column_letter(col)].width or 8.43
+        col: ws.column_dimensions[get_column_letter(col)].width or DEFAULT_WIDTH
         for col in range(1, ws.max_column + 1)
     }
     for row in ws.iter_rows(min_row=first_row):
@@ -192,8 +179,8 @@ def fit_row_heights(ws: Worksheet, first_row: int) -> None:
             ),
             default=1,
         )
-        if lines > 1:
-            ws.row_dimensions[row[0].row].height = lines * LINE_HEIGHT + 3
+        if (height := row_height(lines)) is not None:
+            ws.row_dimensions[row[0].row].height = height
 
 
 def print_by_column_blocks(
@@ -204,15 +191,10 @@ def print_by_column_blocks(
     *page_width* column units (titles + the widest block) fit one A4 width."""
     print_setup(ws)
     ws.sheet_properties.pageSetUpPr.fitToPage = False
-    ws.page_setup.scale = max(MIN_SCALE, min(100, int(A4_LANDSCAPE_UNITS * 100 / page_width)))
+    ws.page_setup.scale = block_scale(page_width)
     ws.print_title_cols = title_cols
     for col in breaks:
         ws.col_breaks.append(Break(id=col))
-
-
-def fit_width(texts: Iterable[str], least: float, most: float) -> float:
-    """A column width that shows the longest of *texts* on one line, within bounds."""
-    return max(least, min(most, max((text_width(t) for t in texts), default=0) + 2))
 
 
 def fit_pages_across(ws: Worksheet, total_width: float, title_cols: str = "A:A") -> None:
@@ -222,7 +204,3 @@ def fit_pages_across(ws: Worksheet, total_width: float, title_cols: str = "A:A")
     ws.page_setup.fitToWidth = pages
     if pages > 1:
         ws.print_title_cols = title_cols
-
-
-A4_LANDSCAPE_UNITS = 99  # column units across A4 landscape at 100 % (0.4" margins, LibreOffice)
-MIN_SCALE = 76  # 11 pt cells never print below ~8.4 pt

@@ -64,7 +64,7 @@ def test_never_polled_says_so_everywhere() -> None:
     assert "从未成功收信" in html
     ws = load_workbook(BytesIO(render_xlsx(report)))["总览"]
     assert "从未成功收信" in ws["A1"].value
-    assert ws["A1"].fill.fgColor.rgb == "00C00000"  # red, above the title
+    assert ws["A1"].fill.fgColor.rgb[2:] == "C00000"  # red, above the title (ARGB)
     assert ws["A2"].value.endswith("报送情况")
 
 
