@@ -114,8 +114,8 @@ def _by_title(doc: Document, schemas: Mapping[int, AnnexSchema]) -> _Vote:
     titles = [(number, _norm(s.title), s.title_keywords) for number, s in schemas.items()]
     seen: set[str] = set()  # a line seen again names the same annexes again
     for line in _title_lines(doc):
-        if line in seen:
-            continue
+        if line in seen or ("表" not in line and "附" not in line):
+            continue  # no other character becomes 表 or 附 under NFKC
         seen.add(line)
         norm = _norm(line)
         top = _TOP_ANNEX_NO.match(norm)

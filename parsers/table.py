@@ -228,17 +228,16 @@ _INT = re.compile(r"^\d+$")
 
 
 def _is_number_row(row: _Row) -> bool:
-    """A column-number row "1 2 3 4 …" printed under the header."""
-    first = next((c for c in row if c.strip()), None)
-    if first is None:
-        return False
-    first = unicodedata.normalize("NFKC", first).strip()
-    if not _INT.match(first) or int(first) != 1:
-        return False  # the cheap answer for nearly every row
-    filled = [unicodedata.normalize("NFKC", c).strip() for c in row if c.strip()]
-    if len(filled) < 3 or not all(_INT.match(c) for c in filled):
-        return False
-    return [int(c) for c in filled] == list(range(1, len(filled) + 1))
+    """A column-number row "1 2 3 4 …" printed under the header (≥3 filled cells)."""
+    expected = 1  # the filled cells must read 1, 2, 3 …: stop at the first that does not
+    for cell in row:
+        if not cell.strip():
+            continue
+        text = unicodedata.normalize("NFKC", cell).strip()
+        if not _INT.match(text) or int(text) != expected:
+            return False
+        expected += 1
+    return expected > 3
 
 
 _FOOTER = re.compile(
@@ -250,6 +249,7 @@ _SECTION = re.compile(r"^(?:[一二三四五六七八九十]+[、.]|\([一二三
 
 
 def _data_rows(rows: Sequence[_Row], header: Header) -> Iterator[_Row]:
+    named = [i for i, name in enumerate(header.fields) if name and name != "序号"]
     for row in rows[header.end :]:
         filled = [c for c in row if c]
         if not filled or _FOOTER.match(normalise_header(filled[0])):
@@ -258,7 +258,8 @@ def _data_rows(rows: Sequence[_Row], header: Header) -> Iterator[_Row]:
             continue
         if len(filled) == 1 and _SECTION.match(normalise_header(filled[0])):
             continue  # "一、经济发展类" merged across the row
-        if any(c for c, name in zip(row, header.fields, strict=False) if name and name != "序号"):
+        width = len(row)
+        if any(row[i] for i in named if i < width):
             yield row
 
 
@@ -278,8 +279,10 @@ def _record(
 ) -> dict[str, Any]:
     record: dict[str, Any] = dict.fromkeys(names)
     extra: dict[str, str] = {}
+    fields = header.fields
+    width = len(fields)
     for i, cell in enumerate(row):
-        name = header.fields[i] if i < len(header.fields) else None
+        name = fields[i] if i < width else None
         if name is None:
             if cell:
                 label = header.labels[i] if i < len(header.labels) else ""

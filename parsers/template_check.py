@@ -91,6 +91,8 @@ def template_diff(
 def _title_year(doc: Document, schema: AnnexSchema) -> int | None:
     """The year of the first short title line that names a table (``…表``)."""
     for line in _title_lines(doc):
+        if "表" not in line:
+            continue  # no other character becomes 表 under NFKC
         plain = _SPACE.sub("", unicodedata.normalize("NFKC", line))
         if len(plain) <= _TITLE_MAX and "表" in plain and title_year(plain) is not None:
             return title_year(plain)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+import unicodedata
+
 import pytest
 
 from parsers import build_schemas, classify
@@ -135,3 +138,17 @@ def test_nothing_found() -> None:
     assert guess.annex is None
     assert guess.evidence == "表格标题、表头和文件名都看不出是附件几"
     assert guess.ambiguous == ()
+
+
+def test_only_the_characters_themselves_normalise_to_biao_and_fu() -> None:
+    """Title lines without 表 or 附 are skipped before NFKC; that is only right while no
+    other character (a compatibility ideograph, say) becomes one of them under NFKC."""
+    sources = {
+        target: [
+            hex(c)
+            for c in range(sys.maxunicode + 1)
+            if chr(c) != target and target in unicodedata.normalize("NFKC", chr(c))
+        ]
+        for target in "表附"
+    }
+    assert sources == {"表": [], "附": []}

@@ -324,3 +324,8 @@ def test_a_memo_serves_its_own_document_only() -> None:
     doc, other = _doc((H4, DATA1)), _doc((H4, DATA2))
     with pytest.raises(ValueError):
         extract_form(other, 4, SCHEMAS, HeaderMemo(doc))
+
+
+def test_rows_of_numbers_that_are_not_column_numbers_are_data() -> None:
+    grid = (H4, _row("1", "2", "4"), _row("1", "2"), _row("2", "3", "4"))
+    assert len(extract_form(_doc(grid), 4, SCHEMAS).rows) == 3
