@@ -9,6 +9,7 @@ submitted, the clerk decides whether to call the unit.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from parsers.schema import AnnexSchema
@@ -24,10 +25,39 @@ def checks_for(
 ) -> list[str]:
     """Problems in the *rows* of the version that counts; *previous* are the rows of the
     parsed version before it (when there is one), to spot rows that went missing."""
+    before = None if previous is None else as_form(schema, previous)
+    return check_form(schema, as_form(schema, rows), before, previous_version)
+
+
+Texts = list[tuple[str, ...]]  # per row, each field's value as text, in field order
+
+
+@dataclass(frozen=True)
+class Form:
+    """A version's rows as the checks read them: row numbers and each value as text
+    (:func:`cell_text`) in field order, made once (a 5,000-unit report checks ~140,000
+    rows; :func:`reports.status.read_forms_text` reads them so from the database)."""
+
+    numbers: list[int]
+    texts: Texts
+
+
+def as_form(schema: AnnexSchema, rows: list[dict[str, Any]]) -> Form:
     names = schema.field_names
-    # Each value made text once (a 5,000-unit report checks ~140,000 rows).
-    texts = [tuple(map(_text, map(r.get, names))) for r in rows]
-    numbers = [r["row_no"] for r in rows]
+    return Form(
+        [r["row_no"] for r in rows], [tuple(map(cell_text, map(r.get, names))) for r in rows]
+    )
+
+
+def check_form(
+    schema: AnnexSchema,
+    form: Form,
+    previous: Form | None = None,
+    previous_version: int | None = None,
+) -> list[str]:
+    """:func:`checks_for` of rows already made text."""
+    names = schema.field_names
+    numbers, texts = form.numbers, form.texts
     at = {name: i for i, name in enumerate(names)}
     out = [
         *empty_names(schema, numbers, texts, at),
@@ -36,11 +66,12 @@ def checks_for(
         *totals(schema, texts, at),
     ]
     if previous is not None:
-        out.extend(dropped_rows(schema, previous, rows, previous_version))
+        out.extend(dropped_rows(previous.texts, texts, at[schema.name_field], previous_version))
     return out
 
 
-def _text(value: Any) -> str:
+def cell_text(value: Any) -> str:
+    """A value as the checks compare it: text, stripped; nothing is ``""``."""
     return "" if value is None else str(value).strip()
 
 
@@ -48,9 +79,6 @@ def _row_list(numbers: list[int]) -> str:
     shown = "、".join(str(n) for n in numbers[:SHOW_ROWS])
     more = f"等 {len(numbers)} 行" if len(numbers) > SHOW_ROWS else "行"
     return f"第{shown}{more}"
-
-
-Texts = list[tuple[str, ...]]  # per row, each field's value as text, in field order
 
 
 def empty_names(
@@ -70,7 +98,7 @@ def empty_names(
 
 def as_number(value: Any) -> float | None:
     """A score as a number; ``5``, ``5.0``, ``5分`` are numbers, ``五分`` is not."""
-    return _number(_text(value))
+    return _number(cell_text(value))
 
 
 def _number(text: str) -> float | None:
@@ -123,20 +151,17 @@ def duplicates(numbers: list[int], texts: Texts, content: list[int]) -> list[str
 
 
 def dropped_rows(
-    schema: AnnexSchema,
-    previous: list[dict[str, Any]],
-    latest: list[dict[str, Any]],
-    previous_version: int | None,
+    previous: Texts, latest: Texts, name_at: int, previous_version: int | None
 ) -> list[str]:
-    """Rows of the previous version missing from the one that counts.
+    """Rows of the previous version missing from the one that counts (by the name
+    field, at *name_at*).
 
     Only the latest version counts; when a unit sends "just the additions" as a
     new version, the earlier rows would silently drop out of the consolidated
     table. The clerk sees which names went missing and can ask.
     """
-    field = schema.name_field
-    now = {_text(r.get(field)) for r in latest}
-    gone = [_text(r.get(field)) for r in previous if _text(r.get(field)) not in now]
+    now = {t[name_at] for t in latest}
+    gone = [t[name_at] for t in previous if t[name_at] not in now]
     gone = [g for g in gone if g]
     if not gone:
         return []

@@ -29,7 +29,7 @@ from ingest.store.db import from_db, open_db, to_db
 from ingest.store.health import read_health
 from parsers.schema import DEFAULT_SCHEMAS, AnnexSchema
 from parsers.template_check import is_template_note
-from reports.checks import checks_for
+from reports.checks import Form, cell_text, check_form
 from reports.model import (
     AnnexStatus,
     FailedItem,
@@ -196,9 +196,9 @@ def content_checks(
         return ()
     previous = _previous(best, received)
     ids = [best["id"], *([previous["id"]] if previous else [])]
-    rows = read_rows(db, annex, ids)
+    forms = read_forms_text(db, annex, schema, ids)
     notes = read_template_notes(db, [best.get("attachment")])
-    return _checks_of(schema, best, previous, rows, notes)
+    return _checks_of(schema, best, previous, forms, notes)
 
 
 def all_checks(
@@ -216,10 +216,10 @@ def all_checks(
         previous = _previous(best, received)
         counted[key] = (best, previous)
         wanted[key[1]] += [best["id"], *([previous["id"]] if previous else [])]
-    rows = {annex: read_rows(db, annex, ids) for annex, ids in wanted.items()}
+    forms = {n: read_forms_text(db, n, cfg.schemas[n], ids) for n, ids in wanted.items()}
     notes = read_template_notes(db, [best.get("attachment") for best, _ in counted.values()])
     return {
-        key: _checks_of(cfg.schemas[key[1]], best, previous, rows[key[1]], notes)
+        key: _checks_of(cfg.schemas[key[1]], best, previous, forms[key[1]], notes)
         for key, (best, previous) in counted.items()
     }
 
@@ -228,15 +228,50 @@ def _checks_of(
     schema: AnnexSchema,
     best: Sub,
     previous: Sub | None,
-    rows: Mapping[str, list[dict[str, Any]]],
+    forms: Mapping[str, Form],
     notes: Mapping[str, list[str]],
 ) -> tuple[str, ...]:
     found = notes.get(best.get("attachment") or "", [])
-    latest = rows.get(best["id"], [])
+    latest = forms.get(best["id"], EMPTY_FORM)
     if previous is None:
-        return (*found, *checks_for(schema, latest))
-    before = rows.get(previous["id"], [])
-    return (*found, *checks_for(schema, latest, before, previous.get("version")))
+        return (*found, *check_form(schema, latest))
+    before = forms.get(previous["id"], EMPTY_FORM)
+    return (*found, *check_form(schema, latest, before, previous.get("version")))
+
+
+EMPTY_FORM = Form([], [])
+
+
+def read_forms_text(
+    db: sqlite_utils.Database, annex: int, schema: AnnexSchema, submissions: Sequence[str]
+) -> dict[str, Form]:
+    """The rows of several submissions as the content checks read them (one query):
+    each value as :func:`~reports.checks.cell_text`, in form order, by submission id.
+
+    SQLite makes integers and NULL text (exactly as ``str`` would); reals and blobs
+    come back as they are and are made text here.
+    """
+    cols = ", ".join(
+        f"case typeof({c}) when 'null' then '' when 'integer' then cast({c} as text) else {c} end"
+        for c in ('"' + f.replace('"', '""') + '"' for f in schema.field_names)
+    )
+    cursor = db.execute(
+        f"select submission, row_no, {cols} from annex{annex}_rows "
+        "where submission in (select value from json_each(?)) order by submission, row_no",
+        [json.dumps(list(submissions))],
+    )
+    out: dict[str, Form] = {}
+    strip = str.strip
+    for r in cursor:
+        form = out.get(r[0])
+        if form is None:
+            form = out[r[0]] = Form([], [])
+        form.numbers.append(r[1])
+        try:
+            form.texts.append(tuple(map(strip, r[2:])))
+        except TypeError:  # a real or a blob
+            form.texts.append(tuple(map(cell_text, r[2:])))
+    return out
 
 
 def template_notes(db: sqlite_utils.Database, attachment: str | None) -> list[str]:
