@@ -125,7 +125,8 @@ def _document(kind: str, tables: list[Table], warnings: tuple[str, ...] = ()) ->
 
 def sheet_table(name: str, values: Sequence[Sequence[Any]], merges: Sequence[_Range]) -> Table:
     """One sheet as a :class:`Table`: merges resolved, title rows moved to ``before``."""
-    grid = [[cell_text(v) for v in row] for row in values]
+    # calamine hands most cells over as str ("" when empty): those skip cell_text's checks
+    grid = [[v.strip() if type(v) is str else cell_text(v) for v in row] for row in values]
     _resolve_merges(grid, merges)
     grid = _trim(grid)
     start = _table_start(grid)
