@@ -67,8 +67,10 @@ class Roster:
     _order: dict[str, int] = field(default_factory=dict, repr=False)  # name -> roster position
     # find_in_text's index: one regex finding the longest key at each position, and per
     # key text the keys it starts with (themselves included) and their places in _keys
-    _finder: re.Pattern[str] | None = field(default=None, repr=False, compare=False)
-    _within: dict[str, tuple[int, ...]] = field(default_factory=dict, repr=False, compare=False)
+    _finder: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False)
+    _within: dict[str, tuple[int, ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         for i, u in enumerate(self.units):
