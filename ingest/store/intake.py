@@ -37,10 +37,17 @@ from typing import Any
 import sqlite_utils
 
 from ingest.core.config import Config
+from ingest.mail.mime import unpack
 from ingest.mail.rawstore import archive_file, archive_raw, make_durable, sha256
 from ingest.mail.sources.base import MailSource, SourceItem
-from ingest.match.analyse import AnalysisContext, finish_message, prefetch_messages, prepare_message
+from ingest.match.analyse import (
+    AnalysisContext,
+    finish_message,
+    prefetch_messages,
+    prepare_unpacked,
+)
 from ingest.match.mailjob import MAX_MESSAGE_BYTES, SharedContext, analyse_in_worker
+from ingest.match.sandbox import PayloadFile
 from ingest.store import db as dbm
 from ingest.store import pipeline as pl
 
@@ -93,12 +100,19 @@ class Intake:
         self.max_in_flight = BATCH_MAILS + 2 * self.workers
 
     def add(self, item: SourceItem) -> None:
-        """Start analysing *item* (in a thread) and commit whatever batch is due."""
+        """Start analysing *item* in a thread, which takes its raw bytes: the caller drops
+        *item*, then calls :meth:`wait_room` (a large mail is held by the thread alone,
+        which lets it go once unpacked)."""
         self.summary.fetched += 1
         prior = self._prior(item)
-        future = self._threads.submit(_take, self.cfg, self.ctx, item, prior, self.shared)
+        box = [item.raw]  # emptied by _take: the executor's job keeps no reference
+        item = replace(item, raw=b"") if item.raw is not None else item
+        future = self._threads.submit(_take, self.cfg, self.ctx, item, box, prior, self.shared)
         self._flights.append(_Flight(item, future, time.monotonic()))
         self._bytes += item.size
+
+    def wait_room(self) -> None:
+        """Wait while too much is in flight, and commit whatever batch is due."""
         while self._flights and (
             len(self._flights) >= self.max_in_flight or self._bytes > IN_FLIGHT_BYTES
         ):
@@ -216,25 +230,30 @@ def _take(
     cfg: Config,
     ctx: AnalysisContext,
     item: SourceItem,
+    box: list[bytes | None],
     prior: _Prior | None,
     shared: SharedContext | None = None,
 ) -> pl.Taken:
     """In a thread: archive, then unpack, read and (unless LibreOffice is needed) analyse —
     in one sandbox job when *shared* is given, else (or when that job fails) per form."""
-    if item.raw is None or prior is None:
+    raw = box.pop()
+    if raw is None or prior is None:
         return pl.Taken(item)
-    _, path = archive_raw(cfg.data_dir, item.raw, durable=False)  # made durable per batch
+    _, path = archive_raw(cfg.data_dir, raw, durable=False)  # made durable per batch
     taken = pl.Taken(item, prior.digest, path.relative_to(cfg.data_dir).as_posix(), prior.known)
     received = dbm.to_db(item.received)
     if prior.known is not None and received >= prior.known["received"]:
         return taken
-    if shared is not None and len(item.raw) <= MAX_MESSAGE_BYTES:
-        if _in_worker(ctx, shared, taken, prior, item.raw, received):
+    if shared is not None and len(raw) <= MAX_MESSAGE_BYTES:
+        archived = PayloadFile(str(path), len(raw))  # the worker reads the archived file
+        if _in_worker(ctx, shared, taken, prior, archived, received):
             if taken.analysis is not None:
                 _write_files(cfg, taken)
             return taken
     try:
-        taken.prepared = prepare_message(item.raw, prior.digest, ctx.pool, ctx.limits)
+        msg = unpack(raw)
+        del raw  # the parts are decoded; the raw mail is on disk, not needed here
+        taken.prepared = prepare_unpacked(msg, prior.digest, ctx.pool, ctx.limits)
         if not taken.prepared.convertible:
             own = replace(
                 ctx,
@@ -264,7 +283,7 @@ def _in_worker(
     shared: SharedContext,
     taken: pl.Taken,
     prior: _Prior,
-    raw: bytes,
+    raw: PayloadFile,
     received: str,
 ) -> bool:
     """The mail job (:mod:`ingest.match.mailjob`); False: take the per-form path."""

@@ -195,6 +195,8 @@ def _poll_items(
             try:
                 for item in src.fetch_new(dbm.DbSourceState(db, cfg.mailbox.max_attempts)):
                     intake.add(item)
+                    del item  # the intake thread owns the raw bytes now (see Intake.add)
+                    intake.wait_room()
                     if stop is not None and stop.is_set():
                         log.info("stop requested: finishing the messages in hand")
                         break

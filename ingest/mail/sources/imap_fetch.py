@@ -121,7 +121,9 @@ class Fetcher:
                         yield from self._one(uid, meta.get(uid), cursor)
                         continue
                     self.streak = 0
-                    yield SourceItem(self.key(uid), received_of(meta[uid]), raw, len(raw), cursor)
+                    out = [SourceItem(self.key(uid), received_of(meta[uid]), raw, len(raw), cursor)]
+                    del raw  # held by the consumer alone while this generator waits
+                    yield out.pop()
 
     @property
     def _max_bytes(self) -> float:
@@ -154,7 +156,9 @@ class Fetcher:
                 raise MailboxError(stop) from None
             return
         self.streak = 0
-        yield item
+        out = [item]
+        del item  # held by the consumer alone while this generator waits
+        yield out.pop()
 
     def _item(self, uid: int, meta: dict[bytes, Any] | None, cursor: Cursor | None) -> SourceItem:
         if meta is None:

@@ -69,7 +69,9 @@ class MaildirSource:
                 raw = file.read_bytes()
             except OSError as e:  # vanished or unreadable: the next poll tries again
                 raise MailboxError(f"无法读取邮件文件 {file.name}：{e.strerror}") from None
-            yield SourceItem(key, received, raw, len(raw))
+            out = [SourceItem(key, received, raw, len(raw))]
+            del raw  # held by the consumer alone while this generator waits
+            yield out.pop()
 
     def _check_copied(self, mtimes: list[float]) -> None:
         together = looks_copied(mtimes)
