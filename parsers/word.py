@@ -221,10 +221,14 @@ def _cell(
     if col >= limit:
         return False
     span, merge = 1, None
-    for tcpr in tc:
-        if tcpr.tag != _TCPR:
+    content: list[etree._Element] = []  # the cell's paragraphs, tables and wrappers
+    for child in tc:  # one pass: the properties, and the content kept for its text
+        tag = child.tag
+        if tag != _TCPR:
+            if tag == _P or tag == _TBL or tag in _WRAPPERS:
+                content.append(child)
             continue
-        for item in tcpr:
+        for item in child:
             tag = item.tag
             if tag == _GRID_SPAN:
                 span = max(1, _int(item.get(_VAL), 1))
@@ -239,7 +243,7 @@ def _cell(
     elif merge == "hcontinue":
         row.extend([""] * span)
     else:
-        row.append(_cell_text(tc, nested))
+        row.append(_cell_text(content, nested))
         if span > 1:
             row.extend([""] * (span - 1))
     return True
@@ -276,17 +280,18 @@ def _child(parent: etree._Element, tag: str) -> Iterator[etree._Element]:
             yield item
 
 
-def _cell_text(tc: etree._Element, nested: list[etree._Element]) -> str:
+def _cell_text(content: list[etree._Element], nested: list[etree._Element]) -> str:
+    """The text of a cell's *content* (its child elements); its tables go to *nested*."""
     lines: list[str] = []
-    for child in tc:
+    for child in content:
         tag = child.tag
         if tag == _P:
             lines.append(_paragraph_text(child))
         elif tag == _TBL:
             nested.append(child)
         elif tag in _WRAPPERS:  # a content control or custom XML around paragraphs
-            content = _content(child)
-            for kind, element in _walk_body(content) if content is not None else ():
+            inner = _content(child)
+            for kind, element in _walk_body(inner) if inner is not None else ():
                 if kind == "p":
                     lines.append(_paragraph_text(element))
                 else:
