@@ -212,14 +212,25 @@ class _Worker:
         log.debug("parse worker %d stderr: %s", self.index, text.decode(errors="replace").strip())
 
     def stop(self) -> None:
+        self.end_input()
+        self.reap()
+
+    def end_input(self) -> None:
+        """EOF on the worker's stdin: it exits on its own (see :meth:`reap`)."""
+        if self.proc is not None and self.proc.stdin is not None:
+            try:
+                self.proc.stdin.close()
+            except OSError:
+                pass
+
+    def reap(self) -> None:
+        """Wait for the worker to exit after :meth:`end_input` (killed after 2 s)."""
         proc, self.proc = self.proc, None
         if proc is None:
             return
-        assert proc.stdin is not None
         try:
-            proc.stdin.close()  # EOF: the worker exits on its own
             proc.wait(timeout=2)
-        except (OSError, subprocess.TimeoutExpired):
+        except subprocess.TimeoutExpired:
             _kill(proc)
         finally:
             if proc.stdout is not None:
@@ -393,8 +404,10 @@ class ParsePool:
         self._closed = True
         if self._executor is not None:
             self._executor.shutdown(wait=True)
+        for worker in self._workers:  # all told first: they exit side by side
+            worker.end_input()
         for worker in self._workers:
-            worker.stop()
+            worker.reap()
         shutil.rmtree(self.scratch, ignore_errors=True)
 
     def __enter__(self) -> ParsePool:
