@@ -121,11 +121,18 @@ def is_encrypted(data: bytes) -> bool:
 
 def _zip_kind(data: bytes) -> str:
     """The zip family's kind. A docx/xlsx/xlsb package stays open (held) for the
-    XML guard and the reader of the same bytes object (see :mod:`parsers.ooxml`)."""
+    XML guard and the reader of the same bytes object (see :mod:`parsers.ooxml`),
+    when it is small enough to linger if it is never read."""
+    if len(data) > ooxml.DETECT_HOLD_BYTES:
+        ooxml.release(data)
+        return _zip_kind_of(data)
     ooxml.hold(data)
     kind = _zip_kind_of(data)
-    if kind not in ("docx", "xlsx", "xlsb"):
+    members = ooxml.held_members(data)
+    if kind not in ("docx", "xlsx", "xlsb") or members is None:
         ooxml.release(data)
+    elif members > ooxml.DETECT_HOLD_MEMBERS:
+        ooxml.release(data)  # a directory that big is not a form's; never keep it about
     return kind
 
 

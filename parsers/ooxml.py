@@ -16,9 +16,13 @@ How the sharing stays transparent to callers (``ingest.match.untrusted`` calls
   OOXML input; :func:`package` returns the held package or opens a new one
   (kept only while its bytes are held);
 - :func:`release` closes it: ``read_document`` releases when the read finishes,
-  whatever the outcome. A detected form that is never read (too big to read
-  ahead) stays held until the next :func:`hold` in that thread — one entry at
-  most, its bytes are alive in the caller anyway.
+  whatever the outcome. A form detected but never read (an archive member, a
+  file over the read-ahead cap) stays held until the next :func:`hold` in that
+  thread, so ``detect_type`` holds only small packages (:data:`DETECT_HOLD_BYTES`,
+  :data:`DETECT_HOLD_MEMBERS`): what may linger in a parse worker after its job
+  is one package of a few MB, not a 25 MB attachment or a directory of 100,000
+  members. Bigger forms are opened by each step as before (the open is then a
+  small part of their cost).
 
 Kept parts (:meth:`Package.whole`): only the parts the Python readers parse
 whole (``[Content_Types].xml``, ``_rels/.rels``, ``word/document.xml``,
@@ -37,8 +41,10 @@ import zipfile
 from io import BytesIO
 from typing import IO, Any
 
-__all__ = ["Package", "hold", "package", "release"]
+__all__ = ["Package", "held_members", "hold", "package", "release"]
 
+DETECT_HOLD_BYTES = 8 << 20  # detect_type holds no bigger file ...
+DETECT_HOLD_MEMBERS = 1000  # ... nor one with more members (a form has 10–40)
 PART_MAX = 4 << 20  # a filled form's document.xml or sheet is well under 1 MB
 KEPT_MAX = 16 << 20
 # Parts read whole by detect_type, word.read_docx or sheet_guard.xlsx_extents.
@@ -124,6 +130,14 @@ def release(data: bytes) -> None:
     if _held() is data:
         _local.data = None
         _local.package = None
+
+
+def held_members(data: bytes) -> int | None:
+    """The member count of *data*'s held package; None when none is held for it."""
+    cached = getattr(_local, "package", None)
+    if cached is None or cached.data is not data:
+        return None
+    return len(cached.filelist)
 
 
 def package(data: bytes) -> Package:

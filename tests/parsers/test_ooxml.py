@@ -66,6 +66,21 @@ def test_other_zips_are_not_held() -> None:
     assert ooxml.package(data) is not ooxml.package(data)
 
 
+def test_detect_holds_only_small_packages(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a form detected but never read lingers until the next hold: it must be small
+    data = make_docx()
+    detect_type(data, "a.docx")
+    assert ooxml.held_members(data) == len(ooxml.package(data).filelist)
+    monkeypatch.setattr(ooxml, "DETECT_HOLD_BYTES", len(data) - 1)
+    assert detect_type(data, "a.docx") == "docx"
+    assert ooxml.held_members(data) is None
+    monkeypatch.undo()
+    many = make_zip({"word/document.xml": b"<w:document/>"} | {f"m/{i}": b"" for i in range(1001)})
+    assert detect_type(many, "a.docx") == "docx"
+    assert ooxml.held_members(many) is None
+    assert ooxml.held_members(data) is None  # and the earlier one was replaced
+
+
 def test_released_after_a_refused_read() -> None:
     data = _replace(make_docx(), "word/document.xml", XXE.encode())
     assert detect_type(data, "a.docx") == "docx"
