@@ -136,6 +136,7 @@ class _Worker:
         self.proc: subprocess.Popen[bytes] | None = None
         self.job: str = ""  # name of the job in progress ("" when idle)
         self.ready = False  # the worker said it finished importing
+        self.used = False  # a job was sent to this process
         self._err_path = scratch / f"worker-{index}.stderr"
         self._err_seen = 0
 
@@ -157,6 +158,7 @@ class _Worker:
         assert self.proc.stdin is not None
         _send(self.proc.stdin, init)
         self.ready = False
+        self.used = False
 
     def _wait_ready(self) -> None:
         """The worker's imports are not a job's time: wait for its "ready" (generously)."""
@@ -172,6 +174,7 @@ class _Worker:
                 self.start()
             assert self.proc is not None and self.proc.stdin is not None
             self._wait_ready()
+            self.used = True
             _send(self.proc.stdin, (fn, args, self.limits.seconds))
             status, value = _receive(self.proc, time.monotonic() + self.limits.seconds)
         except (OSError, EOFError, TimeoutError, pickle.UnpicklingError) as e:
@@ -216,8 +219,14 @@ class _Worker:
         self.reap()
 
     def end_input(self) -> None:
-        """EOF on the worker's stdin: it exits on its own (see :meth:`reap`)."""
-        if self.proc is not None and self.proc.stdin is not None:
+        """EOF on the worker's stdin: it exits on its own (see :meth:`reap`). A worker that
+        never had a job holds nothing: it is killed, not waited for through its imports."""
+        if self.proc is None:
+            return
+        if not self.used:
+            _kill(self.proc)
+            return
+        if self.proc.stdin is not None:
             try:
                 self.proc.stdin.close()
             except OSError:
@@ -342,6 +351,16 @@ class ParsePool:
     @property
     def size(self) -> int:
         return len(self._workers)
+
+    def prestart(self) -> None:
+        """Start every worker not running yet, before the first job: their imports overlap
+        the caller's own work (a poll's login and first fetch). Unused ones are killed at
+        :meth:`close`, so a poll with nothing new pays only the process starts."""
+        if self._closed:
+            return
+        for worker in self._workers:
+            if worker.proc is None and not worker.job:
+                worker.start()
 
     def call(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run ``fn(*args)`` in a free worker; raises what it raised, or :class:`ParseAborted`."""

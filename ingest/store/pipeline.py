@@ -188,6 +188,8 @@ def _poll_items(
     from ingest.store.intake import Intake  # parallel analysis, group commit
 
     ctx = make_context(cfg, workers=cfg.limits.parse_workers)
+    if ctx.pool is not None:  # workers import while the source logs in and fetches
+        ctx.pool.prestart()
     own = source is None
     src = source if source is not None else open_source(cfg.mailbox)
     try:

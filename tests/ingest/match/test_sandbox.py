@@ -239,3 +239,17 @@ def test_a_callers_payload_file_is_read_and_left_in_place(pool: ParsePool, tmp_p
     assert path.read_bytes() == data  # the pool removes only the files it wrote
     with pytest.raises(RuntimeError, match="holds 300000 bytes"):
         pool.call(jobs.digest_of, PayloadFile(str(path), len(data) + 1))  # changed underfoot
+
+
+def test_prestarted_workers_that_never_had_a_job_are_killed_at_close(tmp_path: Path) -> None:
+    """A poll with nothing new prestarts its workers; close does not wait through their imports."""
+    pool = ParsePool(2, limits=SandboxLimits(seconds=5), scratch_parent=tmp_path, start=False)
+    assert pool.pids() == []
+    pool.prestart()
+    procs = [w.proc for w in pool._workers]
+    assert all(p is not None for p in procs) and len(set(pool.pids())) == 2
+    assert pool.call(pow, 3, 3) == 27  # one worker gets a job, the other stays unused
+    pool.close()
+    codes = sorted(p.returncode for p in procs if p is not None)
+    assert codes == [-signal.SIGKILL, 0]  # the unused one killed, the used one left on EOF
+    assert not pool.scratch.exists()
