@@ -88,8 +88,10 @@ def _renew_cpu(seconds: float) -> None:
 
 
 def _preload() -> None:
-    """Import the readers now, before the first job's clock starts."""
+    """Import the readers (and the whole-message analysis) now, before the first job's
+    clock starts; a poll prestarts its workers, so this overlaps its login and fetch."""
     try:
+        import ingest.match.mailjob  # noqa: F401
         import ingest.match.untrusted  # noqa: F401
         import parsers.csv  # noqa: F401  (parsers imports its readers lazily)
         import parsers.excel  # noqa: F401
