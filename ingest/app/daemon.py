@@ -75,6 +75,7 @@ class Daemon:
         self.poll_every = poll_every or timedelta(minutes=cfg.schedule.poll_every_minutes)
         self.backoff_first = backoff_first
         self.stop = threading.Event()
+        self._left = threading.Event()  # run() is past the scheduler
         self.polls = 0  # completed polls, for tests and the stop log line
         self._busy = threading.Lock()
         self._failures = 0
@@ -86,20 +87,37 @@ class Daemon:
     def run(self) -> int:
         """Block until :meth:`request_stop`; the poll in hand finishes first. Returns 0."""
         self._add_jobs()
-        if not self.stop.is_set():
-            self.scheduler.start()
+        stopper = threading.Thread(target=self._stop_scheduler, name="stopper", daemon=True)
+        stopper.start()
+        try:
+            if not self.stop.is_set():
+                self.scheduler.start()
+        finally:
+            self._left.set()
         with self._busy:  # wait for a poll still finishing its message
             pass
         log.info("kaohe run 已停止（本次共完成 %d 次收信）", self.polls)
         return 0
 
     def request_stop(self) -> None:
-        """Ask the daemon to stop after the message in hand (safe from a signal handler)."""
+        """Ask the daemon to stop after the message in hand (safe from a signal handler).
+
+        Only an event is set here: the handler runs in the main thread between two
+        bytecodes, possibly inside the scheduler while it holds its executor's lock
+        (starting a job's thread), so shutting the scheduler down from the handler
+        could wait on that lock forever. A thread of its own does it.
+        """
         self.stop.set()
-        try:
-            self.scheduler.shutdown(wait=False)
-        except SchedulerNotRunningError:
-            pass
+
+    def _stop_scheduler(self) -> None:
+        """Shut the scheduler down once a stop is requested (see :meth:`request_stop`)."""
+        self.stop.wait()
+        while not self._left.is_set():
+            try:
+                self.scheduler.shutdown(wait=False)
+                return
+            except SchedulerNotRunningError:  # not started yet: try again shortly
+                self._left.wait(0.05)
 
     def _add_jobs(self) -> None:
         tz = self.cfg.campaign.timezone

@@ -233,3 +233,22 @@ def test_broken_roster_is_one_clear_error_line(
     Daemon(cfg).poll_job()
     errors = messages_logged(caplog, "本次未收信")
     assert len(errors) == 1 and errors[0].exc_info is None
+
+
+def test_stop_request_does_not_wait_on_the_scheduler_it_interrupted(
+    server: DovecotServer, tmp_path: Path
+) -> None:
+    """SIGTERM's handler runs in the main thread, possibly while the scheduler holds its
+    executor's lock (starting a job's thread): the request must not take that lock itself
+    (it did, and ``kaohe run`` then hung on SIGTERM about one start in six)."""
+    cfg = load_config(write_config(server, tmp_path))
+    daemon = Daemon(cfg, poll_every=timedelta(minutes=5))
+    with Running(daemon):
+        wait_for(lambda: daemon.polls >= 1, 30, "the first poll")
+        lock = daemon.scheduler._executors["default"]._pool._shutdown_lock
+        with lock:  # as if interrupted inside ThreadPoolExecutor.submit
+            asked = threading.Thread(target=daemon.request_stop, daemon=True)
+            asked.start()
+            asked.join(5)
+            assert not asked.is_alive()  # returned at once, lock still held here
+        # released: the daemon's own thread shuts the scheduler down, run() returns 0
