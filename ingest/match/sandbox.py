@@ -352,13 +352,13 @@ class ParsePool:
     def size(self) -> int:
         return len(self._workers)
 
-    def prestart(self) -> None:
-        """Start every worker not running yet, before the first job: their imports overlap
-        the caller's own work (a poll's login and first fetch). Unused ones are killed at
-        :meth:`close`, so a poll with nothing new pays only the process starts."""
+    def prestart(self, count: int | None = None) -> None:
+        """Start *count* workers (default: all) not running yet, before the first job: their
+        imports overlap the caller's own work (a poll's login and first fetch). Unused ones
+        are killed at :meth:`close`, so a poll with nothing new pays only the starts."""
         if self._closed:
             return
-        for worker in self._workers:
+        for worker in self._workers[: len(self._workers) if count is None else count]:
             if worker.proc is None and not worker.job:
                 worker.start()
 

@@ -188,8 +188,8 @@ def _poll_items(
     from ingest.store.intake import Intake  # parallel analysis, group commit
 
     ctx = make_context(cfg, workers=cfg.limits.parse_workers)
-    if ctx.pool is not None:  # workers import while the source logs in and fetches
-        ctx.pool.prestart()
+    if ctx.pool is not None:  # it imports while the source logs in and fetches; the others
+        ctx.pool.prestart(1)  # start with their first job (one large mail needs only one)
     own = source is None
     src = source if source is not None else open_source(cfg.mailbox)
     try:
