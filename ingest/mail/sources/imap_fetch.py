@@ -49,7 +49,6 @@ log = logging.getLogger(__name__)
 
 CHUNK_BYTES = 4 * 1024 * 1024  # larger messages are fetched in pieces of this size
 BODY_BATCH_BYTES = 8 * 1024 * 1024  # bodies fetched in one command, at most (by RFC822.SIZE)
-FIRST_BODIES = 4  # the poll's first command fetches fewer: the analysis starts sooner
 NETWORK_ERRORS = (OSError, ssl.SSLError, socket.timeout, IMAPClientAbortError)
 META = ["RFC822.SIZE", "INTERNALDATE"]
 MAX_RECONNECTS = 3  # per poll
@@ -102,7 +101,6 @@ class Fetcher:
     reconnects: int = 0
     streak: int = 0
     batched: bool = True  # bodies per batch, until the first batch that faults
-    started: bool = False  # a batch was cut into groups already (the first group is short)
 
     def items(
         self, uids: Sequence[int], advance: bool, state: SourceState | None = None
@@ -266,17 +264,13 @@ class Fetcher:
                 run, run_bytes = [], 0
                 continue
             assert isinstance(size, int)
-            first = not groups and not self.started
-            if run and (
-                run_bytes + size > BODY_BATCH_BYTES or (first and len(run) == FIRST_BODIES)
-            ):
+            if run and run_bytes + size > BODY_BATCH_BYTES:
                 groups.append(run)
                 run, run_bytes = [], 0
             run.append(uid)
             run_bytes += size
         if run:
             groups.append(run)
-        self.started = True
         return groups
 
     def _batch_bodies(self, group: list[int]) -> dict[int, bytes]:

@@ -169,18 +169,6 @@ def test_bodies_of_small_mails_come_in_one_command_per_batch(
     assert_nothing_lost_or_doubled(cfg, server)
 
 
-def test_the_poll_s_first_bodies_come_in_a_short_batch(
-    server: FakeImapServer, tmp_path: Path
-) -> None:
-    """The analysis starts after four bodies, not after the first 25 (or 8 MB)."""
-    for n in range(5, 9):
-        server.add(*form_mail(n))  # UIDs 106–109
-    cfg = load_config(write_fake_config(server, tmp_path, timeout_seconds=1.0, batch_size=25))
-    assert pipeline.poll(cfg).stored == 9
-    bodies = [body_uids(c) for _, c in server.commands if b"BODY.PEEK[]" in c]
-    assert bodies == [[101, 102, 103, 104], [105, 106, 107, 108, 109]]
-
-
 def test_a_transient_fault_in_a_batch_of_bodies_is_retried_alone(
     server: FakeImapServer, cfg: Config
 ) -> None:
