@@ -134,22 +134,9 @@ def _walk_body(parent: etree._Element) -> Iterator[tuple[str, etree._Element]]:
 def _paragraph_text(p: etree._Element) -> str:
     # Only direct runs (and runs inside hyperlinks/insertions/fields): text in
     # drawings and text boxes is out of scope and would otherwise appear twice
-    # (mc:Choice and mc:Fallback carry the same text). The loop over the
-    # paragraph's own runs is _collect_runs inlined: most paragraphs have no wrapper.
+    # (mc:Choice and mc:Fallback carry the same text).
     parts: list[str] = []
-    for child in p:
-        tag = child.tag
-        if tag == _R:
-            for item in child:
-                itag = item.tag
-                if itag == _T:
-                    parts.append(item.text or "")
-                elif itag == _TAB:
-                    parts.append("\t")
-                elif itag == _BR or itag == _CR:
-                    parts.append("\n")
-        elif tag in _WRAPPERS:
-            _collect_runs(child, parts)
+    _collect_runs(p, parts)
     return "".join(parts)
 
 
