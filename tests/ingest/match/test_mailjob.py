@@ -1,0 +1,103 @@
+"""A whole message in one sandbox job: the per-attachment answer, or a fallback to it."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ingest.core.vocab import Outcome
+from ingest.mail.sources.base import SourceItem
+from ingest.match.analyse import AnalysisContext, MessageAnalysis, analyse_message
+from ingest.match.mailjob import LIBREOFFICE, SharedContext, analyse_in_worker
+from ingest.match.roster import load_roster
+from ingest.match.sandbox import ParsePool, PayloadFile, SandboxLimits
+from ingest.store import pipeline as pl
+from ingest.store.intake import _in_worker, _Prior
+from parsers import build_schemas
+from tests.ingest.match.test_untrusted import _big_sheet, _kill_first
+from tests.support.campaign import make_campaign
+from tests.support.corpus import make_zip
+from tests.support.forms import make_docx_form, make_xlsx_form, sample_rows
+from tests.support.mails import make_mail
+
+
+@pytest.fixture
+def pool(tmp_path: Path) -> Iterator[ParsePool]:
+    with ParsePool(limits=SandboxLimits(memory_mb=1024, seconds=20), scratch_parent=tmp_path) as p:
+        yield p
+
+
+def _ctx(tmp_path: Path, pool: ParsePool) -> AnalysisContext:
+    roster = load_roster(make_campaign(tmp_path / "campaign").cfg.paths.roster)
+    return AnalysisContext(schemas=build_schemas(), roster=roster, pool=pool)
+
+
+def _seen(analysis: MessageAnalysis) -> list[tuple[Any, ...]]:
+    """What the pipeline stores of each attachment."""
+    return [
+        (a.id, a.filename, a.kind, a.outcome, a.reason, a.annex, a.unit, a.rows, a.warnings)
+        for a in analysis.attachments
+    ]
+
+
+def _job(pool: ParsePool, ctx: AnalysisContext, raw: bytes) -> Any:
+    shared = SharedContext.of(ctx)
+    digest = hashlib.sha256(raw).hexdigest()
+    return pool.call(analyse_in_worker, shared.token, shared.blob, raw, digest, {}, {}, None)
+
+
+def test_the_mail_job_answers_what_the_per_attachment_jobs_answer(
+    tmp_path: Path, pool: ParsePool
+) -> None:
+    raw = make_mail(
+        attachments=[
+            ("附件2.xlsx", make_xlsx_form(2, sample_rows(2, 3))),
+            ("附件4.docx", make_docx_form(4, sample_rows(4, 2))),
+            ("材料.zip", make_zip({"附件5.xlsx": make_xlsx_form(5, sample_rows(5, 1))})),
+            ("说明.txt", "请查收".encode("gbk")),
+        ]
+    )
+    ctx = _ctx(tmp_path, pool)
+    out = _job(pool, ctx, raw)
+    assert out.fallback is None and out.analysis is not None
+    assert _seen(out.analysis) == _seen(analyse_message(raw, ctx))
+    parsed = [(a.annex, len(a.rows)) for a in out.analysis.attachments if a.outcome == "parsed"]
+    assert sorted(parsed) == [(2, 3), (4, 2), (5, 1)]  # the forms were really read
+
+
+def test_a_member_that_needs_libreoffice_hands_the_mail_back_and_the_worker_lives(
+    tmp_path: Path, pool: ParsePool
+) -> None:
+    """LibreOffice runs in the poller (one run per batch), never inside the sandbox."""
+    raw = make_mail(attachments=[("材料.zip", make_zip({"附件3.rtf": rb"{\rtf1 text}"}))])
+    ctx = _ctx(tmp_path, pool)
+    before = pool.pids()
+    assert len(before) == 1
+    out = _job(pool, ctx, raw)
+    assert (out.prepared, out.analysis, out.fallback) == (None, None, LIBREOFFICE)
+    assert pool.pids() == before  # not restarted: nothing went wrong there
+
+
+def test_a_mail_job_whose_worker_dies_is_taken_per_attachment(
+    tmp_path: Path, pool: ParsePool
+) -> None:
+    form = make_xlsx_form(4, sample_rows(4, 3))
+    raw = make_mail(attachments=[("大表.xlsx", _big_sheet()), ("附件4.xlsx", form)])
+    ctx = _ctx(tmp_path, pool)
+    item = SourceItem("maildir:x", datetime(2020, 3, 18, tzinfo=UTC), b"", len(raw))
+    taken = pl.Taken(item)
+    prior = _Prior(hashlib.sha256(raw).hexdigest(), None, {}, {})
+    archived = tmp_path / "raw.eml"  # the poll hands the worker its archived file
+    archived.write_bytes(raw)
+    payload = PayloadFile(str(archived), len(raw))
+    killer = _kill_first(pool, "analyse_in_worker")  # as the OOM killer would
+    assert not _in_worker(ctx, SharedContext.of(ctx), taken, prior, payload, "2020-03-18T00:00:00")
+    killer.join()
+    assert taken.analysis is None and taken.prepared is None  # nothing half-kept
+    by_name = {a.filename: a for a in analyse_message(raw, ctx).attachments}  # the fallback
+    assert (by_name["附件4.xlsx"].outcome, len(by_name["附件4.xlsx"].rows)) == (Outcome.PARSED, 3)
