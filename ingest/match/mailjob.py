@@ -20,14 +20,17 @@ unpacking and reading what needs no LibreOffice (:attr:`Outcome.prepared`):
 the poller converts them in one LibreOffice run for its batch, as before.
 
 The cycle's static context (schemas, roster, campaigns, limits) is pickled once
-per poll (:class:`SharedContext`) and unpickled once per worker.
+per poll (:class:`SharedContext`) and unpickled once per worker. Warnings the job
+logs (a part that failed, with its traceback) travel back with the answer and are
+logged by the poller (:func:`relog`), as they would be on the per-form path.
 """
 
 from __future__ import annotations
 
+import logging
 import pickle
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -106,6 +109,28 @@ class Outcome:
     prepared: PreparedMessage | None
     analysis: MessageAnalysis | None
     fallback: str | None = None
+    logs: list[tuple[str, int, str]] = field(default_factory=list)  # (logger, level, text)
+
+
+class _Collect(logging.Handler):
+    """The job's warnings (a part that failed, with its traceback), for the poller's log:
+    the worker's own stderr is only logged at DEBUG."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[tuple[str, int, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if record.exc_info:
+            text += "\n" + logging.Formatter().formatException(record.exc_info)
+        self.records.append((record.name, record.levelno, text))
+
+
+def relog(logs: list[tuple[str, int, str]]) -> None:
+    """In the poller: log a job's collected records as if they had happened here."""
+    for name, level, text in logs:
+        logging.getLogger(name).log(level, "%s", text)
 
 
 _contexts: dict[str, AnalysisContext] = {}  # in the worker: the current cycle's context
@@ -127,13 +152,18 @@ def analyse_in_worker(
         static = pickle.loads(blob)
         ctx = replace(static, pool=InProcess(), converter=NoConverter())
         _contexts[token] = ctx
+    collect = _Collect()
+    root = logging.getLogger()
+    root.addHandler(collect)
     try:
         prepared = prepare_message(raw, digest, ctx.pool, ctx.limits)
         if prepared.convertible:
-            return Outcome(prepared, None)
+            return Outcome(prepared, None, logs=collect.records)
         own = replace(ctx, assignments=assignments, dismissals=dismissals, received=received)
-        return Outcome(prepared, finish_message(prepared, own))
+        return Outcome(prepared, finish_message(prepared, own), logs=collect.records)
     except Escalate as e:
         if str(e) != LIBREOFFICE:
             raise  # a limit: the worker answers "abort" and is restarted
         return Outcome(None, None, fallback=LIBREOFFICE)  # the worker itself is fine
+    finally:
+        root.removeHandler(collect)

@@ -46,7 +46,7 @@ from ingest.match.analyse import (
     prefetch_messages,
     prepare_unpacked,
 )
-from ingest.match.mailjob import MAX_MESSAGE_BYTES, SharedContext, analyse_in_worker
+from ingest.match.mailjob import MAX_MESSAGE_BYTES, SharedContext, analyse_in_worker, relog
 from ingest.match.sandbox import PayloadFile
 from ingest.store import db as dbm
 from ingest.store import pipeline as pl
@@ -301,6 +301,7 @@ def _in_worker(
     except Exception as e:  # stopped by a limit, or a bug: per form, each fault contained
         log.info("message %s: analysed per attachment (%s)", prior.digest[:12], e)
         return False
+    relog(out.logs)
     if out.prepared is None:
         log.debug("message %s: analysed per attachment (%s)", prior.digest[:12], out.fallback)
         return False

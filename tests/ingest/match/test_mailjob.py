@@ -101,3 +101,40 @@ def test_a_mail_job_whose_worker_dies_is_taken_per_attachment(
     assert taken.analysis is None and taken.prepared is None  # nothing half-kept
     by_name = {a.filename: a for a in analyse_message(raw, ctx).attachments}  # the fallback
     assert (by_name["附件4.xlsx"].outcome, len(by_name["附件4.xlsx"].rows)) == (Outcome.PARSED, 3)
+
+
+def test_the_job_s_warnings_reach_the_poller_s_log(
+    tmp_path: Path,
+    pool: ParsePool,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A part that failed inside the job is logged by the poller, traceback included (the
+    worker's stderr is only logged at DEBUG)."""
+    import logging
+
+    from ingest.match import mailjob
+
+    real = mailjob.finish_message
+
+    def failing_part(*args: Any, **kwargs: Any) -> MessageAnalysis:
+        try:
+            raise ValueError("坏的部分")
+        except ValueError:
+            logging.getLogger("ingest.match.analyse").exception("attachment x of y failed")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(mailjob, "finish_message", failing_part)
+    raw = make_mail(attachments=[("附件2.xlsx", make_xlsx_form(2, sample_rows(2, 1)))])
+    shared = SharedContext.of(_ctx(tmp_path, pool))
+    out = analyse_in_worker(shared.token, shared.blob, raw, "d" * 64, {}, {}, None)  # in-process
+    [(name, level, text)] = out.logs
+    assert (name, level) == ("ingest.match.analyse", logging.ERROR)
+    assert "attachment x of y failed" in text and "ValueError: 坏的部分" in text
+    # the collector is removed after the job
+    assert not any(isinstance(h, mailjob._Collect) for h in logging.getLogger().handlers)
+    caplog.set_level(logging.WARNING)
+    caplog.clear()  # in-process, the record itself was captured too
+    mailjob.relog(out.logs)
+    [record] = [r for r in caplog.records if r.name == "ingest.match.analyse"]
+    assert record.levelno == logging.ERROR and "ValueError: 坏的部分" in record.getMessage()
