@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -148,7 +150,45 @@ def write_formats(
             raise OutputError(f"无法写入 {out}：它不是普通文件")
         folder, single = (out, None) if is_dir else (out.parent, out)
     folder.mkdir(parents=True, exist_ok=True)
-    for fmt in formats:
-        path = single or folder / f"{FILE_STEM}-{stamp}.{fmt}"
-        atomic_write(path, render(report, fmt, cfg))
-        yield path
+    paths = {fmt: single or folder / f"{FILE_STEM}-{stamp}.{fmt}" for fmt in formats}
+    child = _fork_xlsx(report, cfg, paths["xlsx"]) if len(formats) > 1 and "xlsx" in paths else None
+    try:
+        for fmt in formats:
+            if fmt == "xlsx" and child is not None:
+                pid, child = child, None
+                _wait_xlsx(pid, report, cfg, paths[fmt])
+            else:
+                atomic_write(paths[fmt], render(report, fmt, cfg))
+            yield paths[fmt]
+    finally:
+        if child is not None:  # another format failed first: do not leave the child behind
+            os.waitpid(child, 0)
+
+
+def _fork_xlsx(report: StatusReport, cfg: Config, path: Path) -> int | None:
+    """Write the xlsx in a forked child while this process writes the other formats (the
+    xlsx is the slowest: ~2 s of a 5,000-unit report). Only in a single-threaded process
+    (the command line): forking beside threads (the daemon, the console) is unsafe, and
+    there the formats are written one after another. None: not forked."""
+    if not hasattr(os, "fork") or threading.active_count() > 1:
+        return None
+    try:
+        pid = os.fork()
+    except OSError:
+        return None
+    if pid == 0:  # the child: write the file and leave without running the parent's exits
+        code = 1
+        try:
+            atomic_write(path, render(report, "xlsx", cfg))
+            code = 0
+        finally:
+            os._exit(code)
+    return pid
+
+
+def _wait_xlsx(pid: int, report: StatusReport, cfg: Config, path: Path) -> None:
+    """The child's xlsx; written here after all if the child failed (its error, if any,
+    is this process's to raise)."""
+    _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        atomic_write(path, render(report, "xlsx", cfg))
