@@ -152,17 +152,20 @@ def write_formats(
     folder.mkdir(parents=True, exist_ok=True)
     paths = {fmt: single or folder / f"{FILE_STEM}-{stamp}.{fmt}" for fmt in formats}
     child = _fork_xlsx(report, cfg, paths["xlsx"]) if len(formats) > 1 and "xlsx" in paths else None
-    try:
+    if child is None:
         for fmt in formats:
-            if fmt == "xlsx" and child is not None:
-                pid, child = child, None
-                _wait_xlsx(pid, report, cfg, paths[fmt])
-            else:
-                atomic_write(paths[fmt], render(report, fmt, cfg))
+            atomic_write(paths[fmt], render(report, fmt, cfg))
             yield paths[fmt]
-    finally:
-        if child is not None:  # another format failed first: do not leave the child behind
-            os.waitpid(child, 0)
+        return
+    try:  # the others while the child writes the xlsx; then all, in the order asked
+        for fmt in formats:
+            if fmt != "xlsx":
+                atomic_write(paths[fmt], render(report, fmt, cfg))
+    except BaseException:
+        os.waitpid(child, 0)  # do not leave the child behind
+        raise
+    _wait_xlsx(child, report, cfg, paths["xlsx"])
+    yield from (paths[fmt] for fmt in formats)
 
 
 def _fork_xlsx(report: StatusReport, cfg: Config, path: Path) -> int | None:
