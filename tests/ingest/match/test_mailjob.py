@@ -1,9 +1,10 @@
-"""A whole message in one sandbox job: the per-attachment answer, or a fallback to it."""
+"""A whole message in one sandbox job: the per-attachment answer, or a fallback to it.
+
+The ``pool`` fixture is in this folder's conftest.py."""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,27 +15,13 @@ from ingest.core.vocab import Outcome
 from ingest.mail.sources.base import SourceItem
 from ingest.match.analyse import AnalysisContext, MessageAnalysis, analyse_message
 from ingest.match.mailjob import LIBREOFFICE, SharedContext, analyse_in_worker
-from ingest.match.roster import load_roster
-from ingest.match.sandbox import ParsePool, PayloadFile, SandboxLimits
+from ingest.match.sandbox import ParsePool, PayloadFile
 from ingest.store import pipeline as pl
 from ingest.store.intake import _in_worker, _Prior
-from parsers import build_schemas
-from tests.ingest.match.test_untrusted import _big_sheet, _kill_first
-from tests.support.campaign import make_campaign
+from tests.ingest.match.test_untrusted import _big_sheet, _ctx, _kill_first
 from tests.support.corpus import make_zip
 from tests.support.forms import make_docx_form, make_xlsx_form, sample_rows
 from tests.support.mails import make_mail
-
-
-@pytest.fixture
-def pool(tmp_path: Path) -> Iterator[ParsePool]:
-    with ParsePool(limits=SandboxLimits(memory_mb=1024, seconds=20), scratch_parent=tmp_path) as p:
-        yield p
-
-
-def _ctx(tmp_path: Path, pool: ParsePool) -> AnalysisContext:
-    roster = load_roster(make_campaign(tmp_path / "campaign").cfg.paths.roster)
-    return AnalysisContext(schemas=build_schemas(), roster=roster, pool=pool)
 
 
 def _seen(analysis: MessageAnalysis) -> list[tuple[Any, ...]]:

@@ -6,7 +6,6 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ import pytest
 from ingest.core.vocab import Outcome
 from ingest.match.analyse import AnalysisContext, AttachmentAnalysis, analyse_message
 from ingest.match.roster import load_roster
-from ingest.match.sandbox import STOPPED, ParseAborted, ParsePool, SandboxLimits
+from ingest.match.sandbox import STOPPED, ParseAborted, ParsePool
 from ingest.match.untrusted import ABORTED, read_document
 from parsers import build_schemas
 from tests.support.campaign import make_campaign
@@ -27,12 +26,6 @@ from tests.support.hostile_files import (
     xlsx_with_cells,
 )
 from tests.support.mails import make_mail
-
-
-@pytest.fixture
-def pool(tmp_path: Path) -> Iterator[ParsePool]:
-    with ParsePool(limits=SandboxLimits(memory_mb=1024, seconds=20), scratch_parent=tmp_path) as p:
-        yield p
 
 
 def _ctx(tmp_path: Path, pool: ParsePool) -> AnalysisContext:
