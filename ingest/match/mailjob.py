@@ -16,7 +16,7 @@ have stopped a per-form job (a memory or recursion limit, a reader's crash, the
 job's time limit) or any bug ends the whole job, and the poller analyses that
 message again on the per-form path, which gives each attachment its own worker
 job and its own recorded reason. A message with old Office files returns after
-unpacking and reading what needs no LibreOffice (:attr:`Outcome.prepared`):
+unpacking and reading what needs no LibreOffice (:attr:`JobAnswer.prepared`):
 the poller converts them in one LibreOffice run for its batch, as before.
 
 The cycle's static context (schemas, roster, campaigns, limits) is pickled once
@@ -102,7 +102,7 @@ class SharedContext:
 
 
 @dataclass
-class Outcome:
+class JobAnswer:
     """A mail job's answer: the unpacked message and, unless LibreOffice is needed, its
     analysis; or neither and why the poller must take the per-form path."""
 
@@ -144,7 +144,7 @@ def analyse_in_worker(
     assignments: dict[str, dict[str, Any]],
     dismissals: dict[str, str],
     received: datetime | None,
-) -> Outcome:
+) -> JobAnswer:
     """Runs in a sandbox worker: unpack, read, classify and identify one message."""
     ctx = _contexts.get(token)
     if ctx is None:
@@ -158,12 +158,12 @@ def analyse_in_worker(
     try:
         prepared = prepare_message(raw, digest, ctx.pool, ctx.limits)
         if prepared.convertible:
-            return Outcome(prepared, None, logs=collect.records)
+            return JobAnswer(prepared, None, logs=collect.records)
         own = replace(ctx, assignments=assignments, dismissals=dismissals, received=received)
-        return Outcome(prepared, finish_message(prepared, own), logs=collect.records)
+        return JobAnswer(prepared, finish_message(prepared, own), logs=collect.records)
     except Escalate as e:
         if str(e) != LIBREOFFICE:
             raise  # a limit: the worker answers "abort" and is restarted
-        return Outcome(None, None, fallback=LIBREOFFICE)  # the worker itself is fine
+        return JobAnswer(None, None, fallback=LIBREOFFICE)  # the worker itself is fine
     finally:
         root.removeHandler(collect)

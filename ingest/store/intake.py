@@ -244,26 +244,27 @@ def _take(
     received = dbm.to_db(item.received)
     if prior.known is not None and received >= prior.known["received"]:
         return taken
-    if shared is not None and len(raw) <= MAX_MESSAGE_BYTES:
-        archived = PayloadFile(str(path), len(raw))  # the worker reads the archived file
-        if _in_worker(ctx, shared, taken, prior, archived, received):
-            if taken.analysis is not None:
-                _write_files(cfg, taken)
-            return taken
-    try:
-        msg = unpack(raw)
-        del raw  # the parts are decoded; the raw mail is on disk, not needed here
-        taken.prepared = prepare_unpacked(msg, prior.digest, ctx.pool, ctx.limits)
-        if not taken.prepared.convertible:
-            own = replace(
-                ctx,
-                assignments=prior.assignments,
-                dismissals=prior.dismissals,
-                received=dbm.from_db(received),
-            )
-            taken.analysis = finish_message(taken.prepared, own)
-    except Exception as e:  # a bug must not block the mailbox: the raw mail is safe
-        taken.error = pl._analysis_failed(prior.digest, e)
+    archived = PayloadFile(str(path), len(raw))  # the worker reads the archived file
+    whole = (
+        shared is not None
+        and len(raw) <= MAX_MESSAGE_BYTES
+        and _in_worker(ctx, shared, taken, prior, archived, received)
+    )
+    if not whole:  # unpacked here, one sandbox job per attachment
+        try:
+            msg = unpack(raw)
+            del raw  # the parts are decoded; the raw mail is on disk, not needed here
+            taken.prepared = prepare_unpacked(msg, prior.digest, ctx.pool, ctx.limits)
+            if not taken.prepared.convertible:  # else the batch's LibreOffice run first
+                own = replace(
+                    ctx,
+                    assignments=prior.assignments,
+                    dismissals=prior.dismissals,
+                    received=dbm.from_db(received),
+                )
+                taken.analysis = finish_message(taken.prepared, own)
+        except Exception as e:  # a bug must not block the mailbox: the raw mail is safe
+            taken.error = pl._analysis_failed(prior.digest, e)
     if taken.analysis is not None:
         _write_files(cfg, taken)  # an OSError (disk full) stops the poll at the commit
     return taken
@@ -283,7 +284,7 @@ def _in_worker(
     shared: SharedContext,
     taken: pl.Taken,
     prior: _Prior,
-    raw: PayloadFile,
+    archived: PayloadFile,
     received: str,
 ) -> bool:
     """The mail job (:mod:`ingest.match.mailjob`); False: take the per-form path."""
@@ -292,7 +293,7 @@ def _in_worker(
             analyse_in_worker,
             shared.token,
             shared.blob,
-            raw,
+            archived,
             prior.digest,
             prior.assignments,
             prior.dismissals,
