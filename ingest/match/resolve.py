@@ -60,10 +60,18 @@ class UnitAmbiguous(RosterError):
     def __init__(self, text: str, candidates: list[str]) -> None:
         self.text = text
         self.candidates = tuple(candidates)
-        super().__init__(
-            f"“{text}”可能是以下 {len(candidates)} 个单位之一：{'、'.join(candidates)}"
-            "，请写出更完整的名称"
+        shown = "、".join(candidates[:SHOWN])
+        more = (
+            f" 等（其余 {len(candidates) - SHOWN} 个可用 kaohe units 关键字 查看）"
+            if len(candidates) > SHOWN
+            else ""
         )
+        super().__init__(
+            f"“{text}”可能是以下 {len(candidates)} 个单位之一：{shown}{more}，请写出更完整的名称"
+        )
+
+
+SHOWN = 20  # candidates named in the message; a province's roster may give hundreds
 
 
 def resolve_unit(roster: Roster, text: str) -> Unit:

@@ -91,3 +91,16 @@ def test_match_units_lists_names_and_aliases_containing_text(roster: Roster) -> 
 def test_suggest_unit(roster: Roster, texts: tuple[str, str, str], unit: str | None) -> None:
     got = suggest_unit(roster, *texts)
     assert (got.name if got else None) == unit
+
+
+def test_a_province_s_worth_of_candidates_is_named_twenty_at_a_time() -> None:
+    from ingest.match.roster import Unit
+
+    units = [Unit(f"第{i:02d}县交通运输局", "部门", frozenset({2})) for i in range(30)]
+    with pytest.raises(UnitAmbiguous) as info:
+        resolve_unit(Roster(units), "交通")
+    message = str(info.value)
+    assert message.startswith("“交通”可能是以下 30 个单位之一：第00县交通运输局、")
+    assert "第19县交通运输局 等（其余 10 个可用 kaohe units 关键字 查看）" in message
+    assert "第20县" not in message
+    assert len(info.value.candidates) == 30  # the console still gets them all
