@@ -484,3 +484,13 @@ def default_pool() -> ParsePool:
             _default = ParsePool(start=False, scratch_parent=Path(tempfile.gettempdir()))
             atexit.register(_default.close)
         return _default
+
+
+def cycle_pool(limits: LimitsConfig, data_dir: Path | None = None, workers: int = 1) -> ParsePool:
+    """The parse sandbox of one poll or reparse: scratch under ``data_dir/.parse``.
+
+    Workers start with their first job or :meth:`ParsePool.prestart`: a poll with
+    nothing new starts none (a warm poll stays ~40 ms), one large mail starts one.
+    """
+    scratch = data_dir / ".parse" if data_dir is not None else None
+    return ParsePool(workers, limits=SandboxLimits.of(limits), scratch_parent=scratch, start=False)

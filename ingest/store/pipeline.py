@@ -80,11 +80,12 @@ LOOKAHEAD_MESSAGES = 20  # reparse: messages whose old Office files convert in o
 
 
 def make_context(
-    cfg: Config, db: sqlite_utils.Database | None = None, workers: int = 1
+    cfg: Config, db: sqlite_utils.Database | None = None, workers: int = 1, pool: Any = None
 ) -> AnalysisContext:
     """Everything analysis needs for one cycle (roster, schemas, limits, converter, sandbox
-    of *workers* parse processes)."""
-    pool = open_pool(cfg.limits, cfg.data_dir, workers)
+    of *workers* parse processes; *pool*: one the caller opened already, see :func:`poll`)."""
+    if pool is None:
+        pool = open_pool(cfg.limits, cfg.data_dir, workers)
     try:
         roster = load_roster(cfg.paths.roster)
         check_annexes(roster, cfg.campaign.annex_numbers)
@@ -103,13 +104,9 @@ def make_context(
 
 def open_pool(limits: LimitsConfig, data_dir: Path | None = None, workers: int = 1) -> Any:
     """The parse sandbox of a cycle (scratch under data_dir; closed by :func:`close_context`)."""
-    from ingest.match.sandbox import ParsePool, SandboxLimits
+    from ingest.match.sandbox import cycle_pool
 
-    scratch = data_dir / ".parse" if data_dir is not None else None
-    # Workers start with their first job: a poll with nothing new starts none (a warm
-    # poll stays ~40 ms), one large mail starts one; a cold poll's first job waits for
-    # the worker's imports while the main thread fetches on.
-    return ParsePool(workers, limits=SandboxLimits.of(limits), scratch_parent=scratch, start=False)
+    return cycle_pool(limits, data_dir, workers)
 
 
 def campaign_routes(cfg: Config) -> tuple[CampaignRoute, ...]:
@@ -154,19 +151,37 @@ def poll(
     source: MailSource | None = None,
     stop: threading.Event | None = None,
     on_item: Callable[[SourceItem], None] | None = None,
+    pool: Any = None,
 ) -> PollSummary:
     """Run one cycle against the configured (or given) source; see the module docstring.
 
     The poll's outcome (ok, or the error that stopped it) is recorded in ``polls``
-    for ``kaohe status`` and the reports' freshness line.
+    for ``kaohe status`` and the reports' freshness line. *pool*: the cycle's parse
+    sandbox (:func:`ingest.match.sandbox.cycle_pool`) when the caller started it
+    before importing this module (``kaohe poll``: the first worker's imports overlap
+    the poller's); the poll closes it, whatever happens.
     """
+    try:
+        return _poll_locked(cfg, source, stop, on_item, pool)
+    finally:
+        if pool is not None:
+            pool.close()  # closed already when the cycle ran; not when the lock was held
+
+
+def _poll_locked(
+    cfg: Config,
+    source: MailSource | None,
+    stop: threading.Event | None,
+    on_item: Callable[[SourceItem], None] | None,
+    pool: Any,
+) -> PollSummary:
     with hold_lock(cfg.data_dir, "poll"):
         clean_temp(cfg.data_dir)
         db = open_db(cfg)
         poll_id = start_poll(db)
         summary = PollSummary()
         try:
-            _poll_items(db, cfg, source, stop, on_item, summary)
+            _poll_items(db, cfg, source, stop, on_item, summary, pool)
             finish_poll(db, poll_id, ok=True, messages=summary.stored)
         except BaseException as e:
             with contextlib.suppress(Exception):  # a full disk or a held lock may refuse it too
@@ -184,10 +199,11 @@ def _poll_items(
     stop: threading.Event | None,
     on_item: Callable[[SourceItem], None] | None,
     summary: PollSummary,
+    pool: Any = None,
 ) -> None:
     from ingest.store.intake import Intake  # parallel analysis, group commit
 
-    ctx = make_context(cfg, workers=cfg.limits.parse_workers)
+    ctx = make_context(cfg, workers=cfg.limits.parse_workers, pool=pool)
     if ctx.pool is not None:  # it imports while the source logs in and fetches; the others
         ctx.pool.prestart(1)  # start with their first job (one large mail needs only one)
     own = source is None

@@ -166,3 +166,43 @@ def test_read_only_data_dir_is_one_line_and_nothing_is_lost(
     subprocess.run(["mount", "-o", "remount,rw", str(small_disk)], check=True)
     assert kaohe(c, "poll").returncode == 0
     assert_each_mail_once(c, 2)
+
+
+HOLD_POLL_LOCK = """
+import sys
+from pathlib import Path
+from ingest.core.lock import hold_lock
+with hold_lock(Path(sys.argv[1]), "poll"):
+    print("held", flush=True)
+    sys.stdin.read()  # until the test closes our stdin
+"""
+
+
+def test_a_poll_already_running_is_one_line_and_leaves_no_parse_worker_behind(
+    tmp_path: Path,
+) -> None:
+    """``kaohe poll`` starts its first parse worker before it takes the poll lock (the
+    worker's imports overlap the poller's); refused by the lock, it stops that worker
+    and removes its scratch folder, and the next poll ingests everything once."""
+    c = make_campaign(tmp_path)
+    deliver(c, 0, 2)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_POLL_LOCK, str(c.cfg.data_dir)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        refused = kaohe(c, "poll")
+        assert refused.returncode == 1
+        one_chinese_line(refused.stderr, "另一个收信过程正在进行")
+        scratch = c.cfg.data_dir / ".parse"
+        assert scratch.is_dir()  # the pool was made (and so its worker started) ...
+        assert list(scratch.iterdir()) == []  # ... and closed: its scratch folder is gone
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait(30)
+    assert kaohe(c, "poll").returncode == 0
+    assert_each_mail_once(c, 2)

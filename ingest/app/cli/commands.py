@@ -33,19 +33,29 @@ def poll(obj: Ctx) -> None:
     个别附件读不出时照常结束（原因记录在报告里）；邮箱无法访问时返回非零。
     在终端上运行时显示进度。
     """
-    from ingest.app.logtime import log_in_timezone
-    from ingest.app.progress import PollProgress
-    from ingest.store.pipeline import poll as run_poll
+    from ingest.match.sandbox import cycle_pool
 
     with clerk_errors():
-        tz = obj.cfg.campaign.timezone
-        log_in_timezone(tz)
-        progress = PollProgress.for_terminal(sys.stderr, tz)
+        # The first parse worker imports its readers while this process imports the
+        # pipeline, logs in and fetches: a cold poll's first job does not wait for it.
+        limits = obj.cfg.limits
+        pool = cycle_pool(limits, obj.cfg.data_dir, limits.parse_workers)
+        pool.prestart(1)
         try:
-            summary = run_poll(obj.cfg, on_item=progress.item if progress else None)
+            from ingest.app.logtime import log_in_timezone
+            from ingest.app.progress import PollProgress
+            from ingest.store.pipeline import poll as run_poll
+
+            tz = obj.cfg.campaign.timezone
+            log_in_timezone(tz)
+            progress = PollProgress.for_terminal(sys.stderr, tz)
+            try:
+                summary = run_poll(obj.cfg, on_item=progress.item if progress else None, pool=pool)
+            finally:
+                if progress is not None:
+                    progress.done()
         finally:
-            if progress is not None:
-                progress.done()
+            pool.close()  # the poll closed it already, unless it never began
     click.echo(summary.line())
 
 
