@@ -312,6 +312,12 @@ _READ_PARTS = re.compile(
     r"|xl/worksheets/[^/]+\.xml|xl/sharedstrings\.xml|xl/styles\.xml)$"
 )
 _PROLOG_CHUNK = 2048  # a prolog is a few hundred bytes; expat stops at the root element
+# The prolog of (nearly) every OOXML part: an optional UTF-8 BOM, an optional XML
+# declaration of no or UTF-8 encoding, white space, then the root element's start.
+# Such a prolog can hold no DTD, so expat is not needed to say so; anything else
+# (a comment, a PI, another encoding, UTF-16 bytes, a DOCTYPE) goes to expat.
+_PLAIN_PROLOG = re.compile(rb"(?:\xef\xbb\xbf)?(?:<\?xml[^<>?]*\?>)?[ \t\r\n]*<[A-Za-z_]", re.ASCII)
+_ENCODING = re.compile(rb"encoding[ \t\r\n]*=[ \t\r\n]*([\"'])([^\"']*)\1")
 
 
 class _PrologDone(Exception):
@@ -357,16 +363,34 @@ def _check_ooxml_sizes(infos: list[zipfile.ZipInfo], max_total: int, max_ratio: 
             raise ParseError(OOXML_TOO_BIG)
 
 
+def _plain_prolog(data: bytes) -> bool:
+    """True when *data* starts with a prolog that cannot declare a DTD (see _PLAIN_PROLOG)."""
+    found = _PLAIN_PROLOG.match(data)
+    if found is None:
+        return False
+    encoding = _ENCODING.search(data, 0, found.end())
+    return encoding is None or encoding.group(2).lower() in (b"utf-8", b"utf8")
+
+
 def _check_prolog(zf: ooxml.Package, info: zipfile.ZipInfo) -> None:
     """Raise _DtdFound when the part's prolog declares a DTD or an entity.
 
     A part the reader parses whole is inflated whole here and kept for it
     (:meth:`parsers.ooxml.Package.whole`); the check itself reads the same
-    2 KB chunks either way, in the same order, with the same fallback.
+    2 KB chunks either way, in the same order, with the same fallback. A part
+    whose first chunk opens with a plain prolog (:func:`_plain_prolog`, nearly
+    all) needs no parser.
     """
     import xml.parsers.expat
 
     whole = zf.whole(info)
+    if whole is None:
+        with zf.open(info) as f:
+            head = f.read(_PROLOG_CHUNK)
+    else:
+        head = whole[:_PROLOG_CHUNK]
+    if _plain_prolog(head):
+        return
     parser = xml.parsers.expat.ParserCreate()
 
     def on_doctype(*_: object) -> None:
@@ -393,11 +417,6 @@ def _check_prolog(zf: ooxml.Package, info: zipfile.ZipInfo) -> None:
     except xml.parsers.expat.ExpatError:
         # Expat gave up (say, an encoding it does not know): fall back to a byte
         # scan of the start, NULs dropped so UTF-16 text matches too.
-        if whole is None:
-            with zf.open(info) as f:
-                head = f.read(_PROLOG_CHUNK)
-        else:
-            head = whole[:_PROLOG_CHUNK]
         head = head.replace(b"\x00", b"").upper()
         if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
             raise _DtdFound from None

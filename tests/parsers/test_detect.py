@@ -11,6 +11,7 @@ from parsers.detect import (
     CONTRACT_TYPES,
     OOXML_TOO_BIG,
     UNSAFE_XML,
+    _plain_prolog,
     check_ooxml,
     contract_type,
     detect_type,
@@ -174,3 +175,47 @@ def test_check_ooxml_passes_real_files_and_refuses_bombs() -> None:
         check_ooxml(bomb)
     with pytest.raises(ParseError):
         check_ooxml(b"PK\x03\x04 not really a zip")
+
+
+@pytest.mark.parametrize(
+    ("head", "plain"),
+    [
+        (b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\r\n<Types xmlns="x">', True),
+        (b"\xef\xbb\xbf<?xml version='1.0' encoding='utf-8'?><w:document>", True),
+        (b"<worksheet><sheetData/>", True),  # no declaration at all
+        (b'<?xml version="1.0"?>\n  <_root/>', True),
+        # anything else is expat's to judge
+        (b'<?xml version="1.0"?><!DOCTYPE t SYSTEM "x"><Types/>', False),
+        (b'<?xml version="1.0"?><!-- note --><Types/>', False),
+        (b'<?xml version="1.0"?><?pi here?><Types/>', False),
+        (b'<?xml version="1.0" encoding="UTF-7"?><Types/>', False),  # "<" may be "+ADw-"
+        (b'<?xml version="1.0" encoding="GB2312"?><Types/>', False),
+        ('<?xml version="1.0" encoding="UTF-16"?><Types/>'.encode("utf-16"), False),
+        (b"  <!DOCTYPE t><t/>", False),
+        (b"", False),
+    ],
+)
+def test_plain_prologs_skip_the_parser_and_nothing_else_does(head: bytes, plain: bool) -> None:
+    assert _plain_prolog(head) is plain
+
+
+@pytest.mark.parametrize(
+    ("part", "text"),
+    [
+        # a part the guard streams (not kept for a reader): its first chunk is checked too
+        ("word/_rels/document.xml.rels", '<?xml version="1.0"?><!DOCTYPE r SYSTEM "x"><r/>'),
+        # a declaration of another encoding, then a DTD
+        (
+            "word/document.xml",
+            XXE.replace('version="1.0"', 'version="1.0" encoding="ISO-8859-1"'),
+        ),
+        # a processing instruction between the declaration and the DTD
+        ("[Content_Types].xml", '<?xml version="1.0"?><?x y?><!DOCTYPE t SYSTEM "x"><Types/>'),
+        # a BOM and white space before it
+        ("[Content_Types].xml", '\ufeff<?xml version="1.0"?>\n\n<!DOCTYPE t SYSTEM "x"><Types/>'),
+    ],
+)
+def test_check_ooxml_refuses_dtds_behind_an_almost_plain_prolog(part: str, text: str) -> None:
+    with pytest.raises(ParseError) as err:
+        check_ooxml(replace_part(make_docx(), part, text))
+    assert err.value.reason == UNSAFE_XML
