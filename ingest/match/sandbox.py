@@ -148,7 +148,7 @@ class _Worker:
         err = self._err_path.open("ab")
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, str(_WORKER)],
+                [sys.executable, "-S", str(_WORKER)],  # -S: see sandbox_worker's docstring
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
                 cwd=self.scratch, env=_worker_env(self.scratch), close_fds=True,
             )  # fmt: skip
@@ -264,9 +264,15 @@ def _exit_text(code: int | None) -> str:
     return f"exit {code}"
 
 
+# What a worker inherits of the environment: the locale, the time zone and the search
+# path for programs. Nothing else: the 163 授权码 and the SMTP password are read from
+# environment variables (``password_env``), and a reader's bug must not find them.
+_WORKER_ENV = ("PATH", "LANG", "LANGUAGE", "TZ")
+
+
 def _worker_env(scratch: Path) -> dict[str, str]:
-    env = {**os.environ, "TMPDIR": str(scratch), "PYTHONDONTWRITEBYTECODE": "1"}
-    env.pop("PYTHONSTARTUP", None)
+    env = {k: v for k, v in os.environ.items() if k in _WORKER_ENV or k.startswith("LC_")}
+    env.update(TMPDIR=str(scratch), PYTHONDONTWRITEBYTECODE="1")
     return env
 
 

@@ -25,6 +25,7 @@ def worker_facts() -> dict[str, object]:
         "cpu_used": sum(resource.getrusage(resource.RUSAGE_SELF)[:2]),
         "cwd": os.getcwd(),
         "tmp": tempfile.gettempdir(),
+        "env": dict(os.environ),
     }
 
 

@@ -36,6 +36,21 @@ def test_results_and_errors_cross_the_pipe(pool: ParsePool) -> None:
     assert pool.call(jobs.shout, "不会写坏结果") == "answered"  # stdout cannot corrupt replies
 
 
+def test_worker_inherits_no_secret_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The 授权码 and SMTP passwords come from environment variables: a worker (which
+    runs the readers on hostile files) gets the locale and PATH, not them."""
+    monkeypatch.setenv("KAOHE_163_AUTH_CODE", "auth-code-should-stay-home")
+    monkeypatch.setenv("LC_ALL", "C.UTF-8")
+    with ParsePool(scratch_parent=tmp_path) as p:
+        env = p.call(jobs.worker_facts)["env"]
+    assert "KAOHE_163_AUTH_CODE" not in env
+    assert "auth-code-should-stay-home" not in repr(env)
+    assert env["LC_ALL"] == "C.UTF-8" and env["PATH"] == os.environ["PATH"]
+    assert env["TMPDIR"] == str(p.scratch)
+
+
 def test_worker_runs_under_its_limits_in_its_scratch_dir(pool: ParsePool, tmp_path: Path) -> None:
     facts = pool.call(jobs.worker_facts)
     assert facts["pid"] != os.getpid()
