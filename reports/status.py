@@ -30,6 +30,7 @@ from ingest.store.db import from_db, open_db, to_db
 from ingest.store.health import read_health
 from parsers.schema import DEFAULT_SCHEMAS, AnnexSchema
 from parsers.template_check import is_template_note
+from reports import forked
 from reports.checks import Form, cell_text, check_form
 from reports.model import (
     AnnexStatus,
@@ -206,23 +207,60 @@ def all_checks(
     db: sqlite_utils.Database, cfg: Config, subs: Mapping[tuple[str, int], list[Sub]]
 ) -> dict[tuple[str, int], tuple[str, ...]]:
     """:func:`content_checks` of every (unit, annex) in *subs* with a parsed version:
-    the rows of all counted versions in one query per annex, notes in one more."""
+    the rows of all counted versions in one query per annex, notes in one more.
+
+    Many of them (a large province: ~140,000 rows to read and check) are done in two
+    halves at once, the second by a forked child with its own connection
+    (:mod:`reports.forked`), when the database is a file and this process may fork.
+    """
     counted: dict[tuple[str, int], tuple[Sub, Sub | None]] = {}
-    wanted: dict[int, list[str]] = defaultdict(list)
     for key, received in subs.items():
         parsed = [s for s in received if s["status"] == Outcome.PARSED]
         if key[1] not in cfg.schemas or not parsed:
             continue
         best = parsed[-1]
-        previous = _previous(best, received)
-        counted[key] = (best, previous)
-        wanted[key[1]] += [best["id"], *([previous["id"]] if previous else [])]
+        counted[key] = (best, _previous(best, received))
+    path = _file_of(db) if len(counted) >= FORK_CHECKS_FROM else None
+    if not path:
+        return _checks(db, cfg, counted)
+    keys = list(counted)
+    half = len(keys) // 2
+    theirs = {k: counted[k] for k in keys[half:]}
+    child = forked.start(lambda: _checks(_connect(path), cfg, theirs))
+    out = _checks(db, cfg, {k: counted[k] for k in keys[:half]})
+    done, found = forked.result(child) if child else (False, {})
+    out.update(found if done else _checks(db, cfg, theirs))
+    return out
+
+
+FORK_CHECKS_FROM = 2000  # (unit, annex) pairs: below this a child would not pay for itself
+
+
+def _checks(
+    db: sqlite_utils.Database,
+    cfg: Config,
+    counted: Mapping[tuple[str, int], tuple[Sub, Sub | None]],
+) -> dict[tuple[str, int], tuple[str, ...]]:
+    wanted: dict[int, list[str]] = defaultdict(list)
+    for (_, annex), (best, previous) in counted.items():
+        wanted[annex] += [best["id"], *([previous["id"]] if previous else [])]
     forms = {n: read_forms_text(db, n, cfg.schemas[n], ids) for n, ids in wanted.items()}
     notes = read_template_notes(db, [best.get("attachment") for best, _ in counted.values()])
     return {
         key: _checks_of(cfg.schemas[key[1]], best, previous, forms[key[1]], notes)
         for key, (best, previous) in counted.items()
     }
+
+
+def _file_of(db: sqlite_utils.Database) -> str:
+    """The file of *db*'s main database ("" in memory)."""
+    return next((r[2] or "" for r in db.execute("pragma database_list") if r[1] == "main"), "")
+
+
+def _connect(path: str) -> sqlite_utils.Database:
+    """A connection of the child's own (one must not be used across a fork), for reading."""
+    conn = sqlite3.connect(path, timeout=30)
+    return sqlite_utils.Database(conn)
 
 
 def _checks_of(
