@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from html.parser import HTMLParser
 
 from reports.render_html import render_html
@@ -83,3 +84,24 @@ def test_progress_counts_and_detail() -> None:
     assert "纸质版 2020-03-13" in detail and "已报送（非必报）" in detail
     hrefs = [a.get("href") for t, a in p.tags if t == "a"]
     assert "tel:13800000001" in hrefs
+
+
+def test_roster_values_in_the_long_lists_are_text_not_markup() -> None:
+    """Detail rows, checks and paper rows are made in Python: escaped all the same."""
+    report = sample_report()
+    evil = dataclasses.replace(
+        report.units[1],
+        unit=f"局{SCRIPT}",
+        category=f"类{SCRIPT}",
+        contact=f"人{SCRIPT}",
+        phone='1" onclick="x',
+    )
+    html = render_html(dataclasses.replace(report, units=[evil, *report.units[2:]]))
+    p = parse(html)
+    assert [t for t, _ in p.tags if t == "script"] == []
+    assert not any("onclick" in attrs for _, attrs in p.tags)
+    for section in ("detail", "checks", "paper"):
+        assert f"局{SCRIPT}" in "".join(p.by_id[section]), section
+    assert f"类{SCRIPT}" in "".join(p.by_id["detail"])
+    assert f"人{SCRIPT}" in "".join(p.by_id["paper"])
+    assert 'href="tel:1&#34; onclick=&#34;x"' in html
