@@ -97,15 +97,8 @@ class _FastCells(Worksheet):
             super()._write_cell(row, col, cell)
 
 
-_COLUMN_NAMES: dict[int, str] = {}
-
-
-def _column_name(col: int) -> str:
-    """``A`` for column 0 (cached: every row names the same columns)."""
-    name = _COLUMN_NAMES.get(col)
-    if name is None:
-        name = _COLUMN_NAMES[col] = xl_col_to_name(col)
-    return name
+COLUMNS_NAMED = 256
+COLUMN_NAMES = [xl_col_to_name(c) for c in range(COLUMNS_NAMED)]  # A, B, … for column 0, 1, …
 
 
 def _properties(style: Style) -> dict[str, Any]:
@@ -151,56 +144,63 @@ class Sheet:
 
     def put(self, row: int, col: int, value: Any, style: Style = PLAIN) -> None:
         """Write one cell (bordered, wrapped unless *style* says otherwise)."""
-        fmt = self._plain if style is PLAIN else self.book.format(style)
-        self._write(row, col, value, fmt, style)
+        self.put_row(row, col, (value,), style)
 
     def put_row(self, row: int, col: int, values: Iterable[Any], style: Style = PLAIN) -> None:
-        """Cells left to right from *col*, all in one *style*."""
-        fmt = self._plain if style is PLAIN else self.book.format(style)
-        for c, v in enumerate(values, start=col):
-            self._write(row, c, v, fmt, style)
+        """Cells left to right from *col*, all in one *style*.
 
-    def _write(self, row: int, col: int, value: Any, fmt: Format, style: Style) -> None:
-        """Store one cell as its XML in XlsxWriter's table (:class:`_FastCells`), as
-        XlsxWriter's ``write_*`` would: shared strings, dates as serial numbers."""
-        r, c = row - 1, col - 1
+        Each cell is stored as its XML in XlsxWriter's table (:class:`_FastCells`), as
+        XlsxWriter's ``write_*`` would write it: text as a shared string, a date as a
+        serial number; the rows's height is measured from its wrapped text."""
+        fmt = self._plain if style is PLAIN else self.book.format(style)
+        ws, r = self.ws, row - 1
+        cells, strings = ws.table[r], ws.str_table
+        xf = f'{row}" s="{fmt._get_xf_index()}"'
+        fit = self.fit_from is not None and row >= self.fit_from
+        lines = self.lines.get(row, 1)
+        c = first = col - 1
+        for value in values:
+            at = f'<c r="{COLUMN_NAMES[c] if c < COLUMNS_NAMED else xl_col_to_name(c)}{xf}'
+            if value is None or value == "":
+                cells[c] = f"{at}/>"
+            elif isinstance(value, str):
+                value = clean_text(value)
+                if len(value) > LONG_TEXT:  # XlsxWriter cuts it at Excel's UTF-16 limit
+                    ws.write_string(r, c, value, fmt)
+                else:
+                    cells[c] = f'{at} t="s"><v>{strings._get_shared_string_index(value)}</v></c>'
+                if fit:
+                    width = self.widths[c] if c < len(self.widths) else DEFAULT_WIDTH
+                    n = line_count(value, width)
+                    if n > lines:
+                        lines = n
+            else:
+                cells[c] = self._number(row, c, value, fmt, style)
+            c += 1
+        if c == first:
+            return
+        if ws._check_dimensions(r, first) or (c - 1 > first and ws._check_dimensions(r, c - 1)):
+            raise ValueError(f"cells outside the worksheet: row {row}, columns {col}..{c}")
+        if lines > 1:
+            self.lines[row] = lines
         if row > self.max_row:
             self.max_row = row
-        if col > self.max_col:
-            self.max_col = col
-        ws = self.ws
-        if ws._check_dimensions(r, c):
-            raise ValueError(f"cell outside the worksheet: row {row}, column {col}")
-        at = f'<c r="{_column_name(c)}{row}" s="'
-        if isinstance(value, str):
-            if not value:
-                ws.table[r][c] = f'{at}{fmt._get_xf_index()}"/>'
-                return
-            value = clean_text(value)
-            if len(value) > LONG_TEXT:  # XlsxWriter cuts it at Excel's UTF-16 limit
-                ws.write_string(r, c, value, fmt)
-            else:
-                index = ws.str_table._get_shared_string_index(value)
-                ws.table[r][c] = f'{at}{fmt._get_xf_index()}" t="s"><v>{index}</v></c>'
-            if self.fit_from is not None and row >= self.fit_from:
-                width = self.widths[c] if c < len(self.widths) else DEFAULT_WIDTH
-                lines = line_count(value, width)
-                if lines > self.lines.get(row, 1):
-                    self.lines[row] = lines
-            return
-        if value is None:
-            ws.table[r][c] = f'{at}{fmt._get_xf_index()}"/>'
-            return
+        if c > self.max_col:
+            self.max_col = c
+
+    def _number(self, row: int, c: int, value: Any, fmt: Format, style: Style) -> str:
+        """The XML of a number or date cell (a date in *style* with a date format)."""
         if isinstance(value, datetime):
             # Excel has no time zones: local time
             fmt = self._time if style is PLAIN else self._dated(style, TIME_FORMAT)
-            value = ws._convert_date_time(value.replace(tzinfo=None))
+            value = self.ws._convert_date_time(value.replace(tzinfo=None))
         elif isinstance(value, date):
             fmt = self._dated(style, DATE_FORMAT)
-            value = ws._convert_date_time(value)
+            value = self.ws._convert_date_time(value)
         elif not isfinite(value):  # XlsxWriter refuses these too
             raise TypeError(f"not a number Excel can store: {value!r}")
-        ws.table[r][c] = f'{at}{fmt._get_xf_index()}"><v>{value:.16G}</v></c>'
+        name = COLUMN_NAMES[c] if c < COLUMNS_NAMED else xl_col_to_name(c)
+        return f'<c r="{name}{row}" s="{fmt._get_xf_index()}"><v>{value:.16G}</v></c>'
 
     def _dated(self, style: Style, number_format: str) -> Format:
         if style.number_format:
