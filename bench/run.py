@@ -91,6 +91,7 @@ class Proc:
     max_rss_mb: float  # the child alone (wait4)
     stdout: str
     tree_rss_mb: float = 0.0  # peak of the child and all its descendants (sampled)
+    cpu_seconds: float = 0.0  # user + system of the child and the descendants it reaped
 
 
 # Linux carries the high-water RSS of the forked copy of this (large) process over
@@ -132,7 +133,8 @@ _, status, usage = os.wait4(p.pid, 0)
 seconds = time.perf_counter() - t
 done.set()
 th.join()
-sys.stderr.write(f"\\n@@BENCH {usage.ru_maxrss} {seconds} {peak[0] // 1024}\\n")
+cpu = usage.ru_utime + usage.ru_stime
+sys.stderr.write(f"\\n@@BENCH {usage.ru_maxrss} {seconds} {peak[0] // 1024} {cpu}\\n")
 sys.exit(os.waitstatus_to_exitcode(status))
 """
 
@@ -153,8 +155,10 @@ def run_child(
     err = proc.stderr.decode(errors="replace")
     if (check and proc.returncode != 0) or "@@BENCH" not in err:
         raise RuntimeError(f"{cmd[:3]} failed ({proc.returncode}): {err[-2000:]}")
-    rss_kb, seconds, tree_kb = err.rsplit("@@BENCH", 1)[1].split()
-    return Proc(float(seconds), int(rss_kb) / 1024, proc.stdout.decode(), int(tree_kb) / 1024)
+    rss_kb, seconds, tree_kb, cpu = err.rsplit("@@BENCH", 1)[1].split()
+    return Proc(
+        float(seconds), int(rss_kb) / 1024, proc.stdout.decode(), int(tree_kb) / 1024, float(cpu)
+    )
 
 
 def timed(fn: Callable[[], Any]) -> float:
@@ -327,6 +331,7 @@ class Bench:
         self.load(folder, [(m.raw, m.when) for m in mails])
         runs: dict[str, list[float]] = {k: [] for k in ("poll", "poll1", *FLOORS)}
         rss: dict[str, list[float]] = {"poll": [], "poll1": [], "floor": []}
+        cpu: dict[str, list[float]] = {"poll": [], "poll1": [], "floor": []}
         summary = ""
         floor_info: dict[str, Any] = {}
         self.floor(folder, "issue")  # warm-up: Dovecot builds its index and cache here
@@ -336,6 +341,7 @@ class Bench:
                 p = self.poll_cli(cfg)
                 runs[key].append(p.seconds)
                 rss[key].append(p.tree_rss_mb)
+                cpu[key].append(p.cpu_seconds)
                 summary = p.stdout.strip()
             for readers in FLOORS:
                 f, info = self.floor(folder, readers)
@@ -343,6 +349,7 @@ class Bench:
                 if readers == "issue":
                     floor_info = info
                     rss["floor"].append(f.tree_rss_mb)
+                    cpu["floor"].append(f.cpu_seconds)
         self.cold_config = cfg
         floor = med(runs["issue"])
         return {
@@ -361,6 +368,7 @@ class Bench:
             "floor_files": floor_info.get("files"),
             "floor_cells": floor_info.get("cells"),
             "tree_rss_mb": rss,
+            "cpu_seconds": cpu,  # poller + parse workers (reaped), floor: one process
         }
 
     # -- 2: warm polls
@@ -700,6 +708,20 @@ def verdict(ok: bool) -> str:
     return "**pass**" if ok else "**MISS**"
 
 
+def _cpu_row(c: dict[str, Any], fmt: Callable[[float], str]) -> list[str]:
+    """CPU seconds (user + system, parse workers included) beside the floor's: how much
+    work the poll does, apart from how well it spreads it over the cores."""
+    cpu = c.get("cpu_seconds")
+    if not cpu or not cpu["floor"]:
+        return []
+    floor = med(cpu["floor"])
+    return [
+        f"| 1d | CPU seconds (user + system, workers included): `kaohe poll` "
+        f"{fmt(med(cpu['poll']))}, with one worker {fmt(med(cpu['poll1']))}, floor "
+        f"{fmt(floor)} | {fmt(med(cpu['poll']) / floor)} × | (report) | – |"
+    ]
+
+
 def render(results: dict[str, Any], sizes: Sizes, total: float, smoke: bool) -> str:
     m = results["machine"]
     cold, w, inc, big, rep, lo = (
@@ -742,6 +764,7 @@ def render(results: dict[str, Any], sizes: Sizes, total: float, smoke: bool) -> 
             f"default policy) {fmt(med(secs['same']))} s | {fmt(c['ratio_same'])} | (report) | – |",
             f"| 1c | same ÷ floor with openpyxl + python-docx {fmt(med(secs['named']))} s | "
             f"{fmt(c['ratio_named'])} | (report) | – |",
+            *_cpu_row(c, fmt),
             f"| 4b | peak RSS of the `kaohe poll` process tree (workers included), {n} mails "
             f"(max of runs) | {max(c['tree_rss_mb']['poll']):.0f} MB | ≤ 150 MB | "
             f"{verdict(max(c['tree_rss_mb']['poll']) <= 150)} |",

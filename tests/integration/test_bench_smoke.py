@@ -51,6 +51,8 @@ def test_bench_smoke_produces_every_figure(tmp_path: Path) -> None:
     assert cold["workers"] >= 1
     for runs in cold["tree_rss_mb"].values():
         assert all(0 < mb < 1000 for mb in runs)
+    cpu = cold["cpu_seconds"]  # the reaped parse workers count: more than the poller alone
+    assert all(s > 0 for runs in cpu.values() for s in runs)
     assert r["warm"]["ratio"] > 0
     assert r["incremental"]["ratio"] > 0
     assert 0 < r["big"]["rss_mb"] <= r["big"]["tree_rss_mb"] < 1000  # the tree holds the workers
@@ -63,6 +65,7 @@ def test_bench_smoke_produces_every_figure(tmp_path: Path) -> None:
     for label in (
         "| 1 |",
         "| 1a |",
+        "| 1d |",
         "| 2 |",
         "| 3 |",
         "| 4a |",
