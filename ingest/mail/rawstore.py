@@ -42,13 +42,16 @@ def file_rel(digest: str) -> str:
     return f"files/{digest[:2]}/{digest}"
 
 
-def archive_raw(data_dir: Path, raw: bytes, durable: bool = True) -> tuple[str, Path]:
+def archive_raw(
+    data_dir: Path, raw: bytes, durable: bool = True, digest: str | None = None
+) -> tuple[str, Path]:
     """Store a message's bytes; returns (sha256, path). Idempotent.
 
     ``durable=False`` (a poll's batch): written whole (temp file, rename) but not
     fsynced; :func:`make_durable` must run before anything refers to the file.
+    *digest*: the bytes' sha256, when the caller has it already.
     """
-    digest = sha256(raw)
+    digest = digest or sha256(raw)
     path = raw_path(data_dir, digest)
     _write_once(path, raw, durable=durable, atomic=True)
     return digest, path

@@ -239,7 +239,8 @@ def _take(
     raw = box.pop()
     if raw is None or prior is None:
         return pl.Taken(item)
-    _, path = archive_raw(cfg.data_dir, raw, durable=False)  # made durable per batch
+    # made durable per batch; the digest is _prior's, of these very bytes
+    _, path = archive_raw(cfg.data_dir, raw, durable=False, digest=prior.digest)
     taken = pl.Taken(item, prior.digest, path.relative_to(cfg.data_dir).as_posix(), prior.known)
     received = dbm.to_db(item.received)
     if prior.known is not None and received >= prior.known["received"]:
