@@ -178,6 +178,7 @@ class Sheet:
             ws.set_column_pixels(i, i, round(w * 7))
         self._time = book.format(Style(number_format=TIME_FORMAT))
         self._plain = book.format(PLAIN)
+        self._serials: dict[date, str] = {}
 
     def put(self, row: int, col: int, value: Any, style: Style = PLAIN) -> None:
         """Write one cell (bordered, wrapped unless *style* says otherwise)."""
@@ -227,17 +228,27 @@ class Sheet:
 
     def _number(self, row: int, c: int, value: Any, fmt: Format, style: Style) -> str:
         """The XML of a number or date cell (a date in *style* with a date format)."""
-        if isinstance(value, datetime):
-            # Excel has no time zones: local time
-            fmt = self._time if style is PLAIN else self._dated(style, TIME_FORMAT)
-            value = self.ws._convert_date_time(value.replace(tzinfo=None))
+        if value.__class__ is int:
+            number = f"{value:.16G}"
         elif isinstance(value, date):
-            fmt = self._dated(style, DATE_FORMAT)
-            value = self.ws._convert_date_time(value)
-        elif not isfinite(value):  # XlsxWriter refuses these too
+            if isinstance(value, datetime):  # Excel has no time zones: local time
+                fmt = self._time if style is PLAIN else self._dated(style, TIME_FORMAT)
+                value = value.replace(tzinfo=None)
+            else:
+                fmt = self._dated(style, DATE_FORMAT)
+            number = self._serials.get(value) or self._serial(value)
+        elif isfinite(value):
+            number = f"{value:.16G}"
+        else:  # XlsxWriter refuses these too
             raise TypeError(f"not a number Excel can store: {value!r}")
         name = COLUMN_NAMES[c] if c < COLUMNS_NAMED else xl_col_to_name(c)
-        return f'<c r="{name}{row}" s="{fmt._get_xf_index()}"><v>{value:.16G}</v></c>'
+        return f'<c r="{name}{row}" s="{fmt._get_xf_index()}"><v>{number}</v></c>'
+
+    def _serial(self, moment: date) -> str:
+        """A (naive) date or time as Excel's serial number, as XlsxWriter computes it
+        (kept: a unit's annexes mostly come in one mail, at one time)."""
+        number = self._serials[moment] = f"{self.ws._convert_date_time(moment):.16G}"
+        return number
 
     def _dated(self, style: Style, number_format: str) -> Format:
         if style.number_format:
