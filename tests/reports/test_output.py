@@ -78,3 +78,24 @@ def test_an_xlsx_the_child_cannot_write_fails_the_command_here(
             written.append(path)
     assert written == []  # xlsx comes first and failed
     assert not list((tmp_path / "out").glob("*.xlsx"))
+
+
+def test_garbage_collection_paused_only_while_single_threaded() -> None:
+    import gc
+
+    assert gc.isenabled()
+    with output.paused_gc():
+        assert gc.isenabled() == (threading.active_count() > 1)
+    assert gc.isenabled()
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        with output.paused_gc():
+            assert gc.isenabled()  # the daemon's or the console's threads: left alone
+    finally:
+        stop.set()
+        thread.join()
+    with pytest.raises(ValueError), output.paused_gc():
+        raise ValueError
+    assert gc.isenabled()
