@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cached_property
 from typing import Any
 
 from ingest.core.vocab import Status
@@ -53,9 +54,10 @@ class UnitStatus:
     phone: str = ""
     emails: tuple[str, ...] = ()
 
-    @property
+    @cached_property
     def owes(self) -> list[AnnexStatus]:
-        """Required annexes not yet submitted in readable form."""
+        """Required annexes not yet submitted in readable form (worked out once: every
+        renderer asks for each unit several times; treat it as read-only)."""
         return [
             a
             for a in self.annexes.values()
