@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -13,7 +15,10 @@ import sqlite_utils
 from ingest.store.db import ensure_schema
 from reports import forked, status
 from tests.reports.test_checks import add_version, task
+from tests.support.paths import REPO
 from tests.support.report_samples import make_config
+
+FRESH = "KAOHE_TEST_FRESH_PROCESS"
 
 
 def forks() -> bool:
@@ -21,10 +26,31 @@ def forks() -> bool:
     return threading.active_count() == 1 and hasattr(os, "fork")
 
 
+def in_a_fresh_process(name: str) -> bool:
+    """True when test *name* could not fork here (earlier tests of the run left threads)
+    and was run again, and passed, in a new single-threaded interpreter: the fork path is
+    tested in every run, never skipped."""
+    if forks():
+        return False
+    assert not os.environ.get(FRESH), "a fresh pytest process has threads: nothing forks"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"{__file__}::{name}"],
+        cwd=REPO,
+        env={**os.environ, FRESH: "1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert "1 passed" in proc.stdout, proc.stdout[-2000:]
+    return True
+
+
 def test_the_childs_result_or_its_failure() -> None:
     if not forks():
         assert forked.start(lambda: 1) is None  # never beside threads
-        pytest.skip("forks only in a single-threaded process")
+    if in_a_fresh_process("test_the_childs_result_or_its_failure"):
+        return
     child = forked.start(lambda: {"pid": os.getpid(), "text": "中文" * 100_000})
     assert child is not None
     done, found = forked.result(child)
@@ -48,6 +74,8 @@ def _subs(db: sqlite_utils.Database) -> dict[tuple[str, int], list[dict[str, Any
 def test_checks_in_two_halves_are_the_checks_in_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    if in_a_fresh_process("test_checks_in_two_halves_are_the_checks_in_one"):
+        return
     db = sqlite_utils.Database(tmp_path / "kaohe.db")
     ensure_schema(db)
     subs = _subs(db)
@@ -62,7 +90,7 @@ def test_checks_in_two_halves_are_the_checks_in_one(
     monkeypatch.setattr(forked, "start", lambda w: starts.append(real_start(w)) or starts[-1])
     monkeypatch.setattr(status, "FORK_CHECKS_FROM", 2)
     assert status.all_checks(db, cfg, subs) == whole
-    assert len(starts) == 1 and (starts[0] is not None) == forks()
+    assert len(starts) == 1 and starts[0] is not None  # the second half was forked
     monkeypatch.setattr(forked, "start", lambda w: real_start(lambda: 1 / 0))  # child fails
     assert status.all_checks(db, cfg, subs) == whole  # this process does its half too
 
