@@ -12,6 +12,7 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,14 @@ print("held", flush=True)
 sys.stdin.read()  # until the test closes our stdin
 db.execute("ROLLBACK")
 """
+HOLD_POLL_LOCK = """
+import sys
+from pathlib import Path
+from ingest.core.lock import hold_lock
+with hold_lock(Path(sys.argv[1]), "poll"):
+    print("held", flush=True)
+    sys.stdin.read()  # until the test closes our stdin
+"""
 
 
 def kaohe(c: Campaign, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -40,6 +49,24 @@ def kaohe(c: Campaign, *args: str, **env: str) -> subprocess.CompletedProcess[st
         env={**os.environ, **env},
         timeout=300,
     )
+
+
+@contextmanager
+def held(script: str, arg: Path) -> Iterator[None]:
+    """*script* (HOLD_LOCK, HOLD_POLL_LOCK) holding its lock on *arg* while the block runs."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", script, str(arg)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        yield
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait(30)
 
 
 def deliver(c: Campaign, first: int, count: int, filler: int = 0) -> None:
@@ -119,23 +146,12 @@ def test_a_held_write_lock_is_one_line_and_the_next_poll_ingests_everything_once
     deliver(c, 0, 3)
     assert kaohe(c, "poll").returncode == 0
     deliver(c, 3, 3)
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD_LOCK, str(c.cfg.db_path)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    with held(HOLD_LOCK, c.cfg.db_path):
         locked = kaohe(c, "--debug", "poll", KAOHE_BUSY_TIMEOUT_SECONDS="0.3")
         assert locked.returncode == 1
         one_chinese_line(locked.stderr, "数据库正被另一个程序占用")
         log = (c.cfg.data_dir / "logs" / "kaohe-debug.log").read_text(encoding="utf-8")
         assert "Traceback" in log and "database is locked" in log  # the details, for the maintainer
-    finally:
-        assert holder.stdin is not None
-        holder.stdin.close()
-        holder.wait(30)
     assert kaohe(c, "poll").returncode == 0
     assert_each_mail_once(c, 6)
 
@@ -168,16 +184,6 @@ def test_read_only_data_dir_is_one_line_and_nothing_is_lost(
     assert_each_mail_once(c, 2)
 
 
-HOLD_POLL_LOCK = """
-import sys
-from pathlib import Path
-from ingest.core.lock import hold_lock
-with hold_lock(Path(sys.argv[1]), "poll"):
-    print("held", flush=True)
-    sys.stdin.read()  # until the test closes our stdin
-"""
-
-
 def test_a_poll_already_running_is_one_line_and_leaves_no_parse_worker_behind(
     tmp_path: Path,
 ) -> None:
@@ -186,23 +192,12 @@ def test_a_poll_already_running_is_one_line_and_leaves_no_parse_worker_behind(
     and removes its scratch folder, and the next poll ingests everything once."""
     c = make_campaign(tmp_path)
     deliver(c, 0, 2)
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD_POLL_LOCK, str(c.cfg.data_dir)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    with held(HOLD_POLL_LOCK, c.cfg.data_dir):
         refused = kaohe(c, "poll")
         assert refused.returncode == 1
         one_chinese_line(refused.stderr, "另一个收信过程正在进行")
         scratch = c.cfg.data_dir / ".parse"
         assert scratch.is_dir()  # the pool was made (and so its worker started) ...
         assert list(scratch.iterdir()) == []  # ... and closed: its scratch folder is gone
-    finally:
-        assert holder.stdin is not None
-        holder.stdin.close()
-        holder.wait(30)
     assert kaohe(c, "poll").returncode == 0
     assert_each_mail_once(c, 2)
