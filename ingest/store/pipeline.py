@@ -21,7 +21,6 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import sqlite_utils
@@ -84,8 +83,10 @@ def make_context(
 ) -> AnalysisContext:
     """Everything analysis needs for one cycle (roster, schemas, limits, converter, sandbox
     of *workers* parse processes; *pool*: one the caller opened already, see :func:`poll`)."""
-    if pool is None:
-        pool = open_pool(cfg.limits, cfg.data_dir, workers)
+    if pool is None:  # closed by close_context
+        from ingest.match.sandbox import cycle_pool
+
+        pool = cycle_pool(cfg.limits, cfg.data_dir, workers)
     try:
         roster = load_roster(cfg.paths.roster)
         check_annexes(roster, cfg.campaign.annex_numbers)
@@ -100,13 +101,6 @@ def make_context(
     except BaseException:
         pool.close()
         raise
-
-
-def open_pool(limits: LimitsConfig, data_dir: Path | None = None, workers: int = 1) -> Any:
-    """The parse sandbox of a cycle (scratch under data_dir; closed by :func:`close_context`)."""
-    from ingest.match.sandbox import cycle_pool
-
-    return cycle_pool(limits, data_dir, workers)
 
 
 def campaign_routes(cfg: Config) -> tuple[CampaignRoute, ...]:
