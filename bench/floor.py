@@ -17,6 +17,10 @@ Readers (``--readers``):
 * ``named``: the libraries the user named — openpyxl (read-only) for xlsx,
   python-docx for docx.
 
+imapclient turns on imaplib's trace, which formats ``repr()`` of every fetched
+mail whether or not anything logs it; the issue's floor keeps imapclient as it
+comes, ``--quiet-imaplib`` turns the trace off as kaohe does (an extra row).
+
 Usage: ``python -m bench.floor HOST PORT CAFILE USER FOLDER --readers same``
 (password from env ``KAOHE_BENCH_PASSWORD``); prints one JSON line.
 """
@@ -130,10 +134,13 @@ def run(
     folder: str,
     readers: str,
     batch: int = 25,
+    quiet_imaplib: bool = False,
 ) -> dict[str, Any]:
     read = READERS[readers]
     start = time.perf_counter()
     client = IMAPClient(host, port, ssl=True, ssl_context=ssl.create_default_context(cafile=cafile))
+    if quiet_imaplib:  # what kaohe does (ingest.mail.sources.imap.quiet_imaplib)
+        client._imap.debug = 0
     client.login(user, password)
     client.select_folder(folder, readonly=True)
     uids = sorted(client.search("ALL"))
@@ -164,6 +171,7 @@ def main() -> None:
     for arg in ("host", "port", "cafile", "user", "folder"):
         p.add_argument(arg)
     p.add_argument("--readers", choices=sorted(READERS), default="same")
+    p.add_argument("--quiet-imaplib", action="store_true", help="imaplib's trace off")
     a = p.parse_args()
     out = run(
         a.host,
@@ -173,6 +181,7 @@ def main() -> None:
         os.environ["KAOHE_BENCH_PASSWORD"],
         a.folder,
         a.readers,
+        quiet_imaplib=a.quiet_imaplib,
     )
     print(json.dumps(out))
 

@@ -62,7 +62,8 @@ class Sizes:
     warm_runs: int = 7
 
 
-FLOORS = ("issue", "same", "named")  # bench/floor.py --readers
+FLOORS = ("issue", "same", "named", "quiet")  # bench/floor.py --readers (quiet: issue
+# readers with --quiet-imaplib)
 FULL = Sizes()
 SMOKE = Sizes(
     cold_sizes=(12,),
@@ -298,6 +299,8 @@ class Bench:
         from tests.support.dovecot import PASSWORD, USER
 
         s = self.server
+        quiet = ["--quiet-imaplib"] if readers == "quiet" else []
+        readers = "issue" if readers == "quiet" else readers
         proc = run_child(
             [
                 sys.executable,
@@ -310,6 +313,7 @@ class Bench:
                 folder,
                 "--readers",
                 readers,
+                *quiet,
             ],
             env={"KAOHE_BENCH_PASSWORD": PASSWORD},
             cwd=ROOT,
@@ -363,6 +367,8 @@ class Bench:
             "ratio_one_worker": med(runs["poll1"]) / floor,
             "ratio_same": med(runs["poll"]) / med(runs["same"]),
             "ratio_named": med(runs["poll"]) / med(runs["named"]),
+            "ratio_quiet": med(runs["poll"]) / med(runs["quiet"]),
+            "ratio_quiet_one_worker": med(runs["poll1"]) / med(runs["quiet"]),
             "calamine_gain": med(runs["named"]) / med(runs["same"]),
             "poll_summary": summary,
             "floor_files": floor_info.get("files"),
@@ -722,6 +728,19 @@ def _cpu_row(c: dict[str, Any], fmt: Callable[[float], str]) -> list[str]:
     ]
 
 
+def _quiet_row(c: dict[str, Any], fmt: Callable[[float], str]) -> list[str]:
+    """The issue's floor with imaplib's trace off, as kaohe runs imapclient (older
+    results have no such floor)."""
+    if "ratio_quiet" not in c:
+        return []
+    return [
+        f"| 1e | same ÷ the issue's floor with imaplib's trace off (`--quiet-imaplib`, as "
+        f"kaohe) {fmt(med(c['seconds']['quiet']))} s: {c['workers']} workers "
+        f"{fmt(c['ratio_quiet'])}, one worker {fmt(c['ratio_quiet_one_worker'])} | "
+        f"{fmt(c['ratio_quiet'])} | (report) | – |"
+    ]
+
+
 def render(results: dict[str, Any], sizes: Sizes, total: float, smoke: bool) -> str:
     m = results["machine"]
     cold, w, inc, big, rep, lo = (
@@ -764,6 +783,7 @@ def render(results: dict[str, Any], sizes: Sizes, total: float, smoke: bool) -> 
             f"default policy) {fmt(med(secs['same']))} s | {fmt(c['ratio_same'])} | (report) | – |",
             f"| 1c | same ÷ floor with openpyxl + python-docx {fmt(med(secs['named']))} s | "
             f"{fmt(c['ratio_named'])} | (report) | – |",
+            *_quiet_row(c, fmt),
             *_cpu_row(c, fmt),
             f"| 4b | peak RSS of the `kaohe poll` process tree (workers included), {n} mails "
             f"(max of runs) | {max(c['tree_rss_mb']['poll']):.0f} MB | ≤ 150 MB | "

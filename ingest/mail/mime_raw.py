@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 Span = tuple[int, int]  # byte range of one MIME entity (headers + body) in the raw message
 
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
-_B64_CLEAN = re.compile(rb"[A-Za-z0-9+/\s]*={0,2}\s*")
+_B64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+_WHITESPACE = b" \t\n\r\f\v"  # what \\s matches in a bytes pattern
 _B64_CHUNK = re.compile(rb"[A-Za-z0-9+/]+=*")
 _B64_BOUNDARY_REST = re.compile(rb"^--", re.MULTILINE)
 
@@ -57,7 +58,7 @@ def decode_base64(data: bytes) -> tuple[bytes, bool]:
     """Decode base64 leniently: (bytes, damaged). Invalid characters are skipped, a
     truncated tail is decoded as far as whole bytes go, padded blocks glued together
     (some old encoders) are decoded one by one."""
-    if _B64_CLEAN.fullmatch(data):
+    if _clean_base64(data):
         try:
             return binascii.a2b_base64(data), False
         except binascii.Error:
@@ -77,12 +78,20 @@ def decode_base64(data: bytes) -> tuple[bytes, bool]:
     return b"".join(out), damaged
 
 
+def _clean_base64(data: bytes) -> bool:
+    """True when *data* is base64 characters and white space, with at most two ``=``
+    at the end (the regex ``[A-Za-z0-9+/\\s]*={0,2}\\s*``, at C speed: bytes.translate)."""
+    tail = data.rstrip(_WHITESPACE)
+    body = tail.rstrip(b"=")
+    return len(tail) - len(body) <= 2 and not body.translate(None, _B64_ALPHABET + _WHITESPACE)
+
+
 # --- attachments: decode straight from the raw bytes -----------------------------------
 
-SPOOL_MIN_MESSAGE = 64 * 1024  # smaller messages are parsed as they are
+SPOOL_MIN_MESSAGE = 16 * 1024  # smaller messages are parsed as they are
 _NOT_B64 = re.compile(rb"[^A-Za-z0-9+/\r\n]")
 _B64_LAST = re.compile(rb"[A-Za-z0-9+/]{0,100}={0,2}\r?\n")  # its last, shorter line
-_MIN_RUN_LINES = 256  # ~19 KB: the bulk of an attachment
+_MIN_RUN_LINES = 64  # ~5 KB: shorter runs cost the email parser less than cutting them
 
 
 @dataclass(frozen=True)
@@ -148,13 +157,11 @@ def _base64_runs(raw: bytes) -> list[Span]:
 
 def decode_spooled(body: str, spool: Spool) -> tuple[bytes, bool]:
     """Decode a base64 body whose bulk sits in the spool: (bytes, damaged)."""
-    pattern = re.compile(re.escape(spool.token) + r"\d{6}")
     pieces: list[bytes | Span] = []
-    last = 0
-    for found in pattern.finditer(body):
-        pieces += [body[last : found.start()].encode("ascii", "ignore"), spool.spans[found.group()]]
-        last = found.end()
-    pieces.append(body[last:].encode("ascii", "ignore"))
+    for text, span in _split_tokens(body.encode("ascii", "ignore"), spool):
+        pieces.append(text)
+        if span is not None:
+            pieces.append(span)
     if not all(_whole_quads(p, spool.raw) for p in pieces[:-1]):
         return decode_base64(restore(body.encode("utf-8", "surrogateescape"), spool))
     view = memoryview(spool.raw)
@@ -174,10 +181,38 @@ def decode_spooled(body: str, spool: Spool) -> tuple[bytes, bool]:
 
 def restore(data: bytes, spool: Spool) -> bytes:
     """Put the cut base64 runs back into bytes taken from ``spool.reduced``."""
-    if spool.token.encode() not in data:
+    token = spool.token.encode()
+    if token not in data:
         return data
-    pattern = re.compile(re.escape(spool.token.encode()) + rb"\d{6}\r?\n")
-    return pattern.sub(lambda m: spool.raw[slice(*spool.spans[m.group().strip().decode()])], data)
+    out: list[bytes] = []
+    for text, span in _split_tokens(data, spool):
+        out.append(text)
+        if span is not None:
+            out.append(spool.raw[span[0] : span[1]])
+    return b"".join(out)
+
+
+def _split_tokens(data: bytes, spool: Spool) -> list[tuple[bytes, Span | None]]:
+    """*data* cut at the spool's token lines: (bytes before a token, the token's span).
+
+    The last pair has no span; a token's line break goes with it (the run put back
+    ends in its own). Split with ``bytes.split``, not a regex: a pattern per message
+    would crowd the ``re`` module's cache.
+    """
+    token = spool.token.encode()
+    first, *rest = data.split(token)
+    out: list[tuple[bytes, Span | None]] = []
+    before = first
+    for chunk in rest:
+        span = spool.spans.get(spool.token + chunk[:6].decode("latin-1"))
+        if span is None:  # not one of ours (the prefix is random: not by chance)
+            before += token + chunk
+            continue
+        out.append((before, span))
+        before = chunk[6:]
+        before = before[2:] if before.startswith(b"\r\n") else before.removeprefix(b"\n")
+    out.append((before, None))
+    return out
 
 
 def _whole_quads(piece: bytes | Span, raw: bytes) -> bool:

@@ -46,7 +46,15 @@ def test_bench_smoke_produces_every_figure(tmp_path: Path) -> None:
     [cold] = r["cold"].values()
     assert cold["forms"] > 0 and cold["floor_files"] == cold["forms"]
     assert f"已解析 {cold['forms']}" in cold["poll_summary"]  # every form parsed, none lost
-    for key in ("ratio", "ratio_one_worker", "ratio_same", "ratio_named", "calamine_gain"):
+    for key in (
+        "ratio",
+        "ratio_one_worker",
+        "ratio_same",
+        "ratio_named",
+        "ratio_quiet",
+        "ratio_quiet_one_worker",
+        "calamine_gain",
+    ):
         assert cold[key] > 0
     assert cold["workers"] >= 1
     for runs in cold["tree_rss_mb"].values():
@@ -66,6 +74,7 @@ def test_bench_smoke_produces_every_figure(tmp_path: Path) -> None:
         "| 1 |",
         "| 1a |",
         "| 1d |",
+        "| 1e |",
         "| 2 |",
         "| 3 |",
         "| 4a |",

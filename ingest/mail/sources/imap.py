@@ -56,6 +56,23 @@ def program_version() -> str:
         return "0"
 
 
+IMAPLIB_LOGGER = "imapclient.imaplib"
+
+
+def quiet_imaplib(client: IMAPClient) -> None:
+    """Turn off imaplib's trace unless someone listens to it.
+
+    imapclient sets ``imaplib.IMAP4.debug = 5`` and routes the trace to the
+    ``imapclient.imaplib`` logger. At that level imaplib formats ``repr()`` of
+    every line and of every fetched literal (the whole mail) before the logger
+    can decline it: a cold poll of 21 MB spent ~0.15 s of its main thread on
+    text nobody reads. With the logger at DEBUG the trace stays as imapclient
+    makes it (with its LOGIN redaction).
+    """
+    if not logging.getLogger(IMAPLIB_LOGGER).isEnabledFor(logging.DEBUG):
+        client._imap.debug = 0
+
+
 def parse_key(key: str) -> tuple[str, int, int]:
     """``imap:FOLDER:UIDVALIDITY:UID`` → (folder, uidvalidity, uid); the folder may contain ':'."""
     head, uidvalidity, uid = key.rsplit(":", 2)
@@ -203,6 +220,7 @@ class ImapSource:
         except (*NETWORK_ERRORS, IMAPClientError) as e:
             raise MailboxError(f"无法连接邮箱服务器 {where}：{describe(e)}") from None
         client.normalise_times = False  # INTERNALDATE with its offset
+        quiet_imaplib(client)
         if cfg.starttls and not cfg.ssl:
             self._starttls(client, where)
         return client

@@ -53,8 +53,14 @@ def test_a_big_attachment_is_held_once_while_it_is_decoded() -> None:
 
 
 def test_small_messages_are_not_spooled() -> None:
-    raw = make_mail(attachments=[("a.xlsx", os.urandom(20_000))])
+    raw = make_mail(attachments=[("a.xlsx", os.urandom(SPOOL_MIN_MESSAGE // 2))])
     assert len(raw) < SPOOL_MIN_MESSAGE and spool_large_bodies(raw) is None
+    # just past the threshold, a run of base64 lines is cut out
+    data = os.urandom(SPOOL_MIN_MESSAGE)
+    raw = make_mail(attachments=[("a.xlsx", data)])
+    spool = spool_large_bodies(raw)
+    assert spool is not None and len(spool.reduced) < len(raw) // 4
+    assert unpack(raw).parts[0].payload == data
 
 
 @pytest.mark.parametrize("line_len", [60, 64, 72, 74, 76])

@@ -98,6 +98,24 @@ def test_fetches_every_message_with_its_internaldate(server: DovecotServer, sour
     assert all(i.size == len(mail(n)) for n, i in enumerate(items))
 
 
+def test_imaplib_trace_only_when_its_logger_listens(
+    server: DovecotServer, source_for, caplog: pytest.LogCaptureFixture
+) -> None:
+    """imapclient turns on imaplib's trace (repr of every fetched mail); kaohe turns it
+    off unless the ``imapclient.imaplib`` logger is enabled for DEBUG."""
+    server.append(mail(1), T0)
+    quiet = source_for()
+    assert [i.raw for i in poll(quiet, MemoryState())] == [mail(1)]
+    assert quiet.client()._imap.debug == 0
+    caplog.set_level(logging.DEBUG, logger="imapclient.imaplib")
+    traced = source_for()
+    assert [i.raw for i in poll(traced, MemoryState())] == [mail(1)]
+    assert traced.client()._imap.debug == 5
+    trace = [r.getMessage() for r in caplog.records if r.name == "imapclient.imaplib"]
+    assert any("FETCH" in line for line in trace)
+    assert not any(PASSWORD in line for line in trace)  # imapclient's LOGIN redaction
+
+
 def test_starttls(server: DovecotServer, source_for) -> None:
     server.append(mail(1), T0)
     src = source_for(port=server.imap_port, ssl=False, starttls=True)
