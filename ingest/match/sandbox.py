@@ -238,13 +238,35 @@ class _Worker:
         if proc is None:
             return
         try:
-            proc.wait(timeout=2)
+            _wait(proc, 2.0)
         except subprocess.TimeoutExpired:
             _kill(proc)
         finally:
             if proc.stdout is not None:
                 proc.stdout.close()
             self._log_stderr()
+
+
+def _wait(proc: subprocess.Popen[bytes], timeout: float) -> None:
+    """``proc.wait(timeout)`` that returns the moment the process exits.
+
+    ``Popen.wait`` with a timeout polls with sleeps of up to 50 ms, which a poll
+    pays at its end; a pidfd (Linux ≥ 5.3) becomes readable when the process exits.
+    """
+    if proc.poll() is not None:  # exited and reaped: its pid may belong to another process
+        return
+    try:
+        fd = os.pidfd_open(proc.pid)
+    except (AttributeError, OSError):  # not Linux, an old kernel, or already reaped
+        proc.wait(timeout=timeout)
+        return
+    try:
+        ready, _, _ = select.select([fd], [], [], timeout)
+    finally:
+        os.close(fd)
+    if not ready:
+        raise subprocess.TimeoutExpired(proc.args, timeout)
+    proc.wait()
 
 
 def _why(why: object) -> str:

@@ -27,6 +27,7 @@ otherwise find). Its environment is the locale and ``PATH`` only (no secrets).
 
 from __future__ import annotations
 
+import gc
 import os
 import pickle
 import resource
@@ -58,6 +59,9 @@ def serve() -> None:
     _set_limits(int(init["memory"]))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
     _preload()
+    # What the imports made lives as long as the worker: out of the collector's way, so
+    # its collections and its exit do not walk it (exit 35 ms → 10 ms).
+    gc.freeze()
     _write_frame(out, pickle.dumps(("ready", None)))
     while (job := _read_frame(jobs)) is not None:
         fn, args, seconds = job

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import resource
 import sys
@@ -26,6 +27,8 @@ def worker_facts() -> dict[str, object]:
         "cwd": os.getcwd(),
         "tmp": tempfile.gettempdir(),
         "env": dict(os.environ),
+        "frozen": gc.get_freeze_count(),
+        "readers_loaded": "parsers.word" in sys.modules and "ingest.match.mailjob" in sys.modules,
     }
 
 

@@ -9,6 +9,7 @@ the layers (app → store/match/mail/core, reports).
 
 from __future__ import annotations
 
+import gc
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -46,6 +47,9 @@ def poll(obj: Ctx) -> None:
             from ingest.app.progress import PollProgress
             from ingest.store.pipeline import poll as run_poll
 
+            # Modules, config and roster live as long as the command: out of the cyclic
+            # collector's way (its full collections no longer walk them).
+            gc.freeze()
             tz = obj.cfg.campaign.timezone
             log_in_timezone(tz)
             progress = PollProgress.for_terminal(sys.stderr, tz)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -12,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import parsers
-from ingest.match.sandbox import STOPPED, ParseAborted, ParsePool, SandboxLimits
+from ingest.match.sandbox import STOPPED, ParseAborted, ParsePool, SandboxLimits, _wait
 from parsers.errors import ParseError
 from tests.support import sandbox_jobs as jobs
 from tests.support.hostile_files import xfd_xlsb
@@ -61,6 +63,23 @@ def test_worker_runs_under_its_limits_in_its_scratch_dir(pool: ParsePool, tmp_pa
     assert facts["cwd"] == str(pool.scratch) == facts["tmp"]
     assert pool.scratch.parent == tmp_path
     assert pool.call(jobs.worker_facts)["pid"] == facts["pid"]  # one long-lived worker
+    # the readers are imported before the first job, and frozen out of the collector's way
+    assert facts["readers_loaded"] and facts["frozen"] > 10_000
+
+
+def test_reaping_returns_when_the_worker_exits_and_times_out_when_it_does_not() -> None:
+    exits = subprocess.Popen([sys.executable, "-c", "pass"])
+    _wait(exits, 30.0)
+    assert exits.returncode == 0
+    _wait(exits, 30.0)  # reaped already: returns, does not look up a pid reused since
+    stays = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        with pytest.raises(subprocess.TimeoutExpired):
+            _wait(stays, 0.2)
+        assert stays.poll() is None
+    finally:
+        stays.kill()
+        stays.wait()
 
 
 def test_memory_cap_stops_the_job_and_the_next_one_runs(pool: ParsePool) -> None:
