@@ -15,7 +15,7 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 __all__ = [
@@ -241,8 +241,10 @@ def _texts(item: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
 
 
 BUILTIN_FILE = "annexes_2020.toml"
+# Package data beside this module (installed with it: pyproject's package-data). A
+# plain path, not importlib.resources: that machinery cost every command ~10 ms.
 DEFAULT_SCHEMAS: dict[int, AnnexSchema] = schemas_from_toml(
-    resources.files("parsers").joinpath(BUILTIN_FILE).read_text(encoding="utf-8"), BUILTIN_FILE
+    Path(__file__).with_name(BUILTIN_FILE).read_text(encoding="utf-8"), BUILTIN_FILE
 )
 # The annexes of the built-in campaign; a loaded campaign has its own (``schemas.keys()``).
 ANNEX_NUMBERS: tuple[int, ...] = tuple(DEFAULT_SCHEMAS)

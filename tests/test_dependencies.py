@@ -4,6 +4,7 @@ library kaohe imports uses it (shown here), and nothing imported is undeclared."
 from __future__ import annotations
 
 import ast
+import os
 import re
 import sys
 import tomllib
@@ -71,3 +72,34 @@ def test_starlette_parses_forms_with_python_multipart() -> None:
     import starlette.requests
 
     assert starlette.requests.parse_options_header is not None
+
+
+def test_the_version_kaohe_names_is_the_packages() -> None:
+    """``ingest.VERSION`` (sent in IMAP's ID command) is pyproject's version, installed."""
+    from importlib import metadata
+
+    import ingest
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert ingest.VERSION == project["version"] == metadata.version("kaohe-inbox")
+
+
+def test_sqlite_utils_and_openpyxl_do_not_import_an_installed_pandas(tmp_path: Path) -> None:
+    """ingest/__init__ hides pandas and numpy while sqlite-utils and openpyxl import (they
+    would pay ~0.5 s for them); afterwards both import as usual."""
+    import subprocess
+
+    for name in ("pandas", "numpy"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "__init__.py").write_text(f"NAME = {name!r}\n", encoding="utf-8")
+    code = (
+        "import sys, ingest, sqlite_utils, openpyxl\n"
+        "print(sorted({'pandas', 'numpy'} & set(sys.modules)))\n"
+        "import pandas, numpy\n"
+        "print(pandas.NAME, numpy.NAME)\n"
+    )
+    env = {"PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}", "PATH": os.environ.get("PATH", "")}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    ).stdout.split("\n")
+    assert out[:2] == ["[]", "pandas numpy"]

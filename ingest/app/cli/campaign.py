@@ -8,16 +8,18 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from ingest.app.cli.base import ClerkError, Ctx, clerk_errors, cli
 from ingest.core.fsutil import atomic_write
 from ingest.match.roster import check_annexes, load_roster
-from parsers.annexes_toml import column_label, describe_learned, render_toml
 from parsers.errors import ParseError
-from parsers.learn import LearnedAnnex, learn_templates
 from parsers.schema import AnnexFileError, AnnexSchema, schemas_from_toml
+
+if TYPE_CHECKING:
+    from parsers.learn import LearnedAnnex
 
 
 @cli.group()
@@ -41,6 +43,11 @@ def learn(templates: tuple[str, ...], output: str | None) -> None:
     例：kaohe campaign learn 附件2.docx 附件3.docx 附件4.xlsx -o annexes.toml
     不写 -o 时只显示学到的内容，不写文件。
     """
+    # Imported here, as in the other commands: the readers and the TOML writer cost
+    # every kaohe command ~8 ms at start-up otherwise.
+    from parsers.annexes_toml import describe_learned, render_toml
+    from parsers.learn import learn_templates
+
     try:
         learned = learn_templates(_read(templates))
     except ParseError as e:
@@ -131,6 +138,7 @@ def new(folder: Path, templates: tuple[str, ...], name: str | None) -> None:
     生成：config.toml、annexes.toml、roster.xlsx（待填写）、空白表/。
     """
     from ingest.app.campaign_new import CampaignFolderError, new_campaign
+    from parsers.annexes_toml import describe_learned
 
     try:
         learned = new_campaign(folder, _read(templates), name)
@@ -155,6 +163,8 @@ def _read(names: tuple[str, ...]) -> list[tuple[str, bytes]]:
 
 
 def describe(schema: AnnexSchema) -> str:
+    from parsers.annexes_toml import column_label
+
     cols = "  ".join(column_label(f) for f in schema.fields)
     rules = [f"{f.name}合计应为 {f.total:g}" for f in schema.fields if f.total is not None]
     extra = f"；{'；'.join(rules)}" if rules else ""
