@@ -104,6 +104,7 @@ def test_imaplib_trace_only_when_its_logger_listens(
     """imapclient turns on imaplib's trace (repr of every fetched mail); kaohe turns it
     off unless the ``imapclient.imaplib`` logger is enabled for DEBUG."""
     server.append(mail(1), T0)
+    caplog.set_level(logging.INFO, logger="imapclient.imaplib")  # as the daemon runs it
     quiet = source_for()
     assert [i.raw for i in poll(quiet, MemoryState())] == [mail(1)]
     assert quiet.client()._imap.debug == 0
