@@ -32,6 +32,7 @@ import pickle
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from ingest.match.analyse import (
@@ -82,13 +83,25 @@ class NoConverter:
 
 @dataclass(frozen=True)
 class SharedContext:
-    """A cycle's static analysis context, pickled once; *token* names it in the workers."""
+    """A cycle's static analysis context, pickled once; *token* names it in the workers.
+
+    With *folder* (the pool's scratch folder) the pickle is also written there once, and
+    :attr:`ref` (what each job carries) is that file's path: a worker reads it on its
+    first job of the cycle only. Sent with every job, a province's roster (~1 MB) would
+    cross the pipe, be copied and be unpickled once per mail.
+    """
 
     token: str
     blob: bytes
+    path: str | None = None
+
+    @property
+    def ref(self) -> bytes | str:
+        """What a job passes to :func:`analyse_in_worker`: the file's path, else the blob."""
+        return self.path if self.path is not None else self.blob
 
     @classmethod
-    def of(cls, ctx: AnalysisContext) -> SharedContext:
+    def of(cls, ctx: AnalysisContext, folder: Path | None = None) -> SharedContext:
         static = replace(
             ctx,
             pool=None,
@@ -98,7 +111,13 @@ class SharedContext:
             received=None,
             read_ahead={},
         )
-        return cls(uuid.uuid4().hex, pickle.dumps(static, protocol=pickle.HIGHEST_PROTOCOL))
+        token = uuid.uuid4().hex
+        blob = pickle.dumps(static, protocol=pickle.HIGHEST_PROTOCOL)
+        if folder is None:
+            return cls(token, blob)
+        path = folder / f"context-{token}.pickle"
+        path.write_bytes(blob)  # removed with the pool's scratch folder
+        return cls(token, blob, str(path))
 
 
 @dataclass
@@ -138,18 +157,21 @@ _contexts: dict[str, AnalysisContext] = {}  # in the worker: the current cycle's
 
 def analyse_in_worker(
     token: str,
-    blob: bytes,
+    blob: bytes | str,
     raw: bytes,
     digest: str,
     assignments: dict[str, dict[str, Any]],
     dismissals: dict[str, str],
     received: datetime | None,
 ) -> JobAnswer:
-    """Runs in a sandbox worker: unpack, read, classify and identify one message."""
+    """Runs in a sandbox worker: unpack, read, classify and identify one message.
+
+    *blob*: the cycle's :class:`SharedContext`, pickled, or the path of its file (read
+    on the worker's first job of the cycle, *token* names it afterwards)."""
     ctx = _contexts.get(token)
     if ctx is None:
         _contexts.clear()  # one cycle at a time
-        static = pickle.loads(blob)
+        static = pickle.loads(blob if isinstance(blob, bytes) else Path(blob).read_bytes())
         ctx = replace(static, pool=InProcess(), converter=NoConverter())
         _contexts[token] = ctx
     collect = _Collect()

@@ -93,7 +93,10 @@ class Intake:
         self.summary, self.on_item = summary, on_item
         self.workers = ctx.pool.size if ctx.pool is not None else 1
         # whole messages are analysed in the sandbox workers (ingest.match.mailjob)
-        self.shared = SharedContext.of(ctx) if ctx.pool is not None else None
+        pool = ctx.pool
+        self.shared = (
+            SharedContext.of(ctx, getattr(pool, "scratch", None)) if pool is not None else None
+        )
         self._threads = ThreadPoolExecutor(self.workers, thread_name_prefix="intake")
         self._flights: deque[_Flight] = deque()
         self._bytes = 0
@@ -293,7 +296,7 @@ def _in_worker(
         out = ctx.pool.call(
             analyse_in_worker,
             shared.token,
-            shared.blob,
+            shared.ref,
             archived,
             prior.digest,
             prior.assignments,

@@ -18,6 +18,7 @@ from ingest.match.mailjob import LIBREOFFICE, SharedContext, analyse_in_worker
 from ingest.match.sandbox import ParsePool, PayloadFile
 from ingest.store import pipeline as pl
 from ingest.store.intake import _in_worker, _Prior
+from tests.ingest.match.test_sandbox import _sent
 from tests.ingest.match.test_untrusted import _big_sheet, _ctx, _kill_first
 from tests.support.corpus import make_zip
 from tests.support.forms import make_docx_form, make_xlsx_form, sample_rows
@@ -55,6 +56,39 @@ def test_the_mail_job_answers_what_the_per_attachment_jobs_answer(
     assert _seen(out.analysis) == _seen(analyse_message(raw, ctx))
     parsed = [(a.annex, len(a.rows)) for a in out.analysis.attachments if a.outcome == "parsed"]
     assert sorted(parsed) == [(2, 3), (4, 2), (5, 1)]  # the forms were really read
+
+
+def test_the_context_crosses_the_pipe_once_per_worker_not_once_per_mail(
+    tmp_path: Path, pool: ParsePool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cycle's context is a file in the pool's scratch folder: a job carries its path,
+    and a worker reads it on its first job only (a province's roster is ~1 MB)."""
+    ctx = _ctx(tmp_path, pool)
+    shared = SharedContext.of(ctx, pool.scratch)
+    assert shared.path is not None and Path(shared.path).parent == pool.scratch
+    assert shared.ref == shared.path and Path(shared.path).read_bytes() == shared.blob
+    raw = make_mail(attachments=[("附件2.xlsx", make_xlsx_form(2, sample_rows(2, 3)))])
+    digest = hashlib.sha256(raw).hexdigest()
+    sizes = _sent(monkeypatch)
+    first = pool.call(analyse_in_worker, shared.token, shared.ref, raw, digest, {}, {}, None)
+    Path(shared.path).unlink()  # the worker has it now
+    again = pool.call(analyse_in_worker, shared.token, shared.ref, raw, digest, {}, {}, None)
+    assert _seen(again.analysis) == _seen(first.analysis)
+    assert [a.rows for a in again.analysis.attachments] == [
+        a.rows for a in first.analysis.attachments
+    ]
+    assert len(sizes) == 2 and max(sizes) < len(raw) + len(shared.blob) // 2
+    # the poll's own call (a new cycle: a new token and file) sends the path too
+    cycle = SharedContext.of(ctx, pool.scratch)
+    item = SourceItem("maildir:x", datetime(2020, 3, 18, tzinfo=UTC), b"", len(raw))
+    taken = pl.Taken(item)
+    archived = tmp_path / "raw.eml"
+    archived.write_bytes(raw)
+    payload = PayloadFile(str(archived), len(raw))
+    prior = _Prior(digest, None, {}, {})
+    assert _in_worker(ctx, cycle, taken, prior, payload, "2020-03-18T00:00:00")
+    assert taken.analysis is not None and _seen(taken.analysis) == _seen(first.analysis)
+    assert len(sizes) == 3 and sizes[2] < len(cycle.blob)
 
 
 def test_a_member_that_needs_libreoffice_hands_the_mail_back_and_the_worker_lives(
