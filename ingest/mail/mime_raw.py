@@ -89,7 +89,10 @@ def _clean_base64(data: bytes) -> bool:
 # --- attachments: decode straight from the raw bytes -----------------------------------
 
 SPOOL_MIN_MESSAGE = 16 * 1024  # smaller messages are parsed as they are
-_NOT_B64 = re.compile(rb"[^A-Za-z0-9+/\r\n]")
+# Base64 characters and line breaks kept, every other byte marked "#": finding the next
+# other byte is then a memchr (``bytes.find``), ~10× faster than a regex class search.
+_MARK_OTHER = bytes(b if b in _B64_ALPHABET or b in b"\r\n" else ord("#") for b in range(256))
+_SCAN_WINDOW = 256 * 1024  # translated a window at a time: no copy of a whole 36 MB mail
 _B64_LAST = re.compile(rb"[A-Za-z0-9+/]{0,100}={0,2}\r?\n")  # its last, shorter line
 _MIN_RUN_LINES = 64  # ~5 KB: shorter runs cost the email parser less than cutting them
 
@@ -139,11 +142,11 @@ def _base64_runs(raw: bytes) -> list[Span]:
     """
     runs: list[Span] = []
     pos, size = 0, len(raw)
+    scan = _Scan(raw)
     while pos < size:
         while pos < size and raw[pos] in b"\r\n":  # never swallow a blank separator line
             pos += 1
-        found = _NOT_B64.search(raw, pos)
-        stop = found.start() if found else size
+        stop = scan.next_other(pos)
         end = raw.rfind(b"\n", pos, stop) + 1  # the last whole line in the region
         if end > pos and raw.count(b"\n", pos, end) >= _MIN_RUN_LINES:
             tail = _B64_LAST.match(raw, end)
@@ -153,6 +156,28 @@ def _base64_runs(raw: bytes) -> list[Span]:
         nl = raw.find(b"\n", stop)
         pos = size if nl < 0 else nl + 1
     return runs
+
+
+class _Scan:
+    """Where the next byte that is neither base64 nor a line break is, window by window."""
+
+    def __init__(self, raw: bytes) -> None:
+        self.raw = raw
+        self.start = self.end = 0
+        self.marked = b""
+
+    def next_other(self, pos: int) -> int:
+        """Index of the first such byte at or after *pos*; ``len(raw)`` when there is none."""
+        size = len(self.raw)
+        while pos < size:
+            if not self.start <= pos < self.end:
+                self.start, self.end = pos, min(size, pos + _SCAN_WINDOW)
+                self.marked = self.raw[self.start : self.end].translate(_MARK_OTHER)
+            found = self.marked.find(b"#", pos - self.start)
+            if found >= 0:
+                return self.start + found
+            pos = self.end
+        return size
 
 
 def decode_spooled(body: str, spool: Spool) -> tuple[bytes, bool]:

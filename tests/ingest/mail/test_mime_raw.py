@@ -105,3 +105,71 @@ def test_base64_looking_text_body_is_kept_as_text() -> None:
     )
     [part] = unpack(raw).parts
     assert part.payload.replace(b"\r\n", b"\n") == lines.replace(b"\r\n", b"\n")
+
+
+def _runs_by_regex(raw: bytes) -> list[tuple[int, int]]:
+    """The runs as the first version found them (a regex class search): the oracle."""
+    import re
+
+    from ingest.mail import mime_raw
+
+    not_b64 = re.compile(rb"[^A-Za-z0-9+/\r\n]")
+    runs: list[tuple[int, int]] = []
+    pos, size = 0, len(raw)
+    while pos < size:
+        while pos < size and raw[pos] in b"\r\n":
+            pos += 1
+        found = not_b64.search(raw, pos)
+        stop = found.start() if found else size
+        end = raw.rfind(b"\n", pos, stop) + 1
+        if end > pos and raw.count(b"\n", pos, end) >= mime_raw._MIN_RUN_LINES:
+            tail = mime_raw._B64_LAST.match(raw, end)
+            runs.append((pos, tail.end() if tail else end))
+            pos = runs[-1][1]
+            continue
+        nl = raw.find(b"\n", stop)
+        pos = size if nl < 0 else nl + 1
+    return runs
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_base64_runs_are_found_where_the_regex_found_them(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The byte scan (translate + find, window by window) agrees with a regex scan on
+    messages mixing long and short base64 runs, text, 8-bit bytes and window edges."""
+    import random
+
+    from ingest.mail import mime_raw
+
+    monkeypatch.setattr(mime_raw, "_SCAN_WINDOW", 997)  # many window edges, odd-sized
+    rng = random.Random(seed)
+    pieces = []
+    for _ in range(rng.randint(3, 12)):
+        kind = rng.choice(["b64", "b64", "text", "bytes", "blank"])
+        if kind == "b64":
+            text = base64.b64encode(rng.randbytes(rng.randint(10, 9000)))
+            width = rng.choice([60, 64, 76])
+            eol = rng.choice([b"\r\n", b"\n"])
+            pieces.append(eol.join(text[i : i + width] for i in range(0, len(text), width)) + eol)
+        elif kind == "text":
+            pieces.append(
+                "说明：请查收。 Content-Type: text/plain\r\n".encode() * rng.randint(1, 5)
+            )
+        elif kind == "bytes":
+            pieces.append(rng.randbytes(rng.randint(1, 300)) + b"\n")
+        else:
+            pieces.append(b"\r\n")
+    raw = b"".join(pieces)
+    assert mime_raw._base64_runs(raw) == _runs_by_regex(raw)
+    # the finder itself, from every position (forward, then jumping back and forth)
+    import re
+
+    others = {m.start() for m in re.finditer(rb"[^A-Za-z0-9+/\r\n]", raw)}
+    expected = [len(raw)] * (len(raw) + 1)
+    for p in range(len(raw) - 1, -1, -1):
+        expected[p] = p if p in others else expected[p + 1]
+    scan = mime_raw._Scan(raw)
+    assert [scan.next_other(p) for p in range(len(raw))] == expected[:-1]
+    jumps = [rng.randrange(len(raw)) for _ in range(200)]
+    assert [scan.next_other(p) for p in jumps] == [expected[p] for p in jumps]
