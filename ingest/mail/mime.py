@@ -126,7 +126,7 @@ def parse_address(value: str | None) -> tuple[str, str]:
 
 def unpack(raw: bytes) -> Unpacked:
     """Headers, body text and file parts of one raw message. Never raises."""
-    if not raw.strip():
+    if not raw or raw.isspace():  # not strip(): that copies the whole message
         return _empty(["邮件内容为空"])
     spool = spool_large_bodies(raw)
     parsed = spool.reduced if spool else raw

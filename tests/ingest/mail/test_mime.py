@@ -412,3 +412,9 @@ def test_large_attachment_is_fast() -> None:
     elapsed = time.perf_counter() - started
     assert msg.parts[0].payload == data
     assert elapsed < 5.0, f"unpack of an 8 MB attachment took {elapsed:.1f} s"
+
+
+@pytest.mark.parametrize("raw", [b"", b"   ", b"\r\n\r\n", b" \t\x0b\x0c\r\n"])
+def test_an_empty_or_blank_message_says_so(raw: bytes) -> None:
+    msg = unpack(raw)
+    assert msg.defects == ["邮件内容为空"] and msg.parts == [] and msg.sender == ""
