@@ -173,3 +173,18 @@ def test_base64_runs_are_found_where_the_regex_found_them(
     assert [scan.next_other(p) for p in range(len(raw))] == expected[:-1]
     jumps = [rng.randrange(len(raw)) for _ in range(200)]
     assert [scan.next_other(p) for p in jumps] == [expected[p] for p in jumps]
+
+
+def test_the_clean_base64_check_is_the_regex_it_replaced() -> None:
+    """``_clean_base64`` (translate) says what ``[A-Za-z0-9+/\\s]*={0,2}\\s*`` said."""
+    import random
+    import re
+
+    from ingest.mail.mime_raw import _clean_base64
+
+    regex = re.compile(rb"[A-Za-z0-9+/\s]*={0,2}\s*")
+    alphabet = b"Ab9+/= \t\r\n\x0b\x0c-*\x00\xff"
+    rng = random.Random(20261204)
+    samples = [bytes(rng.choice(alphabet) for _ in range(rng.randint(0, 12))) for _ in range(20000)]
+    assert [_clean_base64(d) for d in samples] == [bool(regex.fullmatch(d)) for d in samples]
+    assert sum(map(_clean_base64, samples)) > 100  # both answers occur
