@@ -155,3 +155,19 @@ def test_cli_poll_exit_codes(server: DovecotServer, tmp_path: Path) -> None:
     down = kaohe(config, "poll")
     assert down.returncode != 0
     assert "无法连接邮箱服务器" in down.stderr
+
+
+def test_verbose_poll_shows_kaohe_s_debug_lines_not_the_mail_trace(
+    server: DovecotServer, tmp_path: Path
+) -> None:
+    """``kaohe -v poll`` (and the --debug log) would otherwise get imaplib's trace: the
+    repr of every fetched mail, megabytes of it on a cold poll."""
+    config = write_config(server, tmp_path)
+    server.append_many([form_mail(n) for n in range(2)])
+    out = kaohe(config, "-v", "--debug", "poll")
+    assert out.returncode == 0, out.stderr
+    assert " DEBUG imapclient.imapclient: " in out.stderr  # -v shows the IMAP commands
+    logs = list(tmp_path.rglob("logs/*.log"))
+    text = out.stderr + "".join(p.read_text(encoding="utf-8") for p in logs)
+    assert logs and text.count(" DEBUG ") > out.stderr.count(" DEBUG ")  # and so does the log
+    assert "imapclient.imaplib" not in text and "crash-0@kaohe.test" not in text

@@ -215,4 +215,8 @@ def cli(ctx: click.Context, config_path: str | None, verbose: bool, debug: bool)
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # imaplib's protocol trace holds the repr of every fetched mail: -v and the --debug log
+    # keep kaohe's own DEBUG lines without it (as the daemon does; and with it off, imaplib
+    # does not build it: ingest.mail.sources.imap.quiet_imaplib).
+    logging.getLogger("imapclient.imaplib").setLevel(logging.INFO)
     ctx.obj = Ctx(config_path, debug=debug)

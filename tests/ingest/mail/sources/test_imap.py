@@ -274,6 +274,7 @@ def test_wrong_password_names_the_auth_code_and_hides_it(
     wrong = "wrong-Secret-9f8e7d"
     monkeypatch.setenv("KAOHE_TEST_IMAP_PASSWORD", wrong)
     caplog.set_level(logging.DEBUG)  # imapclient logs every command at DEBUG
+    caplog.set_level(logging.DEBUG, logger="imapclient.imaplib")  # kaohe's CLI sets it to INFO
     with pytest.raises(LoginFailed) as info:
         poll(source_for(), MemoryState())
     assert str(info.value).startswith(LOGIN_HINT)

@@ -143,6 +143,7 @@ def test_a_broken_connection_is_replaced_with_id_before_examine(
     fault: Fault, server: FakeImapServer, cfg: Config, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)  # imapclient logs every command at DEBUG
+    caplog.set_level(logging.DEBUG, logger="imapclient.imaplib")  # kaohe's CLI sets it to INFO
     server.inject(BAD, fault)
     assert pipeline.poll(cfg).stored == 4
     # the batch of bodies broke (connection 1), one at a time on connection 2 until the
