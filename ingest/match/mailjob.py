@@ -157,7 +157,7 @@ _contexts: dict[str, AnalysisContext] = {}  # in the worker: the current cycle's
 
 def analyse_in_worker(
     token: str,
-    blob: bytes | str,
+    context: bytes | str,
     raw: bytes,
     digest: str,
     assignments: dict[str, dict[str, Any]],
@@ -166,12 +166,13 @@ def analyse_in_worker(
 ) -> JobAnswer:
     """Runs in a sandbox worker: unpack, read, classify and identify one message.
 
-    *blob*: the cycle's :class:`SharedContext`, pickled, or the path of its file (read
-    on the worker's first job of the cycle, *token* names it afterwards)."""
+    *context*: the cycle's :class:`SharedContext` (its ``ref``): the pickle, or the path
+    of its file, read on the worker's first job of the cycle; *token* names it after."""
     ctx = _contexts.get(token)
     if ctx is None:
         _contexts.clear()  # one cycle at a time
-        static = pickle.loads(blob if isinstance(blob, bytes) else Path(blob).read_bytes())
+        pickled = context if isinstance(context, bytes) else Path(context).read_bytes()
+        static = pickle.loads(pickled)
         ctx = replace(static, pool=InProcess(), converter=NoConverter())
         _contexts[token] = ctx
     collect = _Collect()

@@ -92,11 +92,9 @@ class Intake:
         self.db, self.cfg, self.ctx, self.src = db, cfg, ctx, src
         self.summary, self.on_item = summary, on_item
         self.workers = ctx.pool.size if ctx.pool is not None else 1
-        # whole messages are analysed in the sandbox workers (ingest.match.mailjob)
-        pool = ctx.pool
-        self.shared = (
-            SharedContext.of(ctx, getattr(pool, "scratch", None)) if pool is not None else None
-        )
+        # whole messages are analysed in the sandbox workers (ingest.match.mailjob); the
+        # cycle's context waits for them in the pool's scratch folder
+        self.shared = SharedContext.of(ctx, ctx.pool.scratch) if ctx.pool is not None else None
         self._threads = ThreadPoolExecutor(self.workers, thread_name_prefix="intake")
         self._flights: deque[_Flight] = deque()
         self._bytes = 0

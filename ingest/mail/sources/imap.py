@@ -35,6 +35,7 @@ from collections.abc import Generator
 from imapclient import IMAPClient, SocketTimeout
 from imapclient.exceptions import CapabilityError, IMAPClientError, LoginError
 
+from ingest import VERSION
 from ingest.core.config import ConfigError, MailboxConfig
 from ingest.core.secrets import Secret, SecretError, load_secret
 from ingest.mail.sources.base import LoginFailed, MailboxError, SourceItem, SourceState
@@ -51,8 +52,6 @@ LOGIN_HINT = "登录失败：请检查 163 邮箱的客户端授权码（授权�
 def program_version() -> str:
     """The version the ID command names (``ingest.VERSION``, kept equal to the package's
     by a test; importlib.metadata would cost each poll ~25 ms to look it up)."""
-    from ingest import VERSION
-
     return VERSION
 
 
