@@ -76,7 +76,7 @@ def render_inspection(result: dict[str, Any], fmt: str) -> str:
         f"发件人：{public['from']}",
         f"主题：{public['subject']}",
         f"发送时间：{public['date'] or '（无）'}",
-        f"Message-ID：{public['message_id']}",
+        f"Message-ID：{public['message_id'] or '（无）'}",
     ]
     lines += [f"邮件格式问题：{d}" for d in defects]
     if not public["attachments"]:

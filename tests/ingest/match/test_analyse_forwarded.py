@@ -119,3 +119,13 @@ def test_large_attachment_of_an_unknown_sender_goes_to_the_clerk(tmp_path: Path)
     [item] = report(c)["unassigned"]
     assert item["filename"] == "材料.zip"
     assert "请在 2020-03-31 前手动下载" in item["reason"]
+
+
+def test_inspect_of_a_file_that_is_not_a_mail_says_so_in_chinese(tmp_path: Path) -> None:
+    """A clerk's slip (a text file, not a .eml): the defect in Chinese, no "None" anywhere."""
+    c = make_campaign(tmp_path)
+    note = tmp_path / "说明.txt"
+    note.write_text("请查收附件。\n", encoding="utf-8")
+    text = run(c, "inspect", str(note))
+    assert "邮件格式问题：不是邮件格式：找不到邮件头" in text
+    assert "Message-ID：（无）" in text and "None" not in text
