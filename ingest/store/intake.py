@@ -26,6 +26,7 @@ Finished items are committed strictly in fetch order, many per transaction:
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections import deque
@@ -250,7 +251,7 @@ def _take(
     whole = (
         shared is not None
         and len(raw) <= MAX_MESSAGE_BYTES
-        and _in_worker(ctx, shared, taken, prior, archived, received)
+        and _in_worker(cfg, ctx, shared, taken, prior, archived, received)
     )
     if not whole:  # unpacked here, one sandbox job per attachment
         try:
@@ -267,7 +268,7 @@ def _take(
                 taken.analysis = finish_message(taken.prepared, own)
         except Exception as e:  # a bug must not block the mailbox: the raw mail is safe
             taken.error = pl._analysis_failed(prior.digest, e)
-    if taken.analysis is not None:
+    if taken.analysis is not None and not taken.files_written:
         _write_files(cfg, taken)  # an OSError (disk full) stops the poll at the commit
     return taken
 
@@ -282,6 +283,7 @@ def _write_files(cfg: Config, taken: pl.Taken) -> None:
 
 
 def _in_worker(
+    cfg: Config,
     ctx: AnalysisContext,
     shared: SharedContext,
     taken: pl.Taken,
@@ -300,6 +302,7 @@ def _in_worker(
             prior.assignments,
             prior.dismissals,
             dbm.from_db(received),
+            os.path.abspath(cfg.data_dir),  # the job writes the attachments' files there
         )
     except Exception as e:  # stopped by a limit, or a bug: per form, each fault contained
         log.info("message %s: analysed per attachment (%s)", prior.digest[:12], e)
@@ -309,6 +312,7 @@ def _in_worker(
         log.debug("message %s: analysed per attachment (%s)", prior.digest[:12], out.fallback)
         return False
     taken.prepared, taken.analysis = out.prepared, out.analysis
+    taken.files_written = out.written
     return True
 
 

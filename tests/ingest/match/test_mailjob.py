@@ -5,13 +5,16 @@ The ``pool`` fixture is in this folder's conftest.py."""
 from __future__ import annotations
 
 import hashlib
+import pickle
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from ingest.core.vocab import Outcome
+from ingest.mail.rawstore import file_path
 from ingest.mail.sources.base import SourceItem
 from ingest.match.analyse import AnalysisContext, MessageAnalysis, analyse_message
 from ingest.match.mailjob import LIBREOFFICE, SharedContext, analyse_in_worker
@@ -58,6 +61,59 @@ def test_the_mail_job_answers_what_the_per_attachment_jobs_answer(
     assert sorted(parsed) == [(2, 3), (4, 2), (5, 1)]  # the forms were really read
 
 
+def test_the_mail_job_stores_the_files_and_answers_without_their_bytes(
+    tmp_path: Path, pool: ParsePool
+) -> None:
+    """Given the data folder, the worker writes each attachment's file itself: the answer
+    (pickled through the pipe) carries the analysis, not the decoded files."""
+    forms = {
+        "附件2.xlsx": make_xlsx_form(2, sample_rows(2, 3)),
+        "附件4.docx": make_docx_form(4, sample_rows(4, 2)),
+    }
+    raw = make_mail(attachments=list(forms.items()))
+    ctx = _ctx(tmp_path, pool)
+    shared = SharedContext.of(ctx)
+    digest = hashlib.sha256(raw).hexdigest()
+    data = tmp_path / "data"
+    args = (shared.token, shared.blob, raw, digest, {}, {}, None)
+    kept = pool.call(analyse_in_worker, *args)
+    bare = pool.call(analyse_in_worker, *args, str(data))
+    assert kept.written == frozenset() and bare.written == {
+        hashlib.sha256(b).hexdigest() for b in forms.values()
+    }
+    # the same analysis, without a byte of any file
+    assert _seen(bare.analysis) == _seen(kept.analysis)
+    assert [a.sha256 for a in bare.analysis.attachments] == [
+        a.sha256 for a in kept.analysis.attachments
+    ]
+    assert all(a.payload == b"" and a.document is None for a in bare.analysis.attachments)
+    assert [p.payload for p in bare.prepared.headers.parts] == [b"", b""]
+    assert bare.prepared.read_ahead == {} and bare.analysis.headers is bare.prepared.headers
+    assert bare.prepared.headers.subject == kept.prepared.headers.subject
+    # the files are where the poller would have put them, byte for byte
+    for a in kept.analysis.attachments:
+        assert file_path(data, a.sha256).read_bytes() == a.payload
+    assert len(pickle.dumps(bare)) < len(pickle.dumps(kept)) - sum(map(len, forms.values()))
+
+
+def test_a_file_the_job_cannot_write_is_left_to_the_poller(tmp_path: Path, pool: ParsePool) -> None:
+    """Disk full, a read-only folder: the answer keeps the bytes (the poller writes the
+    files, and stops the poll if it cannot either)."""
+    raw = make_mail(attachments=[("附件2.xlsx", make_xlsx_form(2, sample_rows(2, 1)))])
+    shared = SharedContext.of(_ctx(tmp_path, pool))
+    blocked = tmp_path / "data"
+    blocked.write_text("a file where the data folder should be")
+    digest = hashlib.sha256(raw).hexdigest()
+    out = pool.call(
+        analyse_in_worker, shared.token, shared.blob, raw, digest, {}, {}, None, str(blocked)
+    )
+    assert out.written == frozenset()
+    [att] = out.analysis.attachments
+    assert att.outcome == Outcome.PARSED and att.payload and len(att.payload) == att.size
+    assert out.prepared.headers.parts[0].payload == att.payload
+    assert blocked.read_text() == "a file where the data folder should be"
+
+
 def test_the_context_crosses_the_pipe_once_per_worker_not_once_per_mail(
     tmp_path: Path, pool: ParsePool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -86,9 +142,14 @@ def test_the_context_crosses_the_pipe_once_per_worker_not_once_per_mail(
     archived.write_bytes(raw)
     payload = PayloadFile(str(archived), len(raw))
     prior = _Prior(digest, None, {}, {})
-    assert _in_worker(ctx, cycle, taken, prior, payload, "2020-03-18T00:00:00")
+    cfg = SimpleNamespace(data_dir=tmp_path / "data")  # all _in_worker asks of the config
+    assert _in_worker(cfg, ctx, cycle, taken, prior, payload, "2020-03-18T00:00:00")  # type: ignore[arg-type]
     assert taken.analysis is not None and _seen(taken.analysis) == _seen(first.analysis)
     assert len(sizes) == 3 and sizes[2] < len(cycle.blob)
+    # and the worker stored the form's file, which the commit will not write again
+    [att] = taken.analysis.attachments
+    assert taken.files_written == {att.sha256} and att.payload == b""
+    assert file_path(cfg.data_dir, att.sha256).stat().st_size == att.size > 0
 
 
 def test_a_member_that_needs_libreoffice_hands_the_mail_back_and_the_worker_lives(
@@ -117,7 +178,9 @@ def test_a_mail_job_whose_worker_dies_is_taken_per_attachment(
     archived.write_bytes(raw)
     payload = PayloadFile(str(archived), len(raw))
     killer = _kill_first(pool, "analyse_in_worker")  # as the OOM killer would
-    assert not _in_worker(ctx, SharedContext.of(ctx), taken, prior, payload, "2020-03-18T00:00:00")
+    cfg = SimpleNamespace(data_dir=tmp_path / "data")
+    shared = SharedContext.of(ctx)
+    assert not _in_worker(cfg, ctx, shared, taken, prior, payload, "2020-03-18T00:00:00")  # type: ignore[arg-type]
     killer.join()
     assert taken.analysis is None and taken.prepared is None  # nothing half-kept
     by_name = {a.filename: a for a in analyse_message(raw, ctx).attachments}  # the fallback
