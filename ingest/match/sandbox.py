@@ -18,7 +18,8 @@ expansion, reading a document) therefore runs as a job in a worker process:
 
 Workers are long-lived: a job costs one pickle round trip over a pipe.
 :class:`ParsePool` runs ``workers`` of them; :meth:`ParsePool.call` runs one
-job on a free worker (any thread), :meth:`ParsePool.submit` returns a future,
+job on the worker with the fewest jobs (any thread; up to two wait in a worker's
+pipe, so it never idles between jobs), :meth:`ParsePool.submit` returns a future,
 and :meth:`ParsePool.map` yields results in submission order, so a caller can
 parse in parallel and still commit in fetch order.
 
@@ -41,7 +42,6 @@ import atexit
 import logging
 import os
 import pickle
-import queue
 import select
 import shutil
 import signal
@@ -51,6 +51,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -127,27 +128,48 @@ def _read_payload(ref: PayloadFile) -> bytes:
 
 
 class _Worker:
-    """One worker process and its pipes; restarted by :meth:`run` when it is gone."""
+    """One worker process and its pipes; restarted by :meth:`run` when it is gone.
+
+    Up to the pool's ``depth`` jobs are in its pipe at once, each sent by its own
+    thread: the worker reads the next job the moment it has answered one, instead of
+    waiting for the parent to take the answer, archive the next mail and send it (on a
+    one-worker poll that hand-off was 0.5–0.7 ms per mail). Answers come back in the
+    order the jobs were sent; each thread reads its own answer in turn (its wall-clock
+    limit starts then). A job whose worker is stopped before it began (an earlier job
+    overran, died or hit a limit) is sent again to the next process: it never ran.
+    """
 
     def __init__(self, limits: SandboxLimits, scratch: Path, index: int) -> None:
         self.limits = limits
         self.scratch = scratch
         self.index = index
         self.proc: subprocess.Popen[bytes] | None = None
-        self.job: str = ""  # name of the job in progress ("" when idle)
         self.ready = False  # the worker said it finished importing
         self.used = False  # a job was sent to this process
+        self.outstanding = 0  # jobs handed to this worker by the pool (its slots in use)
         self._err_path = scratch / f"worker-{index}.stderr"
         self._err_seen = 0
+        self._state = threading.Condition()  # guards what follows and the process' replacement
+        self._send_lock = threading.Lock()  # one frame at a time, in the order of `sent`
+        self._generation = 0  # bumped for each process: a job knows which one it went to
+        self._sent = 0  # jobs sent to the current process
+        self._answered = 0  # answers read from it (the next answer is job number _answered)
+        self._names: deque[str] = deque()  # names of the jobs sent and not answered
 
     @property
     def pid(self) -> int | None:
         return self.proc.pid if self.proc is not None else None
 
+    @property
+    def job(self) -> str:
+        """Name of the job in progress ("" when idle)."""
+        names = self._names
+        return names[0] if names else ""
+
     def start(self) -> None:
         err = self._err_path.open("ab")
         try:
-            self.proc = subprocess.Popen(
+            proc = subprocess.Popen(
                 [sys.executable, "-S", str(_WORKER)],  # -S: see sandbox_worker's docstring
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
                 cwd=self.scratch, env=_worker_env(self.scratch), close_fds=True,
@@ -155,44 +177,86 @@ class _Worker:
         finally:
             err.close()
         init = {"path": list(sys.path), "memory": self.limits.memory_bytes}
-        assert self.proc.stdin is not None
-        _send(self.proc.stdin, init)
-        self.ready = False
-        self.used = False
-
-    def _wait_ready(self) -> None:
-        """The worker's imports are not a job's time: wait for its "ready" (generously)."""
-        assert self.proc is not None
-        if not self.ready:
-            _receive(self.proc, time.monotonic() + max(_STARTUP_SECONDS, self.limits.seconds))
-            self.ready = True
+        assert proc.stdin is not None
+        _send(proc.stdin, init)
+        with self._state:
+            self.proc = proc
+            self._generation += 1
+            self._sent = self._answered = 0
+            self._names.clear()
+            self.ready = False
+            self.used = False
 
     def run(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
-        self.job = getattr(fn, "__name__", "job")
+        frame = (fn, args, self.limits.seconds)
+        name = getattr(fn, "__name__", "job")
+        while True:
+            proc, generation, number = self._send_job(frame, name)
+            if self._await_turn(generation, number):
+                break  # else the process was stopped before our job began: send it again
         try:
-            if self.proc is None or self.proc.poll() is not None:
-                self.start()
-            assert self.proc is not None and self.proc.stdin is not None
-            self._wait_ready()
-            self.used = True
-            _send(self.proc.stdin, (fn, args, self.limits.seconds))
-            status, value = _receive(self.proc, time.monotonic() + self.limits.seconds)
+            if number == 0:  # the worker's imports are not a job's time: wait generously
+                _receive(proc, time.monotonic() + max(_STARTUP_SECONDS, self.limits.seconds))
+                self.ready = True
+            status, value = _receive(proc, time.monotonic() + self.limits.seconds)
         except (OSError, EOFError, TimeoutError, pickle.UnpicklingError) as e:
-            self._stop_after(e)
+            self._stop_after(generation, e)
             raise ParseAborted() from None
         finally:
-            self.job = ""
             self._log_stderr()
+        with self._state:
+            if self._generation == generation:
+                self._answered += 1
+                self._names.popleft()
+                self._state.notify_all()
         if status == "ok":
             return value
         if status == "abort":  # the worker hit a limit it noticed itself, and exits
-            self._stop_after(value)
+            self._stop_after(generation, value)
             raise ParseAborted()
         raise value
 
-    def _stop_after(self, why: object) -> None:
-        """Kill and reap the worker after a failed job; log what happened."""
-        proc, self.proc = self.proc, None
+    def _send_job(
+        self, frame: tuple[Any, ...], name: str
+    ) -> tuple[subprocess.Popen[bytes], int, int]:
+        """Send *frame* (starting a process if there is none, or a dead one with no job
+        in it); returns the process, its generation and the job's number in it."""
+        with self._send_lock:
+            with self._state:
+                if self.proc is None or (
+                    self._sent == self._answered and self.proc.poll() is not None
+                ):
+                    self.start()
+                proc, generation, number = self.proc, self._generation, self._sent
+                assert proc is not None and proc.stdin is not None
+                self._sent += 1
+                self._names.append(name)
+                self.used = True
+            try:
+                _send(proc.stdin, frame)
+            except (OSError, ValueError):  # the process is gone: its answer says so (EOF)
+                pass
+        return proc, generation, number
+
+    def _await_turn(self, generation: int, number: int) -> bool:
+        """Wait until the jobs sent before ours are answered; False: the process was
+        stopped meanwhile (our job never began)."""
+        with self._state:
+            while self._generation == generation and self._answered != number:
+                self._state.wait()
+            return self._generation == generation
+
+    def _stop_after(self, generation: int, why: object) -> None:
+        """Kill and reap the worker after a failed job; log what happened. The jobs
+        queued behind it are sent again (to a new process) by their threads."""
+        with self._state:
+            if self._generation != generation:
+                return  # stopped already
+            proc, self.proc = self.proc, None
+            self._generation += 1
+            self._sent = self._answered = 0
+            self._names.clear()
+            self._state.notify_all()
         if proc is None:
             return
         _kill(proc)
@@ -350,7 +414,9 @@ class ParsePool:
     """``workers`` sandboxed worker processes (a context manager; see the module docstring).
 
     *scratch_parent*: where the pool's scratch dir goes (default: the system temp
-    dir); stale scratch dirs of dead pools there are removed.
+    dir); stale scratch dirs of dead pools there are removed. *depth*: jobs queued in
+    one worker's pipe at most (see :class:`_Worker`); a job goes to the worker with the
+    fewest.
     """
 
     def __init__(
@@ -359,6 +425,7 @@ class ParsePool:
         limits: SandboxLimits | None = None,
         scratch_parent: Path | None = None,
         start: bool = True,
+        depth: int = 2,
     ) -> None:
         self.limits = limits or SandboxLimits()
         if scratch_parent is not None:
@@ -367,18 +434,24 @@ class ParsePool:
         self.scratch = Path(
             tempfile.mkdtemp(prefix=f"{_SCRATCH_PREFIX}{os.getpid()}-", dir=scratch_parent)
         )
+        self.depth = max(1, depth)
         self._workers = [_Worker(self.limits, self.scratch, i) for i in range(max(1, workers))]
-        self._idle: queue.Queue[_Worker] = queue.Queue()
+        self._slots = threading.Condition()  # guards each worker's `outstanding`
         for worker in self._workers:
             if start:
                 worker.start()  # imports overlap with the caller's own start-up
-            self._idle.put(worker)
         self._executor: ThreadPoolExecutor | None = None
         self._closed = False
 
     @property
     def size(self) -> int:
         return len(self._workers)
+
+    @property
+    def slots(self) -> int:
+        """Jobs the pool takes at once (``workers × depth``): callers that want to keep
+        every worker busy run this many threads."""
+        return self.size * self.depth
 
     def prestart(self, count: int | None = None) -> None:
         """Start *count* workers (default: all) not running yet, before the first job: their
@@ -394,14 +467,30 @@ class ParsePool:
         """Run ``fn(*args)`` in a free worker; raises what it raised, or :class:`ParseAborted`."""
         if self._closed:
             raise RuntimeError("ParsePool is closed")
-        worker = self._idle.get()
         written: list[str] = []
+        args = self._out_of_band(args, written)  # before taking a slot: a file is slow
+        worker = self._take_slot()
         try:
-            return worker.run(fn, self._out_of_band(args, written))
+            return worker.run(fn, args)
         finally:
             for name in written:
                 _unlink(name)
-            self._idle.put(worker)
+            self._free_slot(worker)
+
+    def _take_slot(self) -> _Worker:
+        """The worker with the fewest jobs (an idle one first), once it has room."""
+        with self._slots:
+            while True:
+                worker = min(self._workers, key=lambda w: w.outstanding)
+                if worker.outstanding < self.depth:
+                    worker.outstanding += 1
+                    return worker
+                self._slots.wait()
+
+    def _free_slot(self, worker: _Worker) -> None:
+        with self._slots:
+            worker.outstanding -= 1
+            self._slots.notify()
 
     def _out_of_band(self, args: tuple[Any, ...], written: list[str]) -> tuple[Any, ...]:
         """*args* with each large bytes argument written to a scratch file (appended to
@@ -427,9 +516,9 @@ class ParsePool:
         return tuple(out)
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
-        """``call`` in the background; at most ``workers`` jobs run at once."""
+        """``call`` in the background; at most :attr:`slots` jobs are in the workers at once."""
         if self._executor is None:
-            self._executor = ThreadPoolExecutor(self.size, thread_name_prefix="parse")
+            self._executor = ThreadPoolExecutor(self.slots, thread_name_prefix="parse")
         return self._executor.submit(self.call, fn, *args)
 
     def map(self, fn: Callable[..., Any], items: Iterable[tuple[Any, ...]]) -> Iterator[Any]:

@@ -92,14 +92,16 @@ class Intake:
             ctx = replace(ctx, converter=_Serialised(ctx.converter))
         self.db, self.cfg, self.ctx, self.src = db, cfg, ctx, src
         self.summary, self.on_item = summary, on_item
-        self.workers = ctx.pool.size if ctx.pool is not None else 1
+        # one thread per job the pool takes at once: the next mail waits in each worker's
+        # pipe while it reads the current one (see ingest.match.sandbox._Worker)
+        threads = ctx.pool.slots if ctx.pool is not None else 1
         # whole messages are analysed in the sandbox workers (ingest.match.mailjob); the
         # cycle's context waits for them in the pool's scratch folder
         self.shared = SharedContext.of(ctx, ctx.pool.scratch) if ctx.pool is not None else None
-        self._threads = ThreadPoolExecutor(self.workers, thread_name_prefix="intake")
+        self._threads = ThreadPoolExecutor(threads, thread_name_prefix="intake")
         self._flights: deque[_Flight] = deque()
         self._bytes = 0
-        self.max_in_flight = BATCH_MAILS + 2 * self.workers
+        self.max_in_flight = BATCH_MAILS + 2 * threads
 
     def add(self, item: SourceItem) -> None:
         """Start analysing *item* in a thread, which takes its raw bytes: the caller drops

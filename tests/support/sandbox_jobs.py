@@ -69,3 +69,16 @@ def digest_then_sleep(data: bytes, seconds: float) -> int:
 def allocate_after_payload(data: bytes, mb: int) -> int:
     """Receive *data*, then hold *mb* MB (stopped by the worker's memory cap)."""
     return len(data) + allocate(mb)
+
+
+def note_then_echo(path: str, value: object) -> tuple[object, int]:
+    """Append *value* to the file at *path* (one line per run), then answer as echo_after."""
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(f"{value}\n")
+    return value, os.getpid()
+
+
+def allocate_after(seconds: float, mb: int) -> int:
+    """Wait *seconds*, then hold *mb* MB (a job that fails its memory cap late)."""
+    time.sleep(seconds)
+    return allocate(mb)

@@ -109,6 +109,76 @@ def test_cpu_limit_ends_a_busy_job(tmp_path: Path) -> None:
         assert pool.call(jobs.spin, 0.01) > 0
 
 
+def _until(check: object, seconds: float = 10) -> None:
+    """Wait until ``check()`` is true (a test's watch on another thread)."""
+    deadline = time.monotonic() + seconds
+    while not check():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.002)
+
+
+def test_the_next_job_waits_in_the_worker_s_pipe_and_each_caller_gets_its_own_answer(
+    tmp_path: Path,
+) -> None:
+    """depth 2: while the worker reads one job, the next is already in its pipe (no idle
+    hand-off); a third caller waits for room. Answers are matched to their callers."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ParsePool(1, scratch_parent=tmp_path, depth=2) as pool, ThreadPoolExecutor(8) as ex:
+        [worker] = pool._workers
+        first = ex.submit(pool.call, jobs.echo_after, "first", 0.5)
+        _until(lambda: pool.busy())
+        second = ex.submit(pool.call, jobs.echo_after, "second", 0)
+        _until(lambda: len(worker._names) == 2)
+        third = ex.submit(pool.call, jobs.echo_after, "third", 0)
+        time.sleep(0.05)
+        assert list(worker._names) == ["echo_after", "echo_after"] and not first.done()
+        assert [f.result()[0] for f in (first, second, third)] == ["first", "second", "third"]
+        # many callers at once, answers in whatever order the jobs end: each its own
+        values = [f"第{i}封" for i in range(60)]
+        futures = [
+            ex.submit(pool.call, jobs.echo_after, v, (i % 3) / 1000) for i, v in enumerate(values)
+        ]
+        answers = [f.result() for f in futures]
+        assert [a[0] for a in answers] == values
+        assert {a[1] for a in answers} == {worker.pid}  # one worker, never restarted
+
+
+@pytest.mark.parametrize("how", ["time limit", "memory limit", "killed"])
+def test_a_job_queued_behind_a_failing_one_runs_once_in_the_next_worker(
+    tmp_path: Path, how: str
+) -> None:
+    """The worker stops with the failing job; the job behind it in the pipe never began,
+    so it is sent again to the new worker, not reported as stopped (and not run twice)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    limits = SandboxLimits(memory_mb=512, seconds=1)
+    runs = tmp_path / "runs.txt"
+    with (
+        ParsePool(1, limits, scratch_parent=tmp_path, depth=2) as pool,
+        ThreadPoolExecutor(2) as ex,
+    ):
+        [worker] = pool._workers
+        failing = {
+            "time limit": (jobs.echo_after, "never", 30),
+            "memory limit": (jobs.allocate_after, 0.3, 2048),
+            "killed": (jobs.echo_after, "never", 30),
+        }[how]
+        first_pid = pool.call(jobs.echo_after, "warm", 0)[1]
+        bad = ex.submit(pool.call, *failing)
+        _until(lambda: pool.busy())
+        queued = ex.submit(pool.call, jobs.note_then_echo, str(runs), "后面的")
+        _until(lambda: len(worker._names) == 2)  # the second job waits in the pipe
+        if how == "killed":
+            os.kill(first_pid, signal.SIGKILL)
+        with pytest.raises(ParseAborted):
+            bad.result()
+        value, pid = queued.result()
+        assert value == "后面的" and pid != first_pid
+        assert runs.read_text(encoding="utf-8") == "后面的\n"  # ran once
+        assert pool.call(jobs.echo_after, "next", 0) == ("next", pid)
+
+
 def test_worker_killed_mid_job_from_outside(pool: ParsePool) -> None:
     pool.call(pow, 1, 1)
 
