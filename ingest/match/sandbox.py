@@ -16,7 +16,11 @@ expansion, reading a document) therefore runs as a job in a worker process:
 - the worker's stderr (a Rust panic message, library warnings) goes to a file
   in the scratch dir and is logged at DEBUG, never to the terminal.
 
-Workers are long-lived: a job costs one pickle round trip over a pipe.
+Workers are long-lived: a job costs one pickle round trip over a pipe. The
+pool's first worker forks the others once its imports are done and before any
+job (:class:`_Forked`): a second worker costs a fork, not the 0.12 s of CPU its
+own imports took, on a 2-core machine where a cold poll is CPU-bound. A worker
+restarted after a failure is started afresh, as before.
 :class:`ParsePool` runs ``workers`` of them; :meth:`ParsePool.call` runs one
 job on the worker with the fewest jobs (any thread; up to two wait in a worker's
 pipe, so it never idles between jobs), :meth:`ParsePool.submit` returns a future,
@@ -39,6 +43,8 @@ its module imported by the worker on first use.
 from __future__ import annotations
 
 import atexit
+import contextlib
+import errno
 import logging
 import os
 import pickle
@@ -143,7 +149,7 @@ class _Worker:
         self.limits = limits
         self.scratch = scratch
         self.index = index
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.proc: subprocess.Popen[bytes] | _Forked | None = None
         self.ready = False  # the worker said it finished importing
         self.used = False  # a job was sent to this process
         self.outstanding = 0  # jobs handed to this worker by the pool (its slots in use)
@@ -155,6 +161,7 @@ class _Worker:
         self._sent = 0  # jobs sent to the current process
         self._answered = 0  # answers read from it (the next answer is job number _answered)
         self._names: deque[str] = deque()  # names of the jobs sent and not answered
+        self.siblings: list[_Worker] = []  # forked by this worker when it starts (the first)
 
     @property
     def pid(self) -> int | None:
@@ -167,25 +174,61 @@ class _Worker:
         return names[0] if names else ""
 
     def start(self) -> None:
-        err = self._err_path.open("ab")
+        """Start a process; the first worker also forks the pool's others that are not
+        running (see :class:`_Forked`)."""
+        forks = self._claim_siblings()
+        keep: list[int] = []  # the forked workers' ends, passed to the first worker
         try:
-            proc = subprocess.Popen(
-                [sys.executable, "-S", str(_WORKER)],  # -S: see sandbox_worker's docstring
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
-                cwd=self.scratch, env=_worker_env(self.scratch), close_fds=True,
-            )  # fmt: skip
+            for _, (jobs_r, _w), (_r, answers_w) in forks:
+                keep += [jobs_r, answers_w]
+            err = self._err_path.open("ab")
+            try:
+                proc = subprocess.Popen(
+                    [sys.executable, "-S", str(_WORKER)],  # -S: see sandbox_worker's docstring
+                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
+                    cwd=self.scratch, env=_worker_env(self.scratch), close_fds=True,
+                    pass_fds=keep,
+                )  # fmt: skip
+            finally:
+                err.close()
         finally:
-            err.close()
-        init = {"path": list(sys.path), "memory": self.limits.memory_bytes}
+            for fd in keep:  # the first worker has them now (or the fork never happens:
+                os.close(fd)  # the sibling then reads EOF, and is started anew)
+        init = {
+            "path": list(sys.path),
+            "memory": self.limits.memory_bytes,
+            "forks": [(j[0], a[1], str(w._err_path)) for w, j, a in forks],
+        }
         assert proc.stdin is not None
         _send(proc.stdin, init)
+        self._adopt(proc)
+
+    def _adopt(self, proc: subprocess.Popen[bytes] | _Forked) -> None:
         with self._state:
-            self.proc = proc
+            old, self.proc = self.proc, proc
+            if old is not None:  # found dead between jobs: its pipes go with it
+                for pipe in (old.stdin, old.stdout):
+                    if pipe is not None:
+                        with contextlib.suppress(OSError):
+                            pipe.close()
             self._generation += 1
             self._sent = self._answered = 0
             self._names.clear()
             self.ready = False
             self.used = False
+
+    def _claim_siblings(self) -> list[tuple[_Worker, tuple[int, int], tuple[int, int]]]:
+        """The siblings to fork (none running), each given its pipes now: (worker, its job
+        pipe, its answer pipe). Claimed under each one's lock, so none is started twice."""
+        out = []
+        for sibling in self.siblings:
+            with sibling._state:
+                if sibling.proc is not None:
+                    continue
+                jobs, answers = os.pipe(), os.pipe()
+                sibling._adopt(_Forked(os.fdopen(jobs[1], "wb"), os.fdopen(answers[0], "rb")))
+            out.append((sibling, jobs, answers))
+        return out
 
     def run(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
         frame = (fn, args, self.limits.seconds)
@@ -196,7 +239,11 @@ class _Worker:
                 break  # else the process was stopped before our job began: send it again
         try:
             if number == 0:  # the worker's imports are not a job's time: wait generously
-                _receive(proc, time.monotonic() + max(_STARTUP_SECONDS, self.limits.seconds))
+                _, pid = _receive(
+                    proc, time.monotonic() + max(_STARTUP_SECONDS, self.limits.seconds)
+                )
+                if isinstance(proc, _Forked):
+                    proc.attach(int(pid))
                 self.ready = True
             status, value = _receive(proc, time.monotonic() + self.limits.seconds)
         except (OSError, EOFError, TimeoutError, pickle.UnpicklingError) as e:
@@ -218,7 +265,7 @@ class _Worker:
 
     def _send_job(
         self, frame: tuple[Any, ...], name: str
-    ) -> tuple[subprocess.Popen[bytes], int, int]:
+    ) -> tuple[subprocess.Popen[bytes] | _Forked, int, int]:
         """Send *frame* (starting a process if there is none, or a dead one with no job
         in it); returns the process, its generation and the job's number in it."""
         with self._send_lock:
@@ -311,12 +358,80 @@ class _Worker:
             self._log_stderr()
 
 
-def _wait(proc: subprocess.Popen[bytes], timeout: float) -> None:
+class _Forked:
+    """A worker forked by the pool's first worker once its imports are done (the others
+    then cost a fork, not 0.12 s of imports each; see sandbox_worker._fork_workers).
+
+    Not this process' child: it is known by its pipes until it says "ready" with its
+    pid, then watched and signalled through a pidfd (no pid reuse can fool it). The
+    subset of ``Popen`` the pool uses; its exit status is not known here (None).
+    """
+
+    args = "forked parse worker"
+    returncode: int | None = None
+
+    def __init__(self, stdin: IO[bytes], stdout: IO[bytes]) -> None:
+        self.stdin: IO[bytes] | None = stdin
+        self.stdout: IO[bytes] | None = stdout
+        self.pid: int | None = None
+        self._pidfd: int | None = None
+        self._exited = False
+
+    def attach(self, pid: int) -> None:
+        self.pid = pid
+        try:
+            self._pidfd = os.pidfd_open(pid)
+        except OSError as e:  # gone already; or no pidfd (Linux < 5.3, valgrind)
+            self._exited = e.errno == errno.ESRCH
+
+    def poll(self) -> int | None:
+        """None while it runs (or before it said "ready", or when that cannot be known
+        without a pidfd: its pipe then says EOF); -1 once it has exited."""
+        if not self._exited and self._pidfd is not None:
+            self._exited = bool(select.select([self._pidfd], [], [], 0)[0])
+        return -1 if self._exited else None
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        if self._pidfd is not None and not self._exited:
+            if not select.select([self._pidfd], [], [], timeout)[0]:
+                raise subprocess.TimeoutExpired(self.args, timeout or 0)
+            self._exited = True
+        self._close_pidfd()
+        return None
+
+    def kill(self) -> None:
+        """SIGKILL (through the pidfd when there is one); before "ready", closing its
+        pipes ends it (EOF)."""
+        try:
+            if self._pidfd is not None and not self._exited:
+                signal.pidfd_send_signal(self._pidfd, signal.SIGKILL)
+            elif self.pid is not None and not self._exited:
+                os.kill(self.pid, signal.SIGKILL)  # not reaped by us: no pidfd, no better
+        except ProcessLookupError:
+            self._exited = True
+        if self.pid is None:
+            for pipe in (self.stdin, self.stdout):
+                if pipe is not None:
+                    try:
+                        pipe.close()
+                    except OSError:
+                        pass
+
+    def _close_pidfd(self) -> None:
+        if self._pidfd is not None:
+            os.close(self._pidfd)
+            self._pidfd = None
+
+
+def _wait(proc: subprocess.Popen[bytes] | _Forked, timeout: float) -> None:
     """``proc.wait(timeout)`` that returns the moment the process exits.
 
     ``Popen.wait`` with a timeout polls with sleeps of up to 50 ms, which a poll
     pays at its end; a pidfd (Linux ≥ 5.3) becomes readable when the process exits.
     """
+    if isinstance(proc, _Forked):
+        proc.wait(timeout)
+        return
     if proc.poll() is not None:  # exited and reaped: its pid may belong to another process
         return
     try:
@@ -342,7 +457,9 @@ def _why(why: object) -> str:
 
 
 def _exit_text(code: int | None) -> str:
-    if code is not None and code < 0:
+    if code is None:
+        return "exit status unknown"  # a forked worker is not our child
+    if code < 0:
         try:
             return f"signal {signal.Signals(-code).name}"
         except ValueError:
@@ -362,7 +479,7 @@ def _worker_env(scratch: Path) -> dict[str, str]:
     return env
 
 
-def _kill(proc: subprocess.Popen[bytes]) -> None:
+def _kill(proc: subprocess.Popen[bytes] | _Forked) -> None:
     try:
         proc.kill()
     except ProcessLookupError:
@@ -383,7 +500,7 @@ def _send(pipe: IO[bytes], obj: Any) -> None:
     pipe.flush()
 
 
-def _receive(proc: subprocess.Popen[bytes], deadline: float) -> tuple[str, Any]:
+def _receive(proc: subprocess.Popen[bytes] | _Forked, deadline: float) -> tuple[str, Any]:
     assert proc.stdout is not None
     fd = proc.stdout.fileno()
     (size,) = _HEADER.unpack(_read_exact(fd, _HEADER.size, deadline))
@@ -436,9 +553,10 @@ class ParsePool:
         )
         self.depth = max(1, depth)
         self._workers = [_Worker(self.limits, self.scratch, i) for i in range(max(1, workers))]
+        self._workers[0].siblings = self._workers[1:]  # forked by the first, imports done
         self._slots = threading.Condition()  # guards each worker's `outstanding`
         for worker in self._workers:
-            if start:
+            if start and worker.proc is None:
                 worker.start()  # imports overlap with the caller's own start-up
         self._executor: ThreadPoolExecutor | None = None
         self._closed = False

@@ -20,6 +20,7 @@ def worker_facts() -> dict[str, object]:
     """What the worker sees: its limits, cwd and temp dir."""
     return {
         "pid": os.getpid(),
+        "ppid": os.getppid(),
         "as": resource.getrlimit(resource.RLIMIT_AS),
         "cpu": resource.getrlimit(resource.RLIMIT_CPU),
         "core": resource.getrlimit(resource.RLIMIT_CORE),

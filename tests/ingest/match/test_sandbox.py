@@ -345,15 +345,107 @@ def test_a_callers_payload_file_is_read_and_left_in_place(pool: ParsePool, tmp_p
         pool.call(jobs.digest_of, PayloadFile(str(path), len(data) + 1))  # changed underfoot
 
 
-def test_prestarted_workers_that_never_had_a_job_are_killed_at_close(tmp_path: Path) -> None:
-    """A poll with nothing new prestarts its workers; close does not wait through their imports."""
-    pool = ParsePool(2, limits=SandboxLimits(seconds=5), scratch_parent=tmp_path, start=False)
+def _children(pid: int) -> list[int]:
+    """Pids of the processes whose parent is *pid* (from /proc)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] not in "ZX":
+            out.append(int(stat.parent.name))
+    return out
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in "ZX"
+
+
+def test_a_prestarted_worker_that_never_had_a_job_is_killed_at_close(tmp_path: Path) -> None:
+    """A poll with nothing new prestarts a worker; close does not wait through its imports."""
+    pool = ParsePool(1, limits=SandboxLimits(seconds=5), scratch_parent=tmp_path, start=False)
     assert pool.pids() == []
     pool.prestart()
-    procs = [w.proc for w in pool._workers]
-    assert all(p is not None for p in procs) and len(set(pool.pids())) == 2
-    assert pool.call(pow, 3, 3) == 27  # one worker gets a job, the other stays unused
+    [proc] = [w.proc for w in pool._workers]
+    assert isinstance(proc, subprocess.Popen)
     pool.close()
-    codes = sorted(p.returncode for p in procs if p is not None)
-    assert codes == [-signal.SIGKILL, 0]  # the unused one killed, the used one left on EOF
+    assert proc.returncode == -signal.SIGKILL
     assert not pool.scratch.exists()
+
+
+def test_the_other_workers_are_forked_from_the_first_once_its_imports_are_done(
+    tmp_path: Path,
+) -> None:
+    """The first worker forks the pool's others after its imports and before any job:
+    they start as clean as a new process (limits, scratch, no secrets, readers loaded),
+    without importing again; each has its own pipes and stderr file, and its end."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    limits = SandboxLimits(memory_mb=512, seconds=5)
+    pool = ParsePool(3, limits=limits, scratch_parent=tmp_path, start=False)
+    pool.prestart(1)
+    first = pool._workers[0]
+    assert isinstance(first.proc, subprocess.Popen) and pool.pids() == [first.pid]
+    with ThreadPoolExecutor(3) as ex:
+        hold = ex.submit(pool.call, jobs.echo_after, "hold", 0.5)
+        _until(lambda: first.job)  # the first worker is busy: the next jobs go to the others
+        facts = [ex.submit(pool.call, jobs.worker_facts) for _ in range(2)]
+        facts_seen = [f.result() for f in facts]
+        assert hold.result()[1] == first.pid
+    forked = sorted(f["pid"] for f in facts_seen)
+    assert forked == sorted(_children(first.pid)) and len(set(forked)) == 2
+    assert sorted(pool.pids()) == sorted([first.pid, *forked])
+    for f in facts_seen:
+        assert f["ppid"] == first.pid  # forked, not started again
+        assert f["readers_loaded"] and f["frozen"] > 0  # the first one's imports
+        assert f["as"] == (512 * MB, 512 * MB) and f["cwd"] == str(pool.scratch)
+        assert set(f["env"]) <= {
+            "PATH",
+            "LANG",
+            "LANGUAGE",
+            "TZ",
+            "TMPDIR",
+            "PYTHONDONTWRITEBYTECODE",
+        } | {k for k in f["env"] if k.startswith("LC_")}
+    # each answers on its own pipe and writes to its own stderr file
+    second = pool._workers[1]
+    with ThreadPoolExecutor(2) as ex:
+        hold = ex.submit(pool.call, jobs.echo_after, "hold", 0.5)
+        _until(lambda: first.job)
+        assert ex.submit(pool.call, jobs.shout, "第二个").result() == "answered"
+    err = (pool.scratch / f"worker-{second.index}.stderr").read_text(encoding="utf-8")
+    assert "第二个" in err
+    pool.close()
+    assert first.proc is None and not any(_running(pid) for pid in forked)
+    assert not pool.scratch.exists()
+
+
+def test_a_forked_worker_killed_mid_job_is_started_anew(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ParsePool(2, limits=SandboxLimits(seconds=5), scratch_parent=tmp_path) as pool:
+        first, second = pool._workers
+        with ThreadPoolExecutor(2) as ex:
+            hold = ex.submit(pool.call, jobs.echo_after, "hold", 1.0)
+            _until(lambda: first.job)
+            doomed = ex.submit(pool.call, jobs.echo_after, "never", 30)
+            _until(lambda: second.job and second.pid)
+            forked = second.pid
+            assert forked is not None and os.getppid() != forked
+            os.kill(forked, signal.SIGKILL)
+            with pytest.raises(ParseAborted):
+                doomed.result()
+            assert hold.result()[0] == "hold"
+        assert not _running(forked)
+        # the next job on it runs in a new process, started as any other
+        with ThreadPoolExecutor(2) as ex:
+            hold = ex.submit(pool.call, jobs.echo_after, "hold", 0.5)
+            _until(lambda: first.job)
+            value, pid = ex.submit(pool.call, jobs.echo_after, "again", 0).result()
+        assert value == "again" and pid not in (forked, first.pid)
+        assert isinstance(second.proc, subprocess.Popen) and second.proc.pid == pid
