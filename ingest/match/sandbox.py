@@ -17,10 +17,12 @@ expansion, reading a document) therefore runs as a job in a worker process:
   in the scratch dir and is logged at DEBUG, never to the terminal.
 
 Workers are long-lived: a job costs one pickle round trip over a pipe. The
-pool's first worker forks the others once its imports are done and before any
-job (:class:`_Forked`): a second worker costs a fork, not the 0.12 s of CPU its
-own imports took, on a 2-core machine where a cold poll is CPU-bound. A worker
-restarted after a failure is started afresh, as before.
+pool's first worker can fork the others once its imports are done, if it has run
+no job yet (:class:`_Forked`, :meth:`ParsePool.fork_others`): a second worker then
+costs a fork, not the 0.12 s of CPU its own imports took, on a 2-core machine
+where a cold poll is CPU-bound. A poll asks for it when its first mail goes to a
+mail job; one large mail alone (per-attachment jobs) keeps to one worker, as
+before. A worker restarted after a failure is started afresh.
 
 :class:`ParsePool` runs ``workers`` of them; :meth:`ParsePool.call` runs one
 job on the worker with the fewest jobs (any thread; up to three are in a worker's
@@ -67,6 +69,7 @@ from types import TracebackType
 from typing import IO, Any
 
 from ingest.core.config import LimitsConfig
+from ingest.match.sandbox_worker import FORK
 from parsers.errors import ParseError
 
 log = logging.getLogger(__name__)
@@ -162,7 +165,9 @@ class _Worker:
         self._sent = 0  # jobs sent to the current process
         self._answered = 0  # answers read from it (the next answer is job number _answered)
         self._names: deque[str] = deque()  # names of the jobs sent and not answered
-        self.siblings: list[_Worker] = []  # forked by this worker when it starts (the first)
+        self.siblings: list[_Worker] = []  # the first worker: the others, which it may fork
+        self.first: _Worker | None = None  # the others: the worker they may be forked from
+        self._pending: list[_Worker] = []  # siblings given their pipes, fork not decided
 
     @property
     def pid(self) -> int | None:
@@ -174,10 +179,11 @@ class _Worker:
         names = self._names
         return names[0] if names else ""
 
-    def start(self) -> None:
-        """Start a process; the first worker also forks the pool's others that are not
-        running (see :class:`_Forked`)."""
-        forks = self._claim_siblings()
+    def start(self, claim: bool = True) -> None:
+        """Start a process; the first worker (*claim*) is also given the pipes of the
+        pool's others that are not running, to fork them on :meth:`request_fork`."""
+        forks = self._claim_siblings() if claim else []
+        self._pending = [w for w, _, _ in forks]
         keep: list[int] = []  # the forked workers' ends, passed to the first worker
         try:
             for _, (jobs_r, _w), (_r, answers_w) in forks:
@@ -270,11 +276,16 @@ class _Worker:
         """Send *frame* (starting a process if there is none, or a dead one with no job
         in it); returns the process, its generation and the job's number in it."""
         with self._send_lock:
+            pending = self.proc
+            if isinstance(pending, _Forked) and pending.pending and self.first is not None:
+                self.first.request_fork()  # forked now, or its pipes let go (started below)
+            if self._pending:  # this is the first worker's first job: too late to fork
+                self._decide_forks(False)
             with self._state:
                 if self.proc is None or (
                     self._sent == self._answered and self.proc.poll() is not None
                 ):
-                    self.start()
+                    self.start(claim=False)
                 proc, generation, number = self.proc, self._generation, self._sent
                 assert proc is not None and proc.stdin is not None
                 self._sent += 1
@@ -285,6 +296,37 @@ class _Worker:
             except (OSError, ValueError):  # the process is gone: its answer says so (EOF)
                 pass
         return proc, generation, number
+
+    def request_fork(self) -> None:
+        """The first worker: fork the siblings it holds the pipes of, if it has run no job
+        yet (a worker forked from one that has is not clean); else they start afresh."""
+        with self._send_lock:
+            if self._pending:
+                self._decide_forks(True)
+
+    def _decide_forks(self, fork: bool) -> None:
+        """(Under the send lock.) Send :data:`FORK`, or give the siblings' pipes up."""
+        pending, self._pending = self._pending, []
+        proc = self.proc
+        if fork and proc is not None and proc.stdin is not None and self._sent == 0:
+            try:
+                _send(proc.stdin, FORK)
+            except (OSError, ValueError):
+                fork = False  # the first worker is gone: the siblings read EOF below
+        else:
+            fork = False
+        for sibling in pending:
+            sibling._fork_decided(fork)
+
+    def _fork_decided(self, forked: bool) -> None:
+        with self._state:
+            proc = self.proc
+            if not isinstance(proc, _Forked) or not proc.pending:
+                return
+            proc.pending = False
+            if not forked:  # no process will answer on these pipes: start anew when needed
+                self.proc = None
+                _kill(proc)
 
     def _await_turn(self, generation: int, number: int) -> bool:
         """Wait until the jobs sent before ours are answered; False: the process was
@@ -375,6 +417,7 @@ class _Forked:
         self.stdin: IO[bytes] | None = stdin
         self.stdout: IO[bytes] | None = stdout
         self.pid: int | None = None
+        self.pending = True  # the first worker has not been told to fork it yet
         self._pidfd: int | None = None
         self._exited = False
 
@@ -558,11 +601,15 @@ class ParsePool:
         self._workers = [_Worker(self.limits, self.scratch, i) for i in range(max(1, workers))]
         self._workers[0].siblings = self._workers[1:]  # forked by the first, imports done
         self._slots = threading.Condition()  # guards each worker's `outstanding`
+        for worker in self._workers[1:]:
+            worker.first = self._workers[0]
         for worker in self._workers:
             if start and worker.proc is None:
                 worker.start()  # imports overlap with the caller's own start-up
         self._executor: ThreadPoolExecutor | None = None
         self._closed = False
+        if start:
+            self.fork_others()
 
     @property
     def size(self) -> int:
@@ -583,6 +630,15 @@ class ParsePool:
         for worker in self._workers[: len(self._workers) if count is None else count]:
             if worker.proc is None and not worker.job:
                 worker.start()
+        if count is None or count > 1:
+            self.fork_others()
+
+    def fork_others(self) -> None:
+        """Have the first worker fork the others now (it must not have run a job yet):
+        call it when more than one job is coming. Without it the others start with
+        their first job, as new processes, the way a pool for one large mail wants."""
+        if not self._closed:
+            self._workers[0].request_fork()
 
     def call(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run ``fn(*args)`` in a free worker; raises what it raised, or :class:`ParseAborted`."""

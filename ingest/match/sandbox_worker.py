@@ -3,9 +3,11 @@
 Protocol, on the worker's stdin and a private copy of its stdout: frames of an
 8-byte little-endian length and a pickle. The first frame is the set-up
 (``sys.path``, the memory cap and, for the pool's first worker, the pipes of the
-workers to fork once its imports are done: see :func:`_fork_workers`); then each
-frame is a job ``(function, args, cpu_seconds)`` answered by ``(status, value)``
-(the worker first answers ``("ready", pid)`` once its imports are done):
+workers it may fork: see :func:`_fork_workers`); then each frame is :data:`FORK`
+(fork them now: only before the first job, unanswered) or a job
+``(function, args, cpu_seconds)`` answered by ``(status, value)`` (the worker
+first answers ``("ready", pid)`` once its imports are done; a forked one answers
+the same on its own pipe):
 ``ok`` + result, ``err`` + the exception raised, ``abort`` + why (the worker
 hit a limit it noticed itself, answers, and exits). EOF on stdin ends it.
 An argument that is a ``PayloadFile`` (a large payload the parent wrote to a
@@ -41,6 +43,7 @@ from pathlib import Path
 from typing import IO, Any
 
 _HEADER = struct.Struct("<Q")
+FORK = ("fork",)  # a frame asking the first worker to fork the others (before any job)
 
 
 def serve() -> None:
@@ -64,14 +67,21 @@ def serve() -> None:
     # its collections and its exit do not walk it (exit 35 ms → 10 ms).
     gc.freeze()
     children: list[int] = []
-    if init.get("forks"):
-        pipes = _fork_workers(init["forks"], children)
-        if pipes is not None:  # a forked worker: its own pipes from here on
-            os.close(out_fd)
-            jobs, out_fd = os.fdopen(pipes[0], "rb"), pipes[1]
+    forks = list(init.get("forks") or [])  # the others' pipes, until FORK or a first job
     out = os.fdopen(out_fd, "wb")
     _write_frame(out, pickle.dumps(("ready", os.getpid())))
     while (job := _read_frame(jobs)) is not None:
+        if job == FORK:
+            pipes = _fork_workers(forks, children) if forks else None
+            forks = []
+            if pipes is not None:  # a forked worker: its own pipes from here on
+                out.close()  # (the first worker's; nothing is left in its buffer)
+                jobs, out = os.fdopen(pipes[0], "rb"), os.fdopen(pipes[1], "wb")
+                _write_frame(out, pickle.dumps(("ready", os.getpid())))
+            continue
+        if forks:  # a job came first: no worker is forked from one that has run a job
+            _close_forks(forks)
+            forks = []
         fn, args, seconds = job
         del job  # an idle worker holds no job's arguments
         _renew_cpu(seconds)
@@ -108,10 +118,15 @@ def _fork_workers(forks: list[tuple[int, int, str]], children: list[int]) -> tup
             os.close(null)
             return jobs_fd, out_fd
         children.append(pid)
+    _close_forks(forks)
+    return None
+
+
+def _close_forks(forks: list[tuple[int, int, str]]) -> None:
+    """Let go of the other workers' pipes (their parent then reads EOF if unforked)."""
     for a, b, _ in forks:
         os.close(a)
         os.close(b)
-    return None
 
 
 def _reap(children: list[int], wait: bool = False) -> None:

@@ -108,6 +108,11 @@ class Intake:
         *item*, then calls :meth:`wait_room` (a large mail is held by the thread alone,
         which lets it go once unpacked)."""
         self.summary.fetched += 1
+        if self.summary.fetched == 1 and self.shared is not None and self.ctx.pool is not None:
+            if item.raw is not None and len(item.raw) <= MAX_MESSAGE_BYTES:
+                # mail jobs are coming: the other workers are forked from the first, which
+                # has run none yet (one large mail alone keeps to one worker and its RSS)
+                self.ctx.pool.fork_others()
         prior = self._prior(item)
         box = [item.raw]  # emptied by _take: the executor's job keeps no reference
         item = replace(item, raw=b"") if item.raw is not None else item

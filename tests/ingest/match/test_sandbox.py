@@ -391,6 +391,7 @@ def test_the_other_workers_are_forked_from_the_first_once_its_imports_are_done(
     pool.prestart(1)
     first = pool._workers[0]
     assert isinstance(first.proc, subprocess.Popen) and pool.pids() == [first.pid]
+    pool.fork_others()  # what a poll does when mail jobs are coming
     with ThreadPoolExecutor(3) as ex:
         hold = ex.submit(pool.call, jobs.echo_after, "hold", 0.5)
         _until(lambda: first.job)  # the first worker is busy: the next jobs go to the others
@@ -423,6 +424,42 @@ def test_the_other_workers_are_forked_from_the_first_once_its_imports_are_done(
     pool.close()
     assert first.proc is None and not any(_running(pid) for pid in forked)
     assert not pool.scratch.exists()
+
+
+def test_no_worker_is_forked_from_one_that_has_run_a_job(tmp_path: Path) -> None:
+    """Without fork_others before the first worker's first job (a poll of one large mail:
+    per-attachment jobs, one worker), the others start as new processes when needed."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ParsePool(
+        2, limits=SandboxLimits(seconds=5), scratch_parent=tmp_path, start=False
+    ) as pool:
+        pool.prestart(1)
+        first, second = pool._workers
+        assert pool.call(pow, 2, 5) == 32  # the first worker's first job
+        assert second.proc is None  # its pipes were let go: nothing forked
+        pool.fork_others()  # too late now: a no-op
+        assert second.proc is None and _children(first.pid) == []
+        with ThreadPoolExecutor(2) as ex:
+            hold = ex.submit(pool.call, jobs.echo_after, "hold", 0.5)
+            _until(lambda: first.job)
+            facts = ex.submit(pool.call, jobs.worker_facts).result()
+            assert hold.result()[0] == "hold"
+        assert facts["ppid"] == os.getpid() and facts["pid"] == second.pid
+        assert isinstance(second.proc, subprocess.Popen)
+
+
+def test_a_worker_s_own_first_job_has_it_forked_while_the_first_has_run_none(
+    tmp_path: Path,
+) -> None:
+    with ParsePool(
+        2, limits=SandboxLimits(seconds=5), scratch_parent=tmp_path, start=False
+    ) as pool:
+        pool.prestart(1)
+        first, second = pool._workers
+        facts = second.run(jobs.worker_facts, ())  # straight to the second worker
+        assert facts["ppid"] == first.pid and facts["readers_loaded"]
+        assert pool.call(pow, 3, 2) == 9  # and the first worker still runs jobs
 
 
 def test_a_forked_worker_killed_mid_job_is_started_anew(tmp_path: Path) -> None:
