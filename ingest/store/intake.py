@@ -1,9 +1,10 @@
 """A poll's mail in flight: analysed in parallel, committed in fetch order, in batches.
 
-Each fetched item goes to one of ``[limits] parse_workers`` threads (each drives
-one worker of the parse sandbox) that archives the raw bytes durably (fsynced,
-in parallel with the other threads), unpacks the message, detects and reads its
-forms and analyses it; meanwhile the main thread fetches the next bodies.
+Each fetched item goes to one of the intake threads (three per worker of the
+parse sandbox: the next mails wait in each worker's pipe) that archives the raw
+bytes (made durable per batch, below) and has a worker unpack the message,
+detect, read and analyse its forms and store its attachments' files; meanwhile
+the main thread fetches the next bodies.
 Finished items are committed strictly in fetch order, many per transaction:
 
 - a batch holds at most :data:`BATCH_MAILS` mails; it is committed once its
