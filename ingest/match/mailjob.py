@@ -218,7 +218,7 @@ def _store_files(answer: JobAnswer, data_dir: Path) -> None:
         for a in attachments:
             archive_file(data_dir, a.payload, a.sha256)
     except OSError as e:  # the poller writes them, and stops the poll if it cannot either
-        log.warning("attachment files left to the poller: %s", e)
+        log.debug("attachment files left to the poller: %s", e)  # its own write says why
         return
     answer.written = frozenset(a.sha256 for a in attachments)
     for a in attachments:
