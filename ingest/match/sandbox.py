@@ -351,7 +351,7 @@ class _Worker:
             return
         _kill(proc)
         log.warning(
-            "parse worker %d (pid %d) stopped: %s (%s)",
+            "parse worker %d (pid %s) stopped: %s (%s)",
             self.index, proc.pid, _why(why), _exit_text(proc.returncode),
         )  # fmt: skip
 

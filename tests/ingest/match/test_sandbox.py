@@ -462,6 +462,30 @@ def test_a_worker_s_own_first_job_has_it_forked_while_the_first_has_run_none(
         assert pool.call(pow, 3, 2) == 9  # and the first worker still runs jobs
 
 
+def test_a_fork_that_never_happens_stops_one_job_and_the_worker_starts_anew(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The first worker dies during its imports, after the fork was asked for: the other
+    worker's first job reads EOF where its "ready" should be (no pid known, logged as
+    such), and its next job runs in a new process."""
+    caplog.set_level(logging.WARNING, logger="ingest.match.sandbox")
+    with ParsePool(
+        2, limits=SandboxLimits(seconds=5), scratch_parent=tmp_path, start=False
+    ) as pool:
+        pool.prestart(1)
+        first, second = pool._workers
+        pool.fork_others()
+        assert first.pid is not None
+        os.kill(first.pid, signal.SIGKILL)
+        with pytest.raises(ParseAborted):
+            second.run(pow, (2, 2))
+        assert "parse worker 1 (pid None) stopped: worker died" in caplog.text
+        assert "Logging error" not in capfd.readouterr().err
+        value, pid = second.run(jobs.echo_after, ("again", 0))
+        assert value == "again" and isinstance(second.proc, subprocess.Popen)
+        assert pid == second.pid != first.pid
+
+
 def test_a_forked_worker_killed_mid_job_is_started_anew(tmp_path: Path) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
