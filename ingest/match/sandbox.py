@@ -168,6 +168,7 @@ class _Worker:
         self.siblings: list[_Worker] = []  # the first worker: the others, which it may fork
         self.first: _Worker | None = None  # the others: the worker they may be forked from
         self._pending: list[_Worker] = []  # siblings given their pipes, fork not decided
+        self._exiting: list[subprocess.Popen[bytes] | _Forked] = []  # released, not reaped
 
     @property
     def pid(self) -> int | None:
@@ -372,6 +373,17 @@ class _Worker:
         self.end_input()
         self.reap()
 
+    def release(self) -> None:
+        """No more jobs for now: EOF to the process, which exits while the caller goes on
+        (:meth:`reap` collects it); a later job starts a new one."""
+        with self._send_lock, self._state:
+            if self.proc is None or self._sent != self._answered:
+                return  # nothing to end, or jobs in hand: left to close()
+            self.end_input()
+            self._exiting.append(self.proc)
+            self.proc = None
+            self._generation += 1
+
     def end_input(self) -> None:
         """EOF on the worker's stdin: it exits on its own (see :meth:`reap`). A worker that
         never had a job holds nothing: it is killed, not waited for through its imports."""
@@ -388,16 +400,19 @@ class _Worker:
 
     def reap(self) -> None:
         """Wait for the worker to exit after :meth:`end_input` (killed after 2 s)."""
-        proc, self.proc = self.proc, None
-        if proc is None:
-            return
-        try:
-            _wait(proc, 2.0)
-        except subprocess.TimeoutExpired:
-            _kill(proc)
-        finally:
-            if proc.stdout is not None:
-                proc.stdout.close()
+        procs, self._exiting = self._exiting, []
+        if self.proc is not None:
+            procs.append(self.proc)
+        self.proc = None
+        for proc in procs:
+            try:
+                _wait(proc, 2.0)
+            except subprocess.TimeoutExpired:
+                _kill(proc)
+            finally:
+                if proc.stdout is not None:
+                    proc.stdout.close()
+        if procs:
             self._log_stderr()
 
 
@@ -710,6 +725,13 @@ class ParsePool:
 
     def pids(self) -> list[int]:
         return [w.pid for w in self._workers if w.pid is not None]
+
+    def release(self) -> None:
+        """The caller has no more jobs for now: every idle worker is told to exit and does
+        so while the caller goes on (a poll's last commit); :meth:`close` reaps them. A
+        job after this starts a worker afresh."""
+        for worker in reversed(self._workers):  # the first one last: it waits for its forks
+            worker.release()
 
     def close(self) -> None:
         if self._closed:

@@ -136,8 +136,12 @@ class Intake:
     def finish(self) -> None:
         """Wait for every item in hand and commit them all."""
         while self._flights:
-            for f in list(self._flights)[:BATCH_MAILS]:  # a whole batch: one LibreOffice run
+            batch = list(self._flights)[:BATCH_MAILS]  # a whole batch: one LibreOffice run
+            for f in batch:
                 f.future.exception()  # wait; a raised error surfaces at commit
+            if len(batch) == len(self._flights) and self.ctx.pool is not None:
+                if not any(_needs_pool(f.future) for f in batch):
+                    self.ctx.pool.release()  # the workers exit while the last batch commits
             self._commit(self._ready())
 
     def close(self) -> None:
@@ -234,6 +238,14 @@ class Intake:
                 )
             except Exception as e:  # recorded; reparse can retry once fixed
                 taken.error = pl._analysis_failed(taken.prepared.digest, e)
+
+
+def _needs_pool(future: Future[pl.Taken]) -> bool:
+    """Does committing this item still read with the sandbox (old Office files)?"""
+    if future.exception() is not None:
+        return False
+    taken = future.result()
+    return taken.prepared is not None and taken.analysis is None and taken.error is None
 
 
 def _take(

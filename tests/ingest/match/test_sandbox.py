@@ -486,6 +486,28 @@ def test_a_fork_that_never_happens_stops_one_job_and_the_worker_starts_anew(
         assert pid == second.pid != first.pid
 
 
+def test_released_workers_exit_while_the_caller_goes_on_and_a_later_job_starts_anew(
+    tmp_path: Path,
+) -> None:
+    """A poll releases the workers when its last answers are in: they exit during its
+    last commit; close() then only collects them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ParsePool(2, limits=SandboxLimits(seconds=5), scratch_parent=tmp_path) as pool:
+        first, second = pool._workers
+        with ThreadPoolExecutor(2) as ex:  # a job on each
+            answers = list(ex.map(lambda v: pool.call(jobs.echo_after, v, 0.3), "ab"))
+        old = [first.pid, second.pid]
+        assert sorted(a[1] for a in answers) == sorted(old)  # type: ignore[type-var]
+        assert all(pid is not None for pid in old)
+        pool.release()
+        assert first.proc is None and second.proc is None
+        _until(lambda: not any(_running(pid) for pid in old if pid is not None))
+        value, pid = pool.call(jobs.echo_after, "later", 0)  # still usable: a new worker
+        assert value == "later" and pid not in old
+    assert not pool.scratch.exists()
+
+
 def test_a_forked_worker_killed_mid_job_is_started_anew(tmp_path: Path) -> None:
     from concurrent.futures import ThreadPoolExecutor
 

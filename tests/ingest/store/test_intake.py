@@ -166,3 +166,40 @@ def test_items_without_bytes_are_committed_in_order_too(tmp_path: Path) -> None:
     summary = poll(cfg, source=Source())  # type: ignore[arg-type]
     assert (summary.stored, summary.failed) == (3, 1)
     assert [k for k, _ in committed(c)] == [keys[0], "maildir:bad", *keys[1:]]
+
+
+def test_the_workers_are_released_before_the_last_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Their exits overlap the poll's last transaction, unless it still needs them."""
+    from concurrent.futures import Future
+
+    from ingest.match.sandbox import ParsePool
+    from ingest.store import intake
+
+    events: list[str] = []
+    real_release, real_commit = ParsePool.release, intake.Intake._commit
+
+    def release(self: ParsePool) -> None:
+        events.append("release")
+        real_release(self)
+
+    def commit(self: intake.Intake, n: int) -> None:
+        events.append(f"commit {n}")
+        real_commit(self, n)
+
+    monkeypatch.setattr(ParsePool, "release", release)
+    monkeypatch.setattr(intake.Intake, "_commit", commit)
+    c = campaign(tmp_path, workers=2)
+    deliver_forms(c, 3)
+    summary = poll(c.cfg)
+    assert (summary.stored, summary.attachments) == (3, {"parsed": 3})
+    assert events == ["release", "commit 3"]
+    # an old Office file still to be read in the last batch keeps them
+    waiting = pipeline.Taken(SourceItem("k", None, b"", 0))
+    waiting.prepared = object()  # type: ignore[assignment]
+    done: Future[pipeline.Taken] = Future()
+    done.set_result(waiting)
+    assert intake._needs_pool(done)
+    waiting.analysis = object()  # type: ignore[assignment]
+    assert not intake._needs_pool(done)
