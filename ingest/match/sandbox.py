@@ -215,10 +215,7 @@ class _Worker:
         with self._state:
             old, self.proc = self.proc, proc
             if old is not None:  # found dead between jobs: its pipes go with it
-                for pipe in (old.stdin, old.stdout):
-                    if pipe is not None:
-                        with contextlib.suppress(OSError):
-                            pipe.close()
+                _close_pipes(old)
             self._generation += 1
             self._sent = self._answered = 0
             self._names.clear()
@@ -469,12 +466,7 @@ class _Forked:
         except ProcessLookupError:
             self._exited = True
         if self.pid is None:
-            for pipe in (self.stdin, self.stdout):
-                if pipe is not None:
-                    try:
-                        pipe.close()
-                    except OSError:
-                        pass
+            _close_pipes(self)
 
     def _close_pidfd(self) -> None:
         if self._pidfd is not None:
@@ -544,12 +536,14 @@ def _kill(proc: subprocess.Popen[bytes] | _Forked) -> None:
     except ProcessLookupError:
         pass
     proc.wait()
+    _close_pipes(proc)
+
+
+def _close_pipes(proc: subprocess.Popen[bytes] | _Forked) -> None:
     for pipe in (proc.stdin, proc.stdout):
         if pipe is not None:
-            try:
+            with contextlib.suppress(OSError):
                 pipe.close()
-            except OSError:
-                pass
 
 
 def _send(pipe: IO[bytes], obj: Any) -> None:
