@@ -226,7 +226,7 @@ class Intake:
 
     def _finish_legacy(self, batch: list[pl.Taken]) -> None:
         """Mails with old Office files: one LibreOffice run for the batch, then analysis."""
-        waiting = [t for t in batch if t.prepared and t.analysis is None and t.error is None]
+        waiting = [t for t in batch if t.awaits_analysis]
         if not waiting:
             return
         prefetch_messages([t.prepared for t in waiting if t.prepared], self.ctx)
@@ -244,8 +244,7 @@ def _needs_pool(future: Future[pl.Taken]) -> bool:
     """Does committing this item still read with the sandbox (old Office files)?"""
     if future.exception() is not None:
         return False
-    taken = future.result()
-    return taken.prepared is not None and taken.analysis is None and taken.error is None
+    return future.result().awaits_analysis
 
 
 def _take(

@@ -245,6 +245,12 @@ class Taken:
     analysis: MessageAnalysis | None = None  # analysed already (ingest.store.intake)
     files_written: frozenset[str] = frozenset()  # attachment digests already on disk
 
+    @property
+    def awaits_analysis(self) -> bool:
+        """Unpacked, not analysed, no error: old Office files wait for LibreOffice (and
+        the sandbox reads what it converts) before the commit."""
+        return self.prepared is not None and self.analysis is None and self.error is None
+
 
 def take_item(
     db: sqlite_utils.Database,
@@ -293,7 +299,8 @@ def commit_item(
             summary.skipped += 1
         return
     analysis = taken.analysis
-    if taken.prepared is not None and analysis is None and taken.error is None:
+    if taken.awaits_analysis:
+        assert taken.prepared is not None
         try:
             analysis = _analyse(db, ctx, taken.prepared, received)
         except Exception as e:  # as above: recorded, reparse can retry once fixed
