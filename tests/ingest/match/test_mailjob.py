@@ -18,9 +18,9 @@ from ingest.mail.rawstore import file_path
 from ingest.mail.sources.base import SourceItem
 from ingest.match.analyse import AnalysisContext, MessageAnalysis, analyse_message
 from ingest.match.mailjob import LIBREOFFICE, SharedContext, analyse_in_worker
-from ingest.match.sandbox import ParsePool, PayloadFile
+from ingest.match.sandbox import ParsePool, PayloadFile, SandboxLimits
 from ingest.store import pipeline as pl
-from ingest.store.intake import _in_worker, _Prior
+from ingest.store.intake import POLLER_WRITES_BYTES, _in_worker, _Prior, _take
 from tests.ingest.match.test_sandbox import _sent
 from tests.ingest.match.test_untrusted import _big_sheet, _ctx, _kill_first
 from tests.support.corpus import make_zip
@@ -146,10 +146,69 @@ def test_the_context_crosses_the_pipe_once_per_worker_not_once_per_mail(
     assert _in_worker(cfg, ctx, cycle, taken, prior, payload, "2020-03-18T00:00:00")  # type: ignore[arg-type]
     assert taken.analysis is not None and _seen(taken.analysis) == _seen(first.analysis)
     assert len(sizes) == 3 and sizes[2] < len(cycle.blob)
-    # and the worker stored the form's file, which the commit will not write again
+    # one worker: the answer brings the form's bytes, an intake thread writes the file
     [att] = taken.analysis.attachments
-    assert taken.files_written == {att.sha256} and att.payload == b""
-    assert file_path(cfg.data_dir, att.sha256).stat().st_size == att.size > 0
+    assert taken.files_written == frozenset() and len(att.payload) == att.size > 0
+
+
+def _taken_by(pool: ParsePool, tmp_path: Path, raw: bytes) -> tuple[pl.Taken, Any]:
+    """A fetched mail through the intake thread's step (archive, mail job, files)."""
+    ctx = _ctx(tmp_path, pool)
+    shared = SharedContext.of(ctx, pool.scratch)
+    cfg = SimpleNamespace(data_dir=tmp_path / "data")  # all _take asks of the config
+    item = SourceItem("maildir:x", datetime(2020, 3, 18, tzinfo=UTC), raw, len(raw))
+    prior = _Prior(hashlib.sha256(raw).hexdigest(), None, {}, {})
+    taken = _take(cfg, ctx, item, [raw], prior, shared)  # type: ignore[arg-type]
+    return taken, cfg
+
+
+@pytest.mark.parametrize(
+    ("workers", "limit", "job_writes"),
+    [(1, POLLER_WRITES_BYTES, False), (2, POLLER_WRITES_BYTES, True), (1, 1000, True)],
+    ids=["one-worker", "two-workers", "one-worker-large-mail"],
+)
+def test_who_writes_the_files_the_poller_with_one_worker_the_jobs_with_more(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    workers: int,
+    limit: int,
+    job_writes: bool,
+) -> None:
+    """One worker is a cold poll's bottleneck and the poller has a core to spare: the job
+    answers with the bytes and the intake thread writes them. With two workers the poller
+    is the busier side, and a large mail is never pickled back: the job writes them."""
+    from ingest.store import intake
+
+    monkeypatch.setattr(intake, "POLLER_WRITES_BYTES", limit)
+    forms = {
+        "附件2.xlsx": make_xlsx_form(2, sample_rows(2, 3)),
+        "附件4.docx": make_docx_form(4, sample_rows(4, 2)),
+    }
+    raw = make_mail(attachments=list(forms.items()))
+    assert len(raw) > 1000
+    written_here: list[str] = []
+    real = intake.archive_file
+
+    def spy(data_dir: Path, payload: bytes, digest: str) -> Any:
+        written_here.append(digest)
+        return real(data_dir, payload, digest)
+
+    monkeypatch.setattr(intake, "archive_file", spy)
+    limits = SandboxLimits(memory_mb=1024, seconds=20)
+    with ParsePool(workers, limits=limits, scratch_parent=tmp_path) as pool:
+        taken, cfg = _taken_by(pool, tmp_path, raw)
+    assert taken.analysis is not None and taken.error is None
+    digests = {hashlib.sha256(b).hexdigest() for b in forms.values()}
+    assert taken.files_written == digests  # by the job or here: the commit writes none again
+    assert set(written_here) == (set() if job_writes else digests)
+    payloads = [a.payload for a in taken.analysis.attachments]
+    assert (
+        all(p == b"" for p in payloads)
+        if job_writes
+        else sorted(payloads) == sorted(forms.values())
+    )
+    for data in forms.values():  # on disk either way, byte for byte
+        assert file_path(cfg.data_dir, hashlib.sha256(data).hexdigest()).read_bytes() == data
 
 
 def test_a_member_that_needs_libreoffice_hands_the_mail_back_and_the_worker_lives(

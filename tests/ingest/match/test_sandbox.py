@@ -426,6 +426,30 @@ def test_the_other_workers_are_forked_from_the_first_once_its_imports_are_done(
     assert not pool.scratch.exists()
 
 
+def test_answer_pipes_hold_a_whole_answer_for_started_and_forked_workers(tmp_path: Path) -> None:
+    """A worker hands over an answer of up to ANSWER_PIPE_BYTES and goes on to its next
+    job without waiting for the parent's reader thread (a pipe holds 64 KB by default)."""
+    import fcntl
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ingest.match.sandbox import ANSWER_PIPE_BYTES
+
+    pool = ParsePool(2, limits=SandboxLimits(memory_mb=512, seconds=5), scratch_parent=tmp_path)
+    with pool:
+        pool.fork_others()
+        first, second = pool._workers
+        with ThreadPoolExecutor(2) as ex:
+            hold = ex.submit(pool.call, jobs.echo_after, "hold", 0.5)
+            _until(lambda: first.job)
+            big = ex.submit(pool.call, jobs.echo_after, "x" * (ANSWER_PIPE_BYTES // 2), 0)
+            assert len(big.result()[0]) == ANSWER_PIPE_BYTES // 2 and hold.result()
+        assert isinstance(first.proc, subprocess.Popen) and second.pid in _children(first.pid)
+        for worker in (first, second):
+            assert worker.proc is not None and worker.proc.stdout is not None
+            fd = worker.proc.stdout.fileno()
+            assert fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ) == ANSWER_PIPE_BYTES
+
+
 def test_no_worker_is_forked_from_one_that_has_run_a_job(tmp_path: Path) -> None:
     """Without fork_others before the first worker's first job (a poll of one large mail:
     per-attachment jobs, one worker), the others start as new processes when needed."""
