@@ -98,9 +98,11 @@ def _scan_cells(f: IO[bytes]) -> Extent:
     tail = b""
     while chunk := f.read(_CHUNK):
         text = tail + chunk
-        for letters, digits in _CELL_REF.findall(text):
-            rows = max(rows, int(digits))
-            cols = max(cols, _column(letters))
+        refs = _CELL_REF.findall(text)
+        if refs:  # a form's sheet has thousands of refs in a handful of columns
+            letters, digits = zip(*refs, strict=True)
+            rows = max(rows, *map(int, digits))
+            cols = max(cols, *map(_column, set(letters)))
         tail = text[-_OVERLAP:]
     return Extent(rows, cols)
 

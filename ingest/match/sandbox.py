@@ -206,7 +206,7 @@ class _Worker:
             finally:
                 err.close()
             assert proc.stdout is not None
-            _widen(proc.stdout.fileno())
+            _answer_pipe(proc.stdout.fileno())
         finally:
             for fd in keep:  # the first worker has them now (or the fork never happens:
                 os.close(fd)  # the sibling then reads EOF, and is started anew)
@@ -239,7 +239,7 @@ class _Worker:
                 if sibling.proc is not None:
                     continue
                 jobs, answers = os.pipe(), os.pipe()
-                _widen(answers[0])
+                _answer_pipe(answers[0])
                 sibling._adopt(_Forked(os.fdopen(jobs[1], "wb"), os.fdopen(answers[0], "rb")))
             out.append((sibling, jobs, answers))
         return out
@@ -363,6 +363,10 @@ class _Worker:
         )  # fmt: skip
 
     def _log_stderr(self) -> None:
+        """The worker's new stderr lines, at DEBUG (not even looked at otherwise: a stat
+        per job is one more system call for the intake threads)."""
+        if not log.isEnabledFor(logging.DEBUG):
+            return
         try:
             size = self._err_path.stat().st_size
         except OSError:
@@ -555,9 +559,11 @@ def _close_pipes(proc: subprocess.Popen[bytes] | _Forked) -> None:
                 pipe.close()
 
 
-def _widen(fd: int) -> None:
-    """Give an answer pipe :data:`ANSWER_PIPE_BYTES` of buffer (Linux; best effort: over
+def _answer_pipe(fd: int) -> None:
+    """Set up the parent's end of an answer pipe: non-blocking (see :func:`_read_exact`),
+    with :data:`ANSWER_PIPE_BYTES` of buffer (Linux; best effort: over
     ``/proc/sys/fs/pipe-max-size`` or the user's pipe quota it keeps its default)."""
+    os.set_blocking(fd, False)
     setsize = getattr(fcntl, "F_SETPIPE_SZ", None)
     if setsize is not None:
         with contextlib.suppress(OSError):
@@ -580,17 +586,27 @@ def _receive(proc: subprocess.Popen[bytes] | _Forked, deadline: float) -> tuple[
 
 
 def _read_exact(fd: int, size: int, deadline: float) -> bytearray:
-    """Read *size* bytes from *fd* before *deadline* (TimeoutError), EOF → EOFError."""
+    """Read *size* bytes from *fd* before *deadline* (TimeoutError), EOF → EOFError.
+
+    *fd* is non-blocking (:func:`_answer_pipe`): what is there already (an answer
+    queued in the pipe, the body after its header) is read without a ``poll`` first —
+    each system call lets go of the GIL, which six intake threads and the poll's own
+    thread contend for."""
     buf = bytearray(size)
     view = memoryview(buf)
     got = 0
-    poller = select.poll()
-    poller.register(fd, select.POLLIN | select.POLLHUP)
+    poller = None
     while got < size:
-        left = deadline - time.monotonic()
-        if left <= 0 or not poller.poll(left * 1000):
-            raise TimeoutError
-        chunk = os.read(fd, min(_CHUNK, size - got))
+        try:
+            chunk = os.read(fd, min(_CHUNK, size - got))
+        except BlockingIOError:
+            if poller is None:
+                poller = select.poll()
+                poller.register(fd, select.POLLIN | select.POLLHUP)
+            left = deadline - time.monotonic()
+            if left <= 0 or not poller.poll(left * 1000):
+                raise TimeoutError from None
+            continue
         if not chunk:
             raise EOFError
         view[got : got + len(chunk)] = chunk

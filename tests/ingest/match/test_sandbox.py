@@ -448,6 +448,52 @@ def test_answer_pipes_hold_a_whole_answer_for_started_and_forked_workers(tmp_pat
             assert worker.proc is not None and worker.proc.stdout is not None
             fd = worker.proc.stdout.fileno()
             assert fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ) == ANSWER_PIPE_BYTES
+            assert not os.get_blocking(fd)  # read at once when there: see _read_exact
+
+
+def test_an_answer_read_whole_across_pieces_then_timeout_and_eof() -> None:
+    """The non-blocking read takes what is in the pipe, waits (poll) for the rest until
+    the deadline, and tells a closed pipe from a late answer."""
+    from ingest.match.sandbox import _read_exact
+
+    r, w = os.pipe()
+    os.set_blocking(r, False)
+    os.write(w, b"abc")
+
+    def rest() -> None:
+        time.sleep(0.2)
+        os.write(w, b"defg")
+
+    writer = threading.Thread(target=rest)
+    writer.start()
+    started = time.monotonic()
+    assert _read_exact(r, 7, time.monotonic() + 5) == b"abcdefg"
+    assert time.monotonic() - started >= 0.15  # it waited for the second piece
+    writer.join()
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        _read_exact(r, 1, time.monotonic() + 0.3)
+    assert 0.25 <= time.monotonic() - started < 3
+    os.write(w, b"x")
+    os.close(w)
+    assert _read_exact(r, 1, time.monotonic() + 1) == b"x"
+    with pytest.raises(EOFError):
+        _read_exact(r, 1, time.monotonic() + 1)
+    os.close(r)
+
+
+def test_the_worker_s_stderr_is_read_only_when_debug_is_logged(
+    pool: ParsePool, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Logged at DEBUG as the jobs end; at INFO not even looked at (one system call per
+    job fewer), and what was written meanwhile comes with the next DEBUG look."""
+    caplog.set_level(logging.INFO, logger="ingest.match.sandbox")
+    assert pool.call(jobs.shout, "第一句") == "answered"
+    assert not [r for r in caplog.records if "stderr" in r.getMessage()]
+    caplog.set_level(logging.DEBUG, logger="ingest.match.sandbox")
+    assert pool.call(jobs.shout, "第二句") == "answered"
+    [logged] = [r.getMessage() for r in caplog.records if "stderr" in r.getMessage()]
+    assert "第一句" in logged and "第二句" in logged
 
 
 def test_no_worker_is_forked_from_one_that_has_run_a_job(tmp_path: Path) -> None:
