@@ -260,7 +260,7 @@ def _file_of(db: sqlite_utils.Database) -> str:
 def _connect(path: str) -> sqlite_utils.Database:
     """A connection of the child's own (one must not be used across a fork), for reading."""
     conn = sqlite3.connect(path, timeout=30)
-    return sqlite_utils.Database(conn)
+    return sqlite_utils.Database(conn, execute_plugins=False)
 
 
 def _checks_of(

@@ -76,7 +76,9 @@ def open_db(
     wait = busy_timeout()
     conn = sqlite3.connect(str(path), timeout=wait, isolation_level=None, check_same_thread=False)
     conn.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
-    db = sqlite_utils.Database(conn)
+    # No sqlite-utils plugin runs on our connections (one installed in the same
+    # environment could add functions or change pragmas; loading them costs ~3 ms).
+    db = sqlite_utils.Database(conn, execute_plugins=False)
     if db.journal_mode != "wal":
         db.enable_wal()
     conn.execute("PRAGMA synchronous = NORMAL")

@@ -118,7 +118,7 @@ class WebState:
         conn.execute("PRAGMA busy_timeout = 30000")
         conn.execute("PRAGMA query_only = ON")
         try:
-            yield sqlite_utils.Database(conn)
+            yield sqlite_utils.Database(conn, execute_plugins=False)
         finally:
             conn.close()
 
