@@ -14,8 +14,15 @@ from tests.support.crash_trials import run_trials
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
 
-def test_sigkill_during_polls_loses_and_doubles_nothing(tmp_path: Path) -> None:
-    result = run_trials(trials=10, mails=90, seed=20200320, workdir=tmp_path, say=lambda s: None)
+@pytest.mark.parametrize("workers", [None, 1], ids=["default-workers", "one-worker"])
+def test_sigkill_during_polls_loses_and_doubles_nothing(
+    tmp_path: Path, workers: int | None
+) -> None:
+    """With one worker the poller writes the attachments' files, with more the workers do:
+    both are killed at random moments."""
+    result = run_trials(
+        trials=10, mails=90, seed=20200320, workdir=tmp_path, say=lambda s: None, workers=workers
+    )
     assert result.problems == []
     assert result.kills == 10
     assert result.mails >= 90

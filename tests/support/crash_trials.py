@@ -214,15 +214,26 @@ def derived_rows(data_dir: Path) -> list[tuple[object, ...]]:
 
 
 def run_trials(
-    trials: int, mails: int, seed: int, workdir: Path, say: Callable[[str], None] = print
+    trials: int,
+    mails: int,
+    seed: int,
+    workdir: Path,
+    say: Callable[[str], None] = print,
+    workers: int | None = None,
 ) -> TrialResult:
-    """*trials* SIGKILLs of a working poll, then the final checks (see the module docstring)."""
+    """*trials* SIGKILLs of a working poll, then the final checks (see the module docstring).
+
+    *workers*: the killed polls' ``[limits] parse_workers`` (default: one per core). With
+    one, the poller writes the attachments' files; with more, the parse workers do."""
     rng = random.Random(seed)
     result = TrialResult()
     started = time.monotonic()
     with running_dovecot() as server:
         expected = append_batch(server, 0, mails)
         config = write_config(server, workdir / "crashed")
+        if workers is not None:
+            with config.open("a", encoding="utf-8") as f:
+                f.write(f"\n[limits]\nparse_workers = {workers}\n")
         data = config.parent / "data"
         while result.kills < trials:
             result.trials += 1
@@ -295,14 +306,21 @@ def main(argv: list[str] | None = None) -> int:
         metavar="DIR",
         help="work in DIR and keep it (databases, logs) instead of a temp folder",
     )
+    ap.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="parse workers of the killed polls (default: one per core)",
+    )
     args = ap.parse_args(argv)
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
     if args.keep is not None:
         args.keep.mkdir(parents=True, exist_ok=True)
-        res = run_trials(args.trials, args.mails, seed, args.keep)
+        res = run_trials(args.trials, args.mails, seed, args.keep, workers=args.workers)
     else:
         with tempfile.TemporaryDirectory(prefix="kaohe-crash-") as tmp:
-            res = run_trials(args.trials, args.mails, seed, Path(tmp))
+            res = run_trials(args.trials, args.mails, seed, Path(tmp), workers=args.workers)
     print(
         f"seed {seed}: {res.kills} kills in {res.trials} polls ({res.completed_polls} "
         f"completed before their kill), {res.mails} mails, {res.seconds:.0f} s"
