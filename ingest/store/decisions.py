@@ -16,6 +16,7 @@ import sqlite_utils
 
 from ingest.core.config import Config
 from ingest.core.vocab import Outcome
+from ingest.match.roster import Unit
 from ingest.store import db as dbm
 from ingest.store.audit import record_action
 from ingest.store.clerk_base import (
@@ -40,13 +41,15 @@ def assign_attachment(
     *annex* None keeps the annex the program recognised. Returns the sentence shown to
     the clerk, naming any earlier decision it replaced.
     """
-    chosen = resolve_name(load_units(cfg), unit)
+    several = len(cfg.campaigns) > 1  # then the roster is the attachment's campaign's
+    chosen = None if several else resolve_name(load_units(cfg), unit)
     if annex is not None and annex not in cfg.annex_numbers:
         raise ClerkActionError(
             f"没有附件{annex}（本次的附件：{'、'.join(map(str, cfg.annex_numbers))}）"
         )
     with open_store(cfg) as db:
         att = find_one(db, attachment)
+        chosen = chosen or _unit_in_campaigns(cfg, att, unit)
         _check_assignable(db, att)
         old = _assignment(db, att["id"])
         new_annex = annex or (old["annex"] if old else None) or att["annex"]
@@ -69,6 +72,36 @@ def assign_attachment(
         f"已将附件 {att['id']}（{att['filename']}）认领为 {chosen.name} 的附件{new_annex}"
         f"{_replaced(att, old)}。重新解析后：{_now(cfg, att['id'])}。"
     )
+
+
+def _unit_in_campaigns(cfg: Config, att: dict[str, Any], text: str) -> Unit:
+    """With several campaigns: the unit the clerk typed, from the roster of *att*'s campaign.
+
+    An attachment whose campaign the machine could not tell is looked up in every
+    campaign's roster: a unit that one roster has (or that means the same unit in each)
+    is taken, and the re-derived analysis files the attachment under the campaign whose
+    roster and annexes have it.
+    """
+    names = [att["campaign"]] if att.get("campaign") else [c.name for c in cfg.campaigns]
+    found: dict[str, Unit] = {}
+    refusals: list[tuple[str, ClerkActionError]] = []
+    for name in names:
+        try:
+            unit = resolve_name(load_units(cfg.select(name)), text)
+        except ClerkActionError as e:
+            refusals.append((name, e))
+            continue
+        found.setdefault(unit.name, unit)
+    if len(found) == 1:
+        return next(iter(found.values()))
+    if found:
+        raise ClerkActionError(
+            f"“{text}”在各次收集的名单中指不同的单位（{'、'.join(found)}），请写出完整名称",
+            tuple(found),
+        )
+    name, first = refusals[0]
+    where = f"附件 {att['id']} 属于“{name}”，" if len(names) == 1 else ""
+    raise ClerkActionError(f"{where}{first}", first.candidates)
 
 
 def undo_assignment(cfg: Config, attachment: str, actor: str = DEFAULT_ACTOR) -> str:

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -25,6 +26,9 @@ from ingest.app.cli.base import (
     clerk_errors,
     cli,
 )
+
+if TYPE_CHECKING:
+    from ingest.match.roster import Unit
 
 
 @contextmanager
@@ -106,8 +110,13 @@ def status(obj: Ctx, no_daemon: bool) -> None:
 
 @cli.command()
 @click.argument("text", required=False, default="")
+@click.option(
+    "--campaign",
+    metavar="NAME",
+    help="配置了多个收集时只看其中一个的名单（不指定则逐个列出各次收集的名单）。",
+)
 @click.pass_obj
-def units(obj: Ctx, text: str) -> None:
+def units(obj: Ctx, text: str, campaign: str | None) -> None:
     """列出名单中的单位（名称、别名、应报附件）；给出关键字时只列包含它的单位。
 
     \b
@@ -119,13 +128,23 @@ def units(obj: Ctx, text: str) -> None:
     from ingest.store.clerk_base import load_units
 
     with _errors():
-        roster = load_units(obj.cfg)
-    found = match_units(roster, text)
-    if not found:
-        near = "、".join(u.name for u in closest_units(roster, text))
+        several = len(obj.cfg.campaigns) > 1 and campaign is None
+        names = [c.name for c in obj.cfg.campaigns] if several else [None]
+        rosters = [(n, load_units(obj.cfg.select(n or campaign))) for n in names]
+    shown = [(n, match_units(roster, text)) for n, roster in rosters]
+    if not any(found for _, found in shown):
+        near = "、".join(dict.fromkeys(u.name for _, r in rosters for u in closest_units(r, text)))
         hint = f"最接近的有：{near}" if near else "可不带关键字运行 kaohe units 查看全部"
         raise ClerkError(f"名单中没有与“{text}”匹配的单位；{hint}")
-    click.echo(f"名单中{'与“' + text + '”匹配的' if text else '共有'} {len(found)} 个单位：")
+    for name, found in shown:
+        if name is not None:
+            click.echo(f"【{name}】")
+        what = "与“" + text + "”匹配的" if text else "共有"
+        click.echo(f"名单中{what} {len(found)} 个单位{'：' if found else '。'}")
+        _list_units(found)
+
+
+def _list_units(found: list[Unit]) -> None:
     for u in found:
         annexes = "、".join(map(str, sorted(u.required))) or "（无）"
         click.echo(f"  {u.name}  〔{u.category}〕  应报附件 {annexes}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -135,3 +136,41 @@ def test_the_daily_report_is_written_once_per_campaign(tmp_path: Path) -> None:
         (tmp_path / "data" / "reports" / "latest-2021年度考核指标申报.json").read_text()
     )
     assert latest["campaign"] == "2021年度考核指标申报"
+
+
+def test_assign_finds_the_unit_in_the_roster_of_the_attachment_s_campaign(tmp_path: Path) -> None:
+    """With several campaigns the clerk's unit is looked up in the roster of the
+    attachment's own campaign — or, when its campaign is what the machine could not tell,
+    in every campaign's (a unit in one roster only then settles the campaign too)."""
+    c = two_campaigns(tmp_path)
+    [ambiguous] = report(c, "2021")["unassigned"]
+    # only the 2021 roster has this unit; the first campaign's (2020) does not
+    res = run(c, "assign", ambiguous["attachment"], "--unit", "行政审批", "--annex", "2")
+    assert res.exit_code == 0, res.output
+    assert "南郑区行政审批服务局 的附件2" in res.output
+    r2021 = report(c, "2021")
+    assert r2021["unassigned"] == []
+    unit = next(u for u in r2021["units"] if u["unit"] == "南郑区行政审批服务局")
+    assert unit["annexes"]["2"]["versions"] == 1
+    # an attachment of 2021 cannot go to a unit only the 2020 roster has
+    db = sqlite3.connect(c.config_path.parent / "data" / "kaohe.db")
+    [(form7,)] = db.execute("select id from attachments where filename = '附件7.xlsx'")
+    db.close()
+    res = run(c, "assign", form7, "--unit", "南郑区发展和改革局")
+    assert res.exit_code == 1 and "2021年度考核指标申报" in res.output
+    assert "Traceback" not in res.output
+
+
+def test_units_lists_each_campaign_s_roster_or_the_one_asked_for(tmp_path: Path) -> None:
+    c = two_campaigns(tmp_path)
+    res = run(c, "units", "审批")
+    assert res.exit_code == 0, res.output
+    assert res.output.index("【2020年度考核指标申报】") < res.output.index("【2021年度考核指标申报】")
+    assert "名单中与“审批”匹配的 0 个单位。" in res.output  # the 2020 roster has none
+    assert res.output.count("南郑区行政审批服务局") == 1
+    res = run(c, "units", "--campaign", "2020", "发展")
+    assert res.exit_code == 0 and "南郑区发展和改革局" in res.output and "【" not in res.output
+    res = run(c, "units", "--campaign", "2022")
+    assert res.exit_code == 1 and "没有名为“2022”的收集" in res.output
+    res = run(c, "units", "不存在的单位名称")
+    assert res.exit_code == 1 and "名单中没有与“不存在的单位名称”匹配的单位" in res.output
