@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -74,15 +75,35 @@ def _replyable(sender: str, own: set[str]) -> bool:
     return bool(s) and "@" in s and s not in own and not s.startswith(NO_REPLY)
 
 
+def campaign_reports(
+    db: sqlite_utils.Database, cfg: Config, now: datetime
+) -> tuple[StatusReport, dict[str, StatusReport]]:
+    """The status as of *now*, and with several campaigns each one's by name: a receipt
+    tells a unit what it still owes in the campaign its forms went to."""
+    report = build_status(db, load_roster(cfg.paths.roster), cfg, now)
+    if len(cfg.campaigns) < 2:
+        return report, {}
+    each = {c.name: cfg.select(c.name) for c in cfg.campaigns}
+    return report, {
+        name: build_status(db, load_roster(one.paths.roster), one, now)
+        for name, one in each.items()
+    }
+
+
 def draft_receipts(
-    db: sqlite_utils.Database, cfg: Config, report: StatusReport, office: Office | None = None
+    db: sqlite_utils.Database,
+    cfg: Config,
+    report: StatusReport,
+    office: Office | None = None,
+    by_campaign: Mapping[str, StatusReport] | None = None,
 ) -> list[tuple[str, EmailMessage]]:
-    """(message id, receipt) for every message that still needs one."""
+    """(message id, receipt) for every message that still needs one (*by_campaign*: see
+    :func:`campaign_reports`)."""
     office = office or office_from_config(cfg)
     out = []
     for m in pending_messages(db, cfg, report.as_of):
         attachments = ledger.receipt_attachments(db, m["id"])
-        out.append((m["id"], draft_receipt(cfg, m, attachments, report, office)))
+        out.append((m["id"], draft_receipt(cfg, m, attachments, report, office, by_campaign)))
     return out
 
 
@@ -92,13 +113,13 @@ def draft_receipt(
     attachments: list[dict[str, Any]],
     report: StatusReport,
     office: Office,
+    by_campaign: Mapping[str, StatusReport] | None = None,
 ) -> EmailMessage:
     now = local(report, report.as_of)
     to = formataddr((message.get("sender_name") or "", message["sender"]))
     subject = message.get("subject") or "（无主题）"
-    msg = new_message(
-        cfg, [to], f"回执：{subject}", _body(message, attachments, report, office), now
-    )
+    body = _body(message, attachments, report, office, by_campaign or {})
+    msg = new_message(cfg, [to], f"回执：{subject}", body, now)
     if message.get("message_id"):
         msg["In-Reply-To"] = message["message_id"]
         msg["References"] = message["message_id"]
@@ -120,7 +141,11 @@ def attachment_line(a: dict[str, Any]) -> str:
 
 
 def _body(
-    message: dict[str, Any], attachments: list[dict[str, Any]], report: StatusReport, office: Office
+    message: dict[str, Any],
+    attachments: list[dict[str, Any]],
+    report: StatusReport,
+    office: Office,
+    by_campaign: Mapping[str, StatusReport],
 ) -> str:
     received = from_db(message["received"])
     when = cn_time(local(report, received)) if received else "近日"
@@ -134,7 +159,14 @@ def _body(
     lines += [f"{INDENT}{i}. {attachment_line(a)}。" for i, a in enumerate(attachments, 1)]
     units = sorted({a["unit"] for a in attachments if a.get("unit")})
     for unit in units:
-        lines += ["", _owes_paragraph(report, unit)]
+        if not by_campaign:
+            lines += ["", _owes_paragraph(report, unit)]
+            continue
+        # several campaigns: per campaign the unit's forms went to; none when that is
+        # what the clerk has still to settle (the attachment line says so)
+        went = sorted({a["campaign"] for a in attachments if a.get("unit") == unit} - {None})
+        for name in (n for n in went if n in by_campaign):
+            lines += ["", _owes_paragraph(by_campaign[name], unit, name)]
     lines += [
         "",
         f"{INDENT}如以上结果与实际不符，请回复本邮件或来电告知。",
@@ -144,10 +176,12 @@ def _body(
     return "\n".join(lines) + "\n"
 
 
-def _owes_paragraph(report: StatusReport, unit: str) -> str:
+def _owes_paragraph(report: StatusReport, unit: str, campaign: str | None = None) -> str:
     status = next((u for u in report.units if u.unit == unit), None)
     if status is None:
         return f"{INDENT}{unit}不在本次申报单位名单中，考核办将人工核对。"
+    if campaign is not None:  # one of several collections: say which
+        unit = f"{unit}在“{campaign}”中"
     paper = paper_outstanding(status)
     tail = (
         f"附件{'、'.join(map(str, paper))}的纸质版（盖章）请按通知要求报送考核办。" if paper else ""
@@ -166,9 +200,10 @@ def write_receipt_drafts(
     report: StatusReport,
     now: datetime,
     office: Office | None = None,
+    by_campaign: Mapping[str, StatusReport] | None = None,
 ) -> list[Path]:
     """``--dry-run``: drafts as .eml files under data_dir/outbox/receipts/<stamp>/; nothing recorded."""
-    drafts = draft_receipts(db, cfg, report, office)
+    drafts = draft_receipts(db, cfg, report, office, by_campaign)
     if not drafts:
         return []
     folder = stamp_folder(cfg.data_dir / "outbox" / "receipts", now)
@@ -233,7 +268,7 @@ def send_receipts(cfg: Config, now: datetime | None = None) -> ReceiptRun:
     now = now or datetime.now(UTC).astimezone(cfg.campaign.timezone)
     db = open_db(cfg.db_path)
     try:
-        report = build_status(db, load_roster(cfg.paths.roster), cfg, now)
-        return send_drafts(db, cfg, draft_receipts(db, cfg, report))
+        report, by_campaign = campaign_reports(db, cfg, now)
+        return send_drafts(db, cfg, draft_receipts(db, cfg, report, by_campaign=by_campaign))
     finally:
         db.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from ingest.app.outbox.receipts import (
+    campaign_reports,
     draft_receipts,
     send_drafts,
     write_receipt_drafts,
@@ -46,15 +47,15 @@ def run_receipts(cfg: Config, now: datetime, dry_run: bool) -> list[str]:
     """Draft (and unless *dry_run*, send and record) the receipts still owed."""
     db = open_db(cfg.db_path)
     try:
-        report = build_status(db, load_roster(cfg.paths.roster), cfg, now)
+        report, by_campaign = campaign_reports(db, cfg, now)
         if dry_run:
-            paths = write_receipt_drafts(db, cfg, report, now)
+            paths = write_receipt_drafts(db, cfg, report, now, by_campaign=by_campaign)
             lines = [
                 f"已生成 {len(paths)} 封回执草稿（未发送、未记录）："
                 + (f"{paths[0].parent}" if paths else "无")
             ]
         else:
-            run = send_drafts(db, cfg, draft_receipts(db, cfg, report))
+            run = send_drafts(db, cfg, draft_receipts(db, cfg, report, by_campaign=by_campaign))
             lines = [f"已发送 {len(run.sent)} 封回执。"]
             lines += [f"回执被拒收：邮件 {mid[:12]}（{why}）" for mid, why in run.refused]
             if run.deferred:

@@ -165,7 +165,9 @@ def test_units_lists_each_campaign_s_roster_or_the_one_asked_for(tmp_path: Path)
     c = two_campaigns(tmp_path)
     res = run(c, "units", "审批")
     assert res.exit_code == 0, res.output
-    assert res.output.index("【2020年度考核指标申报】") < res.output.index("【2021年度考核指标申报】")
+    assert res.output.index("【2020年度考核指标申报】") < res.output.index(
+        "【2021年度考核指标申报】"
+    )
     assert "名单中与“审批”匹配的 0 个单位。" in res.output  # the 2020 roster has none
     assert res.output.count("南郑区行政审批服务局") == 1
     res = run(c, "units", "--campaign", "2020", "发展")
@@ -174,3 +176,31 @@ def test_units_lists_each_campaign_s_roster_or_the_one_asked_for(tmp_path: Path)
     assert res.exit_code == 1 and "没有名为“2022”的收集" in res.output
     res = run(c, "units", "不存在的单位名称")
     assert res.exit_code == 1 and "名单中没有与“不存在的单位名称”匹配的单位" in res.output
+
+
+def test_a_receipt_tells_what_is_owed_in_the_campaign_the_forms_went_to(tmp_path: Path) -> None:
+    from datetime import datetime
+
+    from ingest.app.outbox.receipts import campaign_reports, draft_receipts
+    from ingest.core.config import load_config
+    from ingest.store.db import open_db
+
+    c = two_campaigns(tmp_path)
+    cfg = load_config(c.config_path)
+    db = open_db(cfg.db_path)
+    report, by_campaign = campaign_reports(
+        db, cfg, datetime.fromisoformat("2021-03-25T09:00+08:00")
+    )
+    assert set(by_campaign) == {"2020年度考核指标申报", "2021年度考核指标申报"}
+    bodies = {
+        msg["In-Reply-To"]: msg.get_content()
+        for _, msg in draft_receipts(db, cfg, report, by_campaign=by_campaign)
+    }
+    db.close()
+    owed_2021 = "南郑区财政局在“2021年度考核指标申报”中目前还需报送：附件4"
+    # the 2021 form: what 2021 still lacks, not the first campaign's annexes 5 and 6
+    assert owed_2021 in bodies["<b.eml@x>"] and "附件5" not in bodies["<b.eml@x>"]
+    assert "在“2020年度考核指标申报”中目前还需报送：附件5" in bodies["<a.eml@x>"]
+    assert "2021年度考核指标申报" not in bodies["<a.eml@x>"]
+    # the form whose campaign the clerk has to settle: no list of what is owed
+    assert "考核办将人工核对" in bodies["<d.eml@x>"] and "还需报送" not in bodies["<d.eml@x>"]
