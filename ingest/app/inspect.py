@@ -7,6 +7,9 @@ contract §8 JSON or as a readable Chinese summary.
 from __future__ import annotations
 
 import json
+from datetime import datetime
+from email.parser import BytesHeaderParser
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,20 +17,26 @@ from ingest.core.config import Config, LimitsConfig
 from ingest.core.vocab import Outcome
 from ingest.match.analyse import AnalysisContext, analyse_message
 from ingest.match.roster import load_roster
-from ingest.store.pipeline import close_context, open_converter
+from ingest.store.pipeline import campaign_routes, close_context, open_converter
 from parsers.schema import DEFAULT_SCHEMAS
 
 
 def inspect_file(path: Path, cfg: Config | None) -> dict[str, Any]:
-    """Analyse *path*; with a config the roster is used for unit matching."""
+    """Analyse *path*; with a config the roster is used for unit matching, and with
+    several campaigns each attachment is routed to one as a poll would (its date window
+    judged by the mail's own Date: a file on disk has no time of receipt)."""
+    raw = path.read_bytes()
+    routes = campaign_routes(cfg) if cfg else ()
     ctx = AnalysisContext(
         schemas=dict(cfg.schemas if cfg else DEFAULT_SCHEMAS),
         limits=cfg.limits if cfg else LimitsConfig(),
         roster=load_roster(cfg.paths.roster) if cfg else None,
+        campaigns=routes,
+        received=_sent_at(raw) if routes else None,
         converter=open_converter((cfg.limits if cfg else LimitsConfig()).convert_timeout_seconds),
     )
     try:
-        analysis = analyse_message(path.read_bytes(), ctx)
+        analysis = analyse_message(raw, ctx)
     finally:
         close_context(ctx)
     h = analysis.headers
@@ -53,6 +62,7 @@ def inspect_file(path: Path, cfg: Config | None) -> dict[str, Any]:
                 "rows": len(a.rows),
                 "reason": a.reason,
                 "outcome": str(a.outcome),
+                **({"campaign": a.campaign} if routes else {}),
             }
             for a in analysis.attachments
         ],
@@ -90,10 +100,21 @@ def render_inspection(result: dict[str, Any], fmt: str) -> str:
             f"  附件几：{a['annex'] or '未识别'}　依据：{a['annex_evidence'] or '无'}",
             f"  单位：{a['unit'] or '未识别'}　依据：{a['unit_evidence'] or '无'}",
             f"  读出数据行：{a['rows']}",
+            *([f"  属于：{a['campaign'] or '无法判断是哪一次收集'}"] if "campaign" in a else []),
             f"  结果：{Outcome(outcome).label}" + (f"　原因：{a['reason']}" if a["reason"] else ""),
         ]
         lines += [f"  {n}" for n in note if n.startswith("下载链接：")]
     return "\n".join(lines) + "\n"
+
+
+def _sent_at(raw: bytes) -> datetime | None:
+    """The mail's Date header (None when missing or unreadable)."""
+    head = BytesHeaderParser().parsebytes(raw[: 64 * 1024], headersonly=True)
+    try:
+        sent = parsedate_to_datetime(str(head.get("Date", "")))
+    except (TypeError, ValueError, IndexError):
+        return None
+    return sent if sent.tzinfo is not None else None
 
 
 def _inside(container: str | None) -> str:

@@ -204,3 +204,26 @@ def test_a_receipt_tells_what_is_owed_in_the_campaign_the_forms_went_to(tmp_path
     assert "2021年度考核指标申报" not in bodies["<a.eml@x>"]
     # the form whose campaign the clerk has to settle: no list of what is owed
     assert "考核办将人工核对" in bodies["<d.eml@x>"] and "还需报送" not in bodies["<d.eml@x>"]
+
+
+def test_inspect_routes_each_attachment_to_a_campaign_as_a_poll_would(tmp_path: Path) -> None:
+    c = two_campaigns(tmp_path)
+    form7 = make_mail(
+        subject="申报表",
+        attachments=[("附件7.xlsx", y2021.filled_form(7, "南郑区财政局"))],
+        date="Sat, 06 Mar 2021 09:00:00 +0800",
+    )
+    both = make_mail(
+        subject="申报表",
+        attachments=[("附件2.docx", OLD_2019)],
+        date="Sun, 07 Mar 2021 09:00 +0800",
+    )
+    (tmp_path / "form7.eml").write_bytes(form7)
+    (tmp_path / "both.eml").write_bytes(both)
+    res = run(c, "inspect", str(tmp_path / "form7.eml"), "--format", "json")
+    assert res.exit_code == 0, res.output
+    [att] = json.loads(res.output)["attachments"]
+    assert (att["campaign"], att["annex"], att["rows"]) == ("2021年度考核指标申报", 7, 2)
+    res = run(c, "inspect", str(tmp_path / "both.eml"))
+    assert res.exit_code == 0, res.output
+    assert "属于：无法判断是哪一次收集" in res.output and "无法判断属于哪一次收集" in res.output
