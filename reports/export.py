@@ -26,7 +26,7 @@ from parsers.schema import DEFAULT_SCHEMAS, AnnexSchema
 from reports.checks import as_number
 from reports.formats import EXPORT_FORMATS
 from reports.model import SOURCE_COLUMNS, ExportRow, ExportTable, LatestForm
-from reports.status import latest_forms, read_forms
+from reports.status import latest_forms, read_forms, short_names
 from reports.summary import annex_label
 from reports.xlsx_util import (
     fit_pages_across,
@@ -96,8 +96,9 @@ def _table(schema: AnnexSchema, latest: list[LatestForm], order: dict[str, int])
         for r in form.rows:
             values = tuple("" if r.get(f) is None else str(r[f]) for f in schema.field_names)
             rows.append(ExportRow(form.unit, values, source, form.received, form.version))
+    label = annex_label(schema.number, short_names({schema.number: schema}))
     return ExportTable(
-        schema.number, schema.title, schema.field_names, schema.numeric_fields, tuple(rows)
+        schema.number, schema.title, label, schema.field_names, schema.numeric_fields, tuple(rows)
     )
 
 
@@ -138,7 +139,7 @@ def export_xlsx(tables: list[ExportTable], tz: tzinfo) -> bytes:
         table_sheet(ws, header_rows=1, freeze_col=2)
         fit_row_heights(ws, 2)
         fit_pages_across(ws, sum(widths))
-        ws.oddHeader.center.text = f"{annex_label(table.annex)}汇总表"
+        ws.oddHeader.center.text = f"{table.label}汇总表"
     return to_bytes(wb)
 
 

@@ -21,7 +21,6 @@ from docx.shared import Mm, Pt
 from docx.table import Table, _Cell
 
 from reports.model import ExportTable
-from reports.summary import annex_label
 
 FONT = "宋体"
 TITLE_PT = 16
@@ -52,7 +51,7 @@ def export_docx(tables: list[ExportTable], tz: tzinfo, campaign: str, now: datet
     for i, table in enumerate(tables):
         if i:
             doc.add_page_break()
-        _title(doc, f"{annex_label(table.annex)}汇总表", TITLE_PT, bold=True)
+        _title(doc, f"{table.label}汇总表", TITLE_PT, bold=True)
         units = len({r.unit for r in table.rows})
         _title(
             doc,

@@ -144,6 +144,7 @@ class ExportRow:
 class ExportTable:
     annex: int
     title: str
+    label: str  # "附件N（名称）", the campaign's name of the annex
     fields: tuple[str, ...]
     numeric: frozenset[str]
     rows: tuple[ExportRow, ...]

@@ -87,7 +87,7 @@ def _context(report: StatusReport, cli: str) -> dict[str, Any]:
         "fresh": freshness(report),
         "paper": paper,
         "paper_rows": _paper_rows(paper, esc),
-        "follow_up": [(u, owed_phrases(u)) for u in follow_up_units(report)],
+        "follow_up": [(u, owed_phrases(u, report.annex_names)) for u in follow_up_units(report)],
         "unassigned": [
             (i, assign_command(i, cli), fmt_time(report, i.received)) for i in report.unassigned
         ],

@@ -74,7 +74,7 @@ def _follow_up(report: StatusReport) -> str:
     for u in units:
         contact = "，".join(x for x in (u.contact, u.phone) if x) or "无联系人信息"
         lines.append(f"  {u.unit}（{contact}）")
-        lines.extend(f"    - {p}" for p in owed_phrases(u))
+        lines.extend(f"    - {p}" for p in owed_phrases(u, report.annex_names))
     return "\n".join(lines)
 
 

@@ -187,7 +187,15 @@ def _follow_up(book: Book, report: StatusReport) -> None:
         ws.put(r, 1, r - 1)
         ws.put(r, 2, u.unit, Style(bold=True, fill=bg, colour=fg))
         ws.put_row(
-            r, 3, (u.category, u.contact, u.phone, "\n".join(u.emails), "\n".join(owed_phrases(u)))
+            r,
+            3,
+            (
+                u.category,
+                u.contact,
+                u.phone,
+                "\n".join(u.emails),
+                "\n".join(owed_phrases(u, report.annex_names)),
+            ),
         )
     ws.table(header_rows=1, freeze_col=3)
 

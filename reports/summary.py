@@ -160,13 +160,16 @@ ADVICE = (
 DEFAULT_ADVICE = "请确认文件能正常打开，另存为 Word 或 Excel 格式后重新发送"
 
 
-def owed_phrase(a: AnnexStatus, to_unit: bool = False) -> str:
+def owed_phrase(
+    a: AnnexStatus, to_unit: bool = False, names: Mapping[int, str] | None = None
+) -> str:
     """ "附件N（名称）：…" — the one wording of an owed annex, without final punctuation.
 
     For the clerk (reports) it ends in the status word; for the unit (reminders,
     receipts, *to_unit*) in a plain sentence, with advice about an unreadable file.
+    *names*: the campaign's annex names (``StatusReport.annex_names``).
     """
-    head = annex_label(a.annex)
+    head = annex_label(a.annex, names)
     if a.status is Status.UNPARSED:
         reason = a.reason or "原因不明"
         advice = next((adv for word, adv in ADVICE if word in reason), DEFAULT_ADVICE)
@@ -185,8 +188,8 @@ def annex_note(a: AnnexStatus) -> str:
     return "；".join(parts)
 
 
-def owed_phrases(unit: UnitStatus) -> list[str]:
-    return [owed_phrase(a) for a in sorted(unit.owes, key=lambda a: a.annex)]
+def owed_phrases(unit: UnitStatus, names: Mapping[int, str] | None = None) -> list[str]:
+    return [owed_phrase(a, names=names) for a in sorted(unit.owes, key=lambda a: a.annex)]
 
 
 def paper_outstanding(unit: UnitStatus) -> list[int]:

@@ -98,6 +98,7 @@ def test_csv_has_bom_and_defuses_formulas(demo: Config) -> None:
     table = ExportTable(
         4,
         "t",
+        "附件4（t）",
         ("序号", "任务名称", "分值"),
         frozenset({"分值"}),
         (

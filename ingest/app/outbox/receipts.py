@@ -127,14 +127,14 @@ def draft_receipt(
     return msg
 
 
-def attachment_line(a: dict[str, Any]) -> str:
+def attachment_line(a: dict[str, Any], names: Mapping[int, str] | None = None) -> str:
+    """One attachment of the receipt; *names*: its campaign's annex names."""
     name = f"{a['container']} › {a['filename']}" if a.get("container") else a["filename"]
+    label = annex_label(a["annex"], names)
     if a["outcome"] == Outcome.PARSED:
-        what = f"{a['unit']}，{annex_label(a['annex'])}，读取 {a['rows']} 行数据"
+        what = f"{a['unit']}，{label}，读取 {a['rows']} 行数据"
     elif a["outcome"] == Outcome.UNPARSED:
-        what = (
-            f"{a['unit']}，{annex_label(a['annex'])}，但未能读取数据（{a['reason'] or '原因不明'}）"
-        )
+        what = f"{a['unit']}，{label}，但未能读取数据（{a['reason'] or '原因不明'}）"
     else:
         what = "暂未能确定报送单位或附件类别，考核办将人工核对"
     return f"“{name}”：{what}"
@@ -156,7 +156,10 @@ def _body(
         f"其中 {len(attachments)} 个附件的处理结果如下：",
         "",
     ]
-    lines += [f"{INDENT}{i}. {attachment_line(a)}。" for i, a in enumerate(attachments, 1)]
+    lines += [
+        f"{INDENT}{i}. {attachment_line(a, _names_of(a, report, by_campaign))}。"
+        for i, a in enumerate(attachments, 1)
+    ]
     units = sorted({a["unit"] for a in attachments if a.get("unit")})
     for unit in units:
         if not by_campaign:
@@ -176,6 +179,14 @@ def _body(
     return "\n".join(lines) + "\n"
 
 
+def _names_of(
+    a: dict[str, Any], report: StatusReport, by_campaign: Mapping[str, StatusReport]
+) -> Mapping[int, str]:
+    """The annex names of the campaign *a* went to (the report's when one campaign)."""
+    mine = by_campaign.get(a.get("campaign") or "")
+    return (mine or report).annex_names
+
+
 def _owes_paragraph(report: StatusReport, unit: str, campaign: str | None = None) -> str:
     status = next((u for u in report.units if u.unit == unit), None)
     if status is None:
@@ -189,7 +200,8 @@ def _owes_paragraph(report: StatusReport, unit: str, campaign: str | None = None
     if not status.owes:
         return f"{INDENT}{unit}应报的电子版材料已全部收到，谢谢！{tail}"
     owed = "；".join(
-        owed_phrase(a, to_unit=True) for a in sorted(status.owes, key=lambda a: a.annex)
+        owed_phrase(a, to_unit=True, names=report.annex_names)
+        for a in sorted(status.owes, key=lambda a: a.annex)
     )
     return f"{INDENT}{unit}目前还需报送：{owed}。{tail}"
 

@@ -67,7 +67,10 @@ def _body(report: StatusReport, u: UnitStatus, office: Office) -> str:
         "",
     ]
     owes = sorted(u.owes, key=lambda a: a.annex)
-    lines += [f"{INDENT}{i}. {owed_phrase(a, to_unit=True)}。" for i, a in enumerate(owes, start=1)]
+    lines += [
+        f"{INDENT}{i}. {owed_phrase(a, to_unit=True, names=report.annex_names)}。"
+        for i, a in enumerate(owes, start=1)
+    ]
     lines.append("")
     if report.as_of > report.deadline:
         lines.append(f"{INDENT}报送截止时间已过，请尽快报送。")

@@ -18,7 +18,7 @@ from ingest.app.web.views import now
 from ingest.store.users import Session
 from reports.export import check_annex, export_xlsx, tables_of
 from reports.output import FILE_STEM, render
-from reports.status import campaign_filter, latest_forms
+from reports.status import campaign_filter, latest_forms, short_names
 from reports.summary import annex_label
 
 REPORT_TYPES = {
@@ -30,11 +30,10 @@ XLSX = REPORT_TYPES["xlsx"]
 
 
 def downloads(request: Request, session: Session) -> Response:
+    schemas = web_state(request).cfg.schemas
+    names = short_names(schemas)
     return render_page(
-        request,
-        "downloads.html.j2",
-        session,
-        annexes=[(n, annex_label(n)) for n in web_state(request).cfg.schemas],
+        request, "downloads.html.j2", session, annexes=[(n, annex_label(n, names)) for n in schemas]
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,7 +53,7 @@ def unit_page(request: Request, session: Session) -> Response:
         versions = _versions(db, name, only)
         schemas = state.cfg.schemas
         rows = [
-            _rows(db, name, n, schemas[n].field_names, only)
+            _rows(db, name, n, schemas[n].field_names, only, report.annex_names)
             for n in sorted(status.annexes)
             if n in schemas
         ]
@@ -68,7 +69,7 @@ def unit_page(request: Request, session: Session) -> Response:
         unit=unit,
         status=status,
         annexes=[
-            (a, annex_label(a.annex))
+            (a, annex_label(a.annex, report.annex_names))
             for a in sorted(status.annexes.values(), key=lambda a: a.annex)
         ],
         mails=mails,
@@ -119,7 +120,12 @@ def _mails(db: sqlite_utils.Database, unit: str) -> list[dict[str, Any]]:
 
 
 def _rows(
-    db: sqlite_utils.Database, unit: str, annex: int, fields: tuple[str, ...], only: Only
+    db: sqlite_utils.Database,
+    unit: str,
+    annex: int,
+    fields: tuple[str, ...],
+    only: Only,
+    names: Mapping[int, str],
 ) -> RowsView | None:
     """The rows of the latest version that parsed (what the 汇总表 takes)."""
     best = list(
@@ -138,4 +144,4 @@ def _rows(
             [best[0]["id"], MAX_ROWS],
         )
     ]
-    return RowsView(annex, annex_label(annex), best[0]["version"] or 0, fields, rows)
+    return RowsView(annex, annex_label(annex, names), best[0]["version"] or 0, fields, rows)

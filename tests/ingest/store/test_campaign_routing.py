@@ -197,9 +197,12 @@ def test_a_receipt_tells_what_is_owed_in_the_campaign_the_forms_went_to(tmp_path
         for _, msg in draft_receipts(db, cfg, report, by_campaign=by_campaign)
     }
     db.close()
-    owed_2021 = "南郑区财政局在“2021年度考核指标申报”中目前还需报送：附件4"
-    # the 2021 form: what 2021 still lacks, not the first campaign's annexes 5 and 6
+    owed_2021 = "南郑区财政局在“2021年度考核指标申报”中目前还需报送：附件4（区直部门重点工作考核任务申报表）"
+    # the 2021 form: what 2021 still lacks, not the first campaign's annexes 5 and 6, each
+    # annex under its 2021 name (the 2020 annex 4 is 考核任务申报表)
     assert owed_2021 in bodies["<b.eml@x>"] and "附件5" not in bodies["<b.eml@x>"]
+    assert "南郑区财政局，附件7（营商环境优化创新事项申报表），读取 2 行数据" in bodies["<b.eml@x>"]
+    assert "附件4（考核任务申报表），读取 2 行数据" in bodies["<a.eml@x>"]
     assert "在“2020年度考核指标申报”中目前还需报送：附件5" in bodies["<a.eml@x>"]
     assert "2021年度考核指标申报" not in bodies["<a.eml@x>"]
     # the form whose campaign the clerk has to settle: no list of what is owed
@@ -227,3 +230,31 @@ def test_inspect_routes_each_attachment_to_a_campaign_as_a_poll_would(tmp_path: 
     res = run(c, "inspect", str(tmp_path / "both.eml"))
     assert res.exit_code == 0, res.output
     assert "属于：无法判断是哪一次收集" in res.output and "无法判断属于哪一次收集" in res.output
+
+
+def test_a_learned_campaign_s_annexes_are_named_as_its_templates_name_them(
+    tmp_path: Path,
+) -> None:
+    """Reports, reminders and exports of the 2021 campaign say 附件4（区直部门重点工作考核任务
+    申报表）, the 2021 template's title, not the built-in 2020 name of annex 4."""
+    from datetime import datetime
+
+    from ingest.app.outbox.reminders import draft_reminders
+    from ingest.core.config import load_config
+    from ingest.match.roster import load_roster
+    from ingest.store.db import open_db
+    from reports.export import build_export
+    from reports.output import build_report
+
+    c = two_campaigns(tmp_path)
+    as_of = datetime.fromisoformat("2021-03-25T09:00+08:00")
+    txt = run(c, "report", "--campaign", "2021", "--format", "txt", "-o", "-").output
+    assert "附件4（区直部门重点工作考核任务申报表）：逾期未报" in txt
+    assert "附件4（考核任务申报表）" not in txt
+    cfg = load_config(c.config_path).select("2021")
+    reminders = [m.get_content() for m in draft_reminders(build_report(cfg, as_of), cfg)]
+    assert any("附件4（区直部门重点工作考核任务申报表）：截止时间已过" in m for m in reminders)
+    db = open_db(cfg.db_path)
+    [table] = build_export(db, load_roster(cfg.paths.roster), 7, cfg.schemas)
+    db.close()
+    assert table.label == "附件7（营商环境优化创新事项申报表）" and len(table.rows) == 2
