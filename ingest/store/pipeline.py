@@ -46,6 +46,7 @@ from ingest.match.route import CampaignRoute
 from ingest.match.submission import submissions_of
 from ingest.store import db as dbm
 from ingest.store.health import finish_poll, start_poll
+from ingest.store.views import ensure_views, record_campaigns
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +123,9 @@ def open_db(cfg: Config) -> sqlite_utils.Database:
     db = dbm.open_db(cfg.db_path, cfg.schemas, cfg.campaign)
     for c in cfg.campaigns:
         dbm.ensure_annex_tables(db, c.schemas)
+    if len(cfg.campaigns) > 1:  # the others' annex tables have their views too
+        ensure_views(db)
+        record_campaigns(db, cfg.campaigns)
     return db
 
 

@@ -2,7 +2,9 @@
 
 ``v_报送情况`` (one row per unit and annex received), ``v_待认领`` (files waiting
 for the clerk) and ``v_附件N汇总`` (the rows of each unit's latest readable form,
-单位名称 first) — with times in the campaign's timezone.
+单位名称 first) — with times in the campaign's timezone. With several campaigns in one
+mailbox, a row is per campaign too (the last column, 收集), judged by that campaign's
+deadline from the ``收集`` table (:func:`record_campaigns`).
 
 SQLite knows no timezone names, and times are stored as UTC text. The views read
 a fixed offset (``+480 minutes`` for Asia/Shanghai) and the deadline from the small
@@ -36,7 +38,11 @@ def _local(column: str) -> str:
     return f"strftime('%Y-%m-%d %H:%M', {column}, {modifier})"
 
 
-_DEADLINE = f"(select 值 from {SETTINGS} where 项目 = '截止时间UTC')"
+CAMPAIGNS = "收集"  # several campaigns: each one's deadline (record_campaigns)
+_DEADLINE = (
+    f"coalesce((select 截止时间UTC from {CAMPAIGNS} where 名称 = s.campaign),"
+    f" (select 值 from {SETTINGS} where 项目 = '截止时间UTC'))"
+)
 
 STATUS_VIEW = f"""
 select s.unit as 单位名称,
@@ -51,16 +57,18 @@ select s.unit as 单位名称,
        {_local("max(s.received)")} as 最近收到,
        count(*) as 收到次数,
        (select s2.rows from submissions s2
-         where s2.unit = s.unit and s2.annex = s.annex and s2.status = '{Outcome.PARSED}'
+         where s2.unit = s.unit and s2.annex = s.annex and s2.campaign is s.campaign
+           and s2.status = '{Outcome.PARSED}'
          order by s2.received desc, s2.id desc limit 1) as 行数,
        (select p.received_on from paper p
          where p.unit = s.unit and p.annex = s.annex) as 纸质版收到日期,
        (select s3.reason from submissions s3
-         where s3.unit = s.unit and s3.annex = s.annex
-         order by s3.received desc, s3.id desc limit 1) as 说明
+         where s3.unit = s.unit and s3.annex = s.annex and s3.campaign is s.campaign
+         order by s3.received desc, s3.id desc limit 1) as 说明,
+       s.campaign as 收集
 from submissions s
-group by s.unit, s.annex
-order by s.unit, s.annex
+group by s.campaign, s.unit, s.annex
+order by s.campaign, s.unit, s.annex
 """
 
 UNASSIGNED_VIEW = f"""
@@ -83,14 +91,16 @@ def annex_view(table: str, columns: list[str]) -> str:
     fields = ", ".join(f'r."{c}"' for c in columns)
     return f"""
 select r.unit as 单位名称, r.row_no as 行号, {fields},
-       a.filename as 来源文件, {_local("s.received")} as 收到时间, s.version as 版本
+       a.filename as 来源文件, {_local("s.received")} as 收到时间, s.version as 版本,
+       s.campaign as 收集
 from "{table}" r
 join submissions s on s.id = r.submission
 left join attachments a on a.id = s.attachment
 where s.id = (select s2.id from submissions s2
-              where s2.unit = s.unit and s2.annex = s.annex and s2.status = '{Outcome.PARSED}'
+              where s2.unit = s.unit and s2.annex = s.annex and s2.campaign is s.campaign
+                and s2.status = '{Outcome.PARSED}'
               order by s2.received desc, s2.id desc limit 1)
-order by r.unit, r.row_no
+order by s.campaign, r.unit, r.row_no
 """
 
 
@@ -98,6 +108,10 @@ def ensure_views(db: sqlite_utils.Database) -> None:
     """Create or refresh the views (only those whose SQL changed: a cheap no-op normally)."""
     if not db.table(SETTINGS).exists():
         db.execute(f'CREATE TABLE IF NOT EXISTS "{SETTINGS}" (项目 TEXT PRIMARY KEY, 值 TEXT)')
+    if not db.table(CAMPAIGNS).exists():
+        db.execute(
+            f'CREATE TABLE IF NOT EXISTS "{CAMPAIGNS}" (名称 TEXT PRIMARY KEY, 截止时间UTC TEXT)'
+        )
     wanted = {"v_报送情况": STATUS_VIEW, "v_待认领": UNASSIGNED_VIEW}
     for table in _annex_tables(db):
         number = table.removeprefix("annex").removesuffix("_rows")
@@ -141,6 +155,24 @@ def record_campaign(db: sqlite_utils.Database, campaign: CampaignConfig) -> None
         [f'INSERT OR REPLACE INTO "{SETTINGS}" (项目, 值) VALUES (?, ?)'],
         list(values.items()),
     )
+
+
+def record_campaigns(db: sqlite_utils.Database, campaigns: Sequence[CampaignConfig]) -> None:
+    """Several campaigns in one mailbox: each one's deadline, where the views read them."""
+    rows = sorted(
+        (c.name, c.deadline.astimezone(UTC).isoformat(timespec="seconds")) for c in campaigns
+    )
+    if sorted(db.execute(f'select 名称, 截止时间UTC from "{CAMPAIGNS}"').fetchall()) == rows:
+        return
+    conn = db.conn
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute(f'DELETE FROM "{CAMPAIGNS}"')
+        conn.executemany(f'INSERT INTO "{CAMPAIGNS}" (名称, 截止时间UTC) VALUES (?, ?)', rows)
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
 
 
 def _write(

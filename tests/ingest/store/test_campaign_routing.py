@@ -258,3 +258,24 @@ def test_a_learned_campaign_s_annexes_are_named_as_its_templates_name_them(
     [table] = build_export(db, load_roster(cfg.paths.roster), 7, cfg.schemas)
     db.close()
     assert table.label == "附件7（营商环境优化创新事项申报表）" and len(table.rows) == 2
+
+
+def test_the_chinese_views_keep_the_campaigns_apart(tmp_path: Path) -> None:
+    """For a power user's SQLite tool: a row per campaign, judged by its own deadline."""
+    c = two_campaigns(tmp_path)
+    conn = sqlite3.connect(c.config_path.parent / "data" / "kaohe.db")
+    rows = conn.execute(
+        "select 收集, 附件, 状态, 行数 from v_报送情况 where 单位名称 = '南郑区财政局'"
+    ).fetchall()
+    annex7 = conn.execute("select 收集, count(*) from v_附件7汇总 group by 收集").fetchall()
+    conn.close()
+    by = {(campaign, annex): (status, n) for campaign, annex, status, n in rows}
+    # received 2021-03-06: on time for 2021 (deadline 2021-03-20), not judged by 2020's
+    assert by[("2021年度考核指标申报", 7)] == ("已报送", 2)
+    assert by[("2020年度考核指标申报", 4)] == ("逾期报送", 2)  # 2021-03-05, for 2020
+    # annex 2 was sent for both campaigns: one row each, not merged
+    assert {k for k in by if k[1] == 2} == {
+        ("2020年度考核指标申报", 2),
+        ("2021年度考核指标申报", 2),
+    }
+    assert annex7 == [("2021年度考核指标申报", 2)]
