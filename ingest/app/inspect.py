@@ -1,21 +1,19 @@
 """``kaohe inspect``: how the pipeline sees one ``.eml`` file, without writing anything.
 
-The same :func:`ingest.match.analyse.analyse_message` the pipeline uses, printed as
+The same analysis the pipeline uses (:mod:`ingest.match.analyse`), printed as
 contract §8 JSON or as a readable Chinese summary.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
-from email.parser import BytesHeaderParser
-from email.utils import parsedate_to_datetime
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from ingest.core.config import Config, LimitsConfig
 from ingest.core.vocab import Outcome
-from ingest.match.analyse import AnalysisContext, analyse_message
+from ingest.match.analyse import AnalysisContext, finish_message, prepare_message
 from ingest.match.roster import load_roster
 from ingest.store.pipeline import campaign_routes, close_context, open_converter
 from parsers.schema import DEFAULT_SCHEMAS
@@ -25,18 +23,16 @@ def inspect_file(path: Path, cfg: Config | None) -> dict[str, Any]:
     """Analyse *path*; with a config the roster is used for unit matching, and with
     several campaigns each attachment is routed to one as a poll would (its date window
     judged by the mail's own Date: a file on disk has no time of receipt)."""
-    raw = path.read_bytes()
-    routes = campaign_routes(cfg) if cfg else ()
     ctx = AnalysisContext(
         schemas=dict(cfg.schemas if cfg else DEFAULT_SCHEMAS),
         limits=cfg.limits if cfg else LimitsConfig(),
         roster=load_roster(cfg.paths.roster) if cfg else None,
-        campaigns=routes,
-        received=_sent_at(raw) if routes else None,
+        campaigns=campaign_routes(cfg) if cfg else (),
         converter=open_converter((cfg.limits if cfg else LimitsConfig()).convert_timeout_seconds),
     )
     try:
-        analysis = analyse_message(raw, ctx)
+        prepared = prepare_message(path.read_bytes(), pool=ctx.pool)
+        analysis = finish_message(prepared, replace(ctx, received=prepared.headers.date))
     finally:
         close_context(ctx)
     h = analysis.headers
@@ -62,7 +58,7 @@ def inspect_file(path: Path, cfg: Config | None) -> dict[str, Any]:
                 "rows": len(a.rows),
                 "reason": a.reason,
                 "outcome": str(a.outcome),
-                **({"campaign": a.campaign} if routes else {}),
+                **({"campaign": a.campaign} if ctx.campaigns else {}),
             }
             for a in analysis.attachments
         ],
@@ -105,16 +101,6 @@ def render_inspection(result: dict[str, Any], fmt: str) -> str:
         ]
         lines += [f"  {n}" for n in note if n.startswith("下载链接：")]
     return "\n".join(lines) + "\n"
-
-
-def _sent_at(raw: bytes) -> datetime | None:
-    """The mail's Date header (None when missing or unreadable)."""
-    head = BytesHeaderParser().parsebytes(raw[: 64 * 1024], headersonly=True)
-    try:
-        sent = parsedate_to_datetime(str(head.get("Date", "")))
-    except (TypeError, ValueError, IndexError):
-        return None
-    return sent if sent.tzinfo is not None else None
 
 
 def _inside(container: str | None) -> str:

@@ -121,7 +121,7 @@ def ensure_views(db: sqlite_utils.Database) -> None:
     for name, body in wanted.items():
         sql = f'CREATE VIEW "{name}" AS {body.strip()}'
         if have.get(name) != sql:
-            _write(db, [f'DROP VIEW IF EXISTS "{name}"', sql])
+            _write(db, [(f'DROP VIEW IF EXISTS "{name}"', None), (sql, None)])
 
 
 _PLUMBING = frozenset({"submission", "unit", "row_no", "extra"})
@@ -152,8 +152,7 @@ def record_campaign(db: sqlite_utils.Database, campaign: CampaignConfig) -> None
         return
     _write(
         db,
-        [f'INSERT OR REPLACE INTO "{SETTINGS}" (项目, 值) VALUES (?, ?)'],
-        list(values.items()),
+        [(f'INSERT OR REPLACE INTO "{SETTINGS}" (项目, 值) VALUES (?, ?)', list(values.items()))],
     )
 
 
@@ -164,29 +163,28 @@ def record_campaigns(db: sqlite_utils.Database, campaigns: Sequence[CampaignConf
     )
     if sorted(db.execute(f'select 名称, 截止时间UTC from "{CAMPAIGNS}"').fetchall()) == rows:
         return
-    conn = db.conn
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        conn.execute(f'DELETE FROM "{CAMPAIGNS}"')
-        conn.executemany(f'INSERT INTO "{CAMPAIGNS}" (名称, 截止时间UTC) VALUES (?, ?)', rows)
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
+    _write(
+        db,
+        [
+            (f'DELETE FROM "{CAMPAIGNS}"', None),
+            (f'INSERT INTO "{CAMPAIGNS}" (名称, 截止时间UTC) VALUES (?, ?)', rows),
+        ],
+    )
 
 
 def _write(
-    db: sqlite_utils.Database, statements: list[str], rows: Sequence[tuple[str, str]] = ()
+    db: sqlite_utils.Database, steps: Sequence[tuple[str, Sequence[tuple[str, str]] | None]]
 ) -> None:
-    """Run *statements* in one write transaction (readers never see a view missing)."""
+    """Run *steps* — an SQL statement and the rows to run it for (None: once, without
+    parameters) — in one write transaction (readers never see a view missing)."""
     conn = db.conn
     conn.execute("BEGIN IMMEDIATE")
     try:
-        for sql in statements:
-            if rows:
-                conn.executemany(sql, rows)
-            else:
+        for sql, rows in steps:
+            if rows is None:
                 conn.execute(sql)
+            else:
+                conn.executemany(sql, rows)
     except BaseException:
         conn.execute("ROLLBACK")
         raise

@@ -78,16 +78,16 @@ def _replyable(sender: str, own: set[str]) -> bool:
 def campaign_reports(
     db: sqlite_utils.Database, cfg: Config, now: datetime
 ) -> tuple[StatusReport, dict[str, StatusReport]]:
-    """The status as of *now*, and with several campaigns each one's by name: a receipt
-    tells a unit what it still owes in the campaign its forms went to."""
-    report = build_status(db, load_roster(cfg.paths.roster), cfg, now)
+    """The status as of *now*, and with several campaigns each one's by name (the first
+    is also the status returned): a receipt tells a unit what it still owes in the
+    campaign its forms went to."""
     if len(cfg.campaigns) < 2:
-        return report, {}
-    each = {c.name: cfg.select(c.name) for c in cfg.campaigns}
-    return report, {
-        name: build_status(db, load_roster(one.paths.roster), one, now)
-        for name, one in each.items()
+        return build_status(db, load_roster(cfg.paths.roster), cfg, now), {}
+    each = [cfg.select(c.name) for c in cfg.campaigns]
+    by_campaign = {
+        one.campaign.name: build_status(db, load_roster(one.paths.roster), one, now) for one in each
     }
+    return by_campaign[cfg.campaigns[0].name], by_campaign
 
 
 def draft_receipts(
