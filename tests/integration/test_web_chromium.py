@@ -325,3 +325,49 @@ def test_the_clerks_day(browser: Any, site: str, downloads: Path) -> None:
     d.get(site + "/unassigned")
     assert "/login" in d.current_url
     assert no_alert(d)
+
+
+@pytest.fixture(scope="module")
+def two_campaigns_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The two-campaign mailbox of the routing tests (2020 built in, 2021 learned from its
+    blank forms), with the clerk's account."""
+    from ingest.store.users import add_user, open_users
+    from tests.ingest.store.test_campaign_routing import two_campaigns
+
+    cfg = load_config(two_campaigns(tmp_path_factory.mktemp("two")).config_path)
+    conn = open_users(cfg.data_dir)
+    try:
+        add_user(conn, CLERK, "clerk", CLERK_PASSWORD)
+    finally:
+        conn.close()
+    with running_console(cfg) as url:
+        yield url
+
+
+def test_a_learned_campaign_s_annexes_go_by_its_own_names(
+    browser: Any, two_campaigns_site: str
+) -> None:
+    """2021's annex 4 is 区直部门重点工作考核任务申报表, not the built-in 2020 name of
+    annex 4 (考核任务申报表), on the unit page and the downloads page."""
+    from urllib.parse import quote
+
+    d, site = browser, two_campaigns_site
+    d.set_window_size(*DESKTOP)
+    d.get(site + "/login")
+    d.find_element(by("ID"), "username").send_keys(CLERK)
+    d.find_element(by("ID"), "password").send_keys(CLERK_PASSWORD)
+    d.find_element(by("ID"), "login").click()
+    wait_for(lambda: d.find_element(by("ID"), "progress").text, "the overview")
+    d.get(site + "/units/" + quote("南郑区财政局") + "?campaign=2021")
+    table = wait_for(lambda: d.find_element(by("ID"), "annexes").text, "the unit's annexes")
+    assert "附件4（区直部门重点工作考核任务申报表）" in table
+    assert "附件7（营商环境优化创新事项申报表）" in table
+    assert "附件4（考核任务申报表）" not in table
+    shot(d, "desktop-campaign-2021-unit")
+    d.get(site + "/downloads?campaign=2021")
+    button = wait_for(lambda: d.find_element(by("ID"), "dl-export-4"), "the downloads")
+    assert button.get_attribute("title") == "附件4（区直部门重点工作考核任务申报表）"
+    d.get(site + "/units/" + quote("南郑区财政局") + "?campaign=2020")
+    table = wait_for(lambda: d.find_element(by("ID"), "annexes").text, "the 2020 annexes")
+    assert "附件4（考核任务申报表）" in table and "营商环境" not in table
+    assert no_alert(d)
