@@ -99,43 +99,23 @@ class Proc:
 # execve into the child's ru_maxrss, so the child is started from a small Python
 # wrapper: its own fork is tiny and wait4 there reports the child's true peak.
 # The wrapper also samples the RSS of the child's whole process tree (parse workers,
-# LibreOffice) from /proc every 10 ms: the peak of the sum is the tree's figure.
+# LibreOffice) from /proc every 10 ms: the peak of the sum is the tree's figure
+# (tests/support/proctree.py: it walks down the tree, ~0.25 ms of CPU per sample; the
+# first version scanned every process on the machine, ~1.4 ms, which a poll using both
+# cores paid and a one-process floor did not).
 WRAPPER = """\
-import os, subprocess, sys, threading, time
-PAGE = os.sysconf("SC_PAGE_SIZE")
-def tree(root):
-    kids = {}
-    for e in os.listdir("/proc"):
-        if e.isdigit():
-            try:
-                st = open(f"/proc/{e}/stat").read()
-            except OSError:
-                continue
-            kids.setdefault(int(st.rsplit(")", 1)[1].split()[1]), []).append(int(e))
-    todo, total = [root], 0
-    while todo:
-        pid = todo.pop()
-        try:
-            total += int(open(f"/proc/{pid}/statm").read().split()[1]) * PAGE
-        except (OSError, IndexError, ValueError):
-            pass
-        todo.extend(kids.get(pid, []))
-    return total
-peak = [0]
-done = threading.Event()
-def sample(pid):
-    while not done.wait(0.01):
-        peak[0] = max(peak[0], tree(pid))
+import os, subprocess, sys, time
+sys.path.insert(0, sys.argv.pop(1))
+from tests.support.proctree import TreeSampler
 t = time.perf_counter()
 p = subprocess.Popen(sys.argv[1:])
-th = threading.Thread(target=sample, args=(p.pid,), daemon=True)
-th.start()
+sampler = TreeSampler(p.pid)
+sampler.start()
 _, status, usage = os.wait4(p.pid, 0)
 seconds = time.perf_counter() - t
-done.set()
-th.join()
+sampler.stop()
 cpu = usage.ru_utime + usage.ru_stime
-sys.stderr.write(f"\\n@@BENCH {usage.ru_maxrss} {seconds} {peak[0] // 1024} {cpu}\\n")
+sys.stderr.write(f"\\n@@BENCH {usage.ru_maxrss} {seconds} {sampler.peak // 1024} {cpu}\\n")
 sys.exit(os.waitstatus_to_exitcode(status))
 """
 
@@ -148,7 +128,7 @@ def run_child(
 ) -> Proc:
     """Run *cmd*; wall time and the peak RSS of that child alone (``wait4`` in a wrapper)."""
     proc = subprocess.run(
-        [sys.executable, "-c", WRAPPER, *cmd],
+        [sys.executable, "-c", WRAPPER, str(ROOT), *cmd],
         capture_output=True,
         env={**os.environ, **(env or {})},
         cwd=cwd,

@@ -1,4 +1,12 @@
-"""Peak resident memory of a process and all its descendants, sampled from /proc."""
+"""Peak resident memory of a process and all its descendants, sampled from /proc.
+
+A sample walks down from the root through ``/proc/PID/task/TID/children`` (a few
+small reads per process of the tree), not through every process' ``stat`` on the
+machine: sampled every 10 ms, the full scan cost ~1.4 ms of CPU per sample with
+~70 processes — an eighth of a core taken from a poll that needs both, and none
+from a one-process floor beside it, whose second core is idle. The full scan
+remains the fallback where the kernel lacks ``children`` (CONFIG_PROC_CHILDREN).
+"""
 
 from __future__ import annotations
 
@@ -30,15 +38,39 @@ def _rss(pid: int) -> int:
         return 0
 
 
+# Linux with CONFIG_PROC_CHILDREN (the distributions' kernels): each thread's children
+_HAS_CHILDREN = (Path("/proc/self/task") / str(os.getpid()) / "children").exists()
+
+
+def _children(pid: int) -> list[int]:
+    """The children of *pid*, forked by any of its threads ([] once it is gone)."""
+    task = Path("/proc") / str(pid) / "task"
+    try:
+        threads = os.listdir(task)
+    except OSError:
+        return []
+    kids: list[int] = []
+    for tid in threads:
+        try:
+            kids += map(int, (task / tid / "children").read_text().split())
+        except OSError:  # the thread ended meanwhile
+            continue
+    return kids
+
+
 def tree_rss(root: int) -> tuple[int, int]:
     """(total RSS in bytes, number of processes) of *root* and its descendants now."""
-    kids = _children_map()
+    if _HAS_CHILDREN:
+        kids_of = _children
+    else:
+        scan = _children_map()
+        kids_of = lambda pid: scan.get(pid, [])  # noqa: E731
     todo, total, count = [root], 0, 0
     while todo:
         pid = todo.pop()
         total += _rss(pid)
         count += 1
-        todo.extend(kids.get(pid, []))
+        todo.extend(kids_of(pid))
     return total, count
 
 
