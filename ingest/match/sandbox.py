@@ -24,6 +24,12 @@ where a cold poll is CPU-bound. A poll asks for it when its first mail goes to a
 mail job; one large mail alone (per-attachment jobs) keeps to one worker, as
 before. A worker restarted after a failure is started afresh.
 
+The first worker itself is forked from the pool's own process when that is safe
+(one thread, a small address space: :func:`_may_fork`), which is how ``kaohe poll``
+starts it, before its other threads: it then imports only what the poller has not
+(see the sandbox_worker module docstring). Otherwise, and for every restart, a worker
+is a new interpreter.
+
 :class:`ParsePool` runs ``workers`` of them; :meth:`ParsePool.call` runs one
 job on the worker with the fewest jobs (any thread; up to three are in a worker's
 pipe, so it never idles between jobs; its answer pipe holds :data:`ANSWER_PIPE_BYTES`,
@@ -159,7 +165,8 @@ class _Worker:
         self.limits = limits
         self.scratch = scratch
         self.index = index
-        self.proc: subprocess.Popen[bytes] | _Forked | None = None
+        self.fork = True  # may be forked from this process (see _may_fork); else started
+        self.proc: _Process | None = None
         self.ready = False  # the worker said it finished importing
         self.used = False  # a job was sent to this process
         self.outstanding = 0  # jobs handed to this worker by the pool (its slots in use)
@@ -174,7 +181,7 @@ class _Worker:
         self.siblings: list[_Worker] = []  # the first worker: the others, which it may fork
         self.first: _Worker | None = None  # the others: the worker they may be forked from
         self._pending: list[_Worker] = []  # siblings given their pipes, fork not decided
-        self._exiting: list[subprocess.Popen[bytes] | _Forked] = []  # released, not reaped
+        self._exiting: list[_Process] = []  # released, not reaped
 
     @property
     def pid(self) -> int | None:
@@ -197,12 +204,16 @@ class _Worker:
                 keep += [jobs_r, answers_w]
             err = self._err_path.open("ab")
             try:
-                proc = subprocess.Popen(
-                    [sys.executable, "-S", str(_WORKER)],  # -S: see sandbox_worker's docstring
-                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
-                    cwd=self.scratch, env=_worker_env(self.scratch), close_fds=True,
-                    pass_fds=keep,
-                )  # fmt: skip
+                proc: subprocess.Popen[bytes] | _Child
+                if self.fork and _may_fork(self.limits):
+                    proc = _fork_worker(self.scratch, err.fileno(), keep)
+                else:
+                    proc = subprocess.Popen(
+                        [sys.executable, "-S", str(_WORKER)],  # -S: see sandbox_worker's doc
+                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
+                        cwd=self.scratch, env=_worker_env(self.scratch), close_fds=True,
+                        pass_fds=keep,
+                    )  # fmt: skip
             finally:
                 err.close()
             assert proc.stdout is not None
@@ -219,7 +230,7 @@ class _Worker:
         _send(proc.stdin, init)
         self._adopt(proc)
 
-    def _adopt(self, proc: subprocess.Popen[bytes] | _Forked) -> None:
+    def _adopt(self, proc: _Process) -> None:
         with self._state:
             old, self.proc = self.proc, proc
             if old is not None:  # found dead between jobs: its pipes go with it
@@ -277,9 +288,7 @@ class _Worker:
             raise ParseAborted()
         raise value
 
-    def _send_job(
-        self, frame: tuple[Any, ...], name: str
-    ) -> tuple[subprocess.Popen[bytes] | _Forked, int, int]:
+    def _send_job(self, frame: tuple[Any, ...], name: str) -> tuple[_Process, int, int]:
         """Send *frame* (starting a process if there is none, or a dead one with no job
         in it); returns the process, its generation and the job's number in it."""
         with self._send_lock:
@@ -426,6 +435,88 @@ class _Worker:
             self._log_stderr()
 
 
+class _Child:
+    """A first worker forked from this process (``sandbox_worker.serve_forked``): our
+    child, never exec'd. The subset of ``Popen`` the pool uses."""
+
+    args = "parse worker (forked from the pool's process)"
+
+    def __init__(self, pid: int, stdin: IO[bytes], stdout: IO[bytes]) -> None:
+        self.pid = pid
+        self.stdin: IO[bytes] | None = stdin
+        self.stdout: IO[bytes] | None = stdout
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        if self.returncode is None:
+            if timeout is not None:
+                fd = os.pidfd_open(self.pid)  # (forked only where there are pidfds)
+                try:
+                    if not select.select([fd], [], [], timeout)[0]:
+                        raise subprocess.TimeoutExpired(self.args, timeout)
+                finally:
+                    os.close(fd)
+            _, status = os.waitpid(self.pid, 0)
+            self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def kill(self) -> None:
+        if self.returncode is None:  # not reaped: the pid is still this child's
+            os.kill(self.pid, signal.SIGKILL)
+
+
+def _may_fork(limits: SandboxLimits) -> bool:
+    """Can a worker be forked from this process now (:func:`_fork_worker`)? Only while it
+    has a single thread (another thread could hold a lock the child would inherit held:
+    a poll's intake threads restart workers afresh), on Linux with pidfds, and while
+    its address space is small beside the worker's cap (the child inherits it), with
+    its standard descriptors open."""
+    if not hasattr(os, "pidfd_open"):
+        return False
+    try:
+        with open("/proc/self/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        threads, vsize = int(fields[17]), int(fields[20])  # num_threads, vsize (proc(5))
+    except (OSError, IndexError, ValueError):
+        return False
+    if threads != 1 or vsize > limits.memory_bytes // 4:
+        return False
+    try:  # the child puts its pipes on 0-2: with one of them closed here, a pipe could be
+        for fd in (0, 1, 2):  # there already (a new interpreter is given them by Popen)
+            os.fstat(fd)
+    except OSError:
+        return False
+    return True
+
+
+def _fork_worker(scratch: Path, err: int, keep: list[int]) -> _Child:
+    """Fork the pool's first worker from this process (see the sandbox_worker module
+    docstring): it imports only what this process has not imported yet."""
+    from ingest.match.sandbox_worker import serve_forked
+
+    env = _worker_env(scratch)
+    jobs_r, jobs_w = os.pipe()
+    answers_r, answers_w = os.pipe()
+    try:
+        pid = os.fork()
+    except OSError:
+        for fd in (jobs_r, jobs_w, answers_r, answers_w):
+            os.close(fd)
+        raise
+    if pid == 0:  # the child: becomes the worker, never returns here
+        serve_forked(jobs_r, answers_w, err, keep, env)
+    os.close(jobs_r)
+    os.close(answers_w)
+    return _Child(pid, os.fdopen(jobs_w, "wb"), os.fdopen(answers_r, "rb"))
+
+
 class _Forked:
     """A worker forked by the pool's first worker once its imports are done (the others
     then cost a fork, not 0.12 s of imports each; see sandbox_worker._fork_workers).
@@ -487,7 +578,10 @@ class _Forked:
             self._pidfd = None
 
 
-def _wait(proc: subprocess.Popen[bytes] | _Forked, timeout: float) -> None:
+_Process = subprocess.Popen[bytes] | _Child | _Forked  # what the pool runs a worker as
+
+
+def _wait(proc: _Process, timeout: float) -> None:
     """``proc.wait(timeout)`` that returns the moment the process exits.
 
     ``Popen.wait`` with a timeout polls with sleeps of up to 50 ms, which a poll
@@ -543,7 +637,7 @@ def _worker_env(scratch: Path) -> dict[str, str]:
     return env
 
 
-def _kill(proc: subprocess.Popen[bytes] | _Forked) -> None:
+def _kill(proc: _Process) -> None:
     try:
         proc.kill()
     except ProcessLookupError:
@@ -552,7 +646,7 @@ def _kill(proc: subprocess.Popen[bytes] | _Forked) -> None:
     _close_pipes(proc)
 
 
-def _close_pipes(proc: subprocess.Popen[bytes] | _Forked) -> None:
+def _close_pipes(proc: _Process) -> None:
     for pipe in (proc.stdin, proc.stdout):
         if pipe is not None:
             with contextlib.suppress(OSError):
@@ -577,7 +671,7 @@ def _send(pipe: IO[bytes], obj: Any) -> None:
     pipe.flush()
 
 
-def _receive(proc: subprocess.Popen[bytes] | _Forked, deadline: float) -> tuple[str, Any]:
+def _receive(proc: _Process, deadline: float) -> tuple[str, Any]:
     assert proc.stdout is not None
     fd = proc.stdout.fileno()
     (size,) = _HEADER.unpack(_read_exact(fd, _HEADER.size, deadline))
@@ -622,7 +716,9 @@ class ParsePool:
     worker's pipe at most (see :class:`_Worker`); a job goes to the worker with the
     fewest. Three, not two: the poller's threads refill a pipe under one GIL with the
     fetch and the commits, and a cold poll on two cores measured 0.05 s faster with a
-    third job in hand (a fourth added nothing).
+    third job in hand (a fourth added nothing). *fork*: a worker started while this
+    process has one thread may be forked from it (:func:`_fork_worker`); False: always
+    a new interpreter.
     """
 
     def __init__(
@@ -632,6 +728,7 @@ class ParsePool:
         scratch_parent: Path | None = None,
         start: bool = True,
         depth: int = 3,
+        fork: bool = True,
     ) -> None:
         self.limits = limits or SandboxLimits()
         if scratch_parent is not None:
@@ -642,6 +739,8 @@ class ParsePool:
         )
         self.depth = max(1, depth)
         self._workers = [_Worker(self.limits, self.scratch, i) for i in range(max(1, workers))]
+        for worker in self._workers:
+            worker.fork = fork
         self._workers[0].siblings = self._workers[1:]  # forked by the first, imports done
         self._slots = threading.Condition()  # guards each worker's `outstanding`
         for worker in self._workers[1:]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import logging
 import os
 import resource
 import sys
@@ -30,7 +31,22 @@ def worker_facts() -> dict[str, object]:
         "env": dict(os.environ),
         "frozen": gc.get_freeze_count(),
         "readers_loaded": "parsers.word" in sys.modules and "ingest.match.mailjob" in sys.modules,
+        "forked": getattr(sys.modules.get("ingest.match.sandbox_worker"), "FORKED", False),
+        "fds": _open_files(),
+        "log_handlers": len(logging.getLogger().handlers),
+        "stderr_fd": sys.stderr.fileno(),
     }
+
+
+def _open_files() -> dict[int, str]:
+    """This process' open descriptors and what each points to."""
+    out = {}
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            out[int(fd)] = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:  # the listing's own descriptor, closed by now
+            continue
+    return out
 
 
 def allocate(mb: int) -> int:

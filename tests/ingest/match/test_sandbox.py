@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -9,22 +10,37 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import parsers
-from ingest.match.sandbox import STOPPED, ParseAborted, ParsePool, SandboxLimits, _wait
+from ingest.match.sandbox import (
+    STOPPED,
+    ParseAborted,
+    ParsePool,
+    SandboxLimits,
+    _may_fork,
+    _wait,
+)
 from parsers.errors import ParseError
 from tests.support import sandbox_jobs as jobs
 from tests.support.hostile_files import xfd_xlsb
+from tests.support.paths import REPO
 
 MB = 1024 * 1024
 
 
-@pytest.fixture
-def pool(tmp_path: Path) -> ParsePool:
-    with ParsePool(limits=SandboxLimits(memory_mb=512, seconds=5), scratch_parent=tmp_path) as p:
+@pytest.fixture(params=[True, False], ids=["forked", "started"])
+def pool(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ParsePool]:
+    """Each test on both kinds of first worker: forked from this process (where it can be:
+    one thread, a small address space) and a new interpreter."""
+    limits = SandboxLimits(memory_mb=512, seconds=5)
+    forks = request.param and _may_fork(limits)
+    with ParsePool(limits=limits, scratch_parent=tmp_path, fork=request.param) as p:
+        assert p.call(jobs.worker_facts)["forked"] == forks
         yield p
 
 
@@ -51,6 +67,95 @@ def test_worker_inherits_no_secret_from_the_environment(
     assert "auth-code-should-stay-home" not in repr(env)
     assert env["LC_ALL"] == "C.UTF-8" and env["PATH"] == os.environ["PATH"]
     assert env["TMPDIR"] == str(p.scratch)
+
+
+SECRET = "auth-code-should-stay-home"
+
+
+def _probe(tmp_path: Path, mode: str) -> tuple[dict[str, Any], subprocess.Popen[str]]:
+    """Run tests/support/fork_probe.py in a fresh interpreter (one thread, small: what
+    ``kaohe poll`` is when it starts its pool); its JSON line and the process."""
+    held = tmp_path / "poll.lock"
+    env = {**os.environ, "KAOHE_163_AUTH_CODE": SECRET}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.support.fork_probe", str(tmp_path), str(held), mode],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line:
+        assert proc.stderr is not None
+        pytest.fail(f"fork probe printed nothing: {proc.stderr.read()[-2000:]}")
+    return json.loads(line), proc
+
+
+def test_the_first_worker_forked_from_a_one_thread_process_starts_as_clean_as_a_new_one(
+    tmp_path: Path,
+) -> None:
+    out, proc = _probe(tmp_path, "plain")
+    assert proc.wait(30) == 0
+    facts = out["facts"]
+    assert facts["forked"] and facts["ppid"] == out["parent"]
+    assert facts["readers_loaded"] and facts["frozen"] > 10_000
+    # its environment is a started worker's: no secret, in os.environ or in the block
+    # /proc/PID/environ shows (the parent's, inherited by the fork, zeroed)
+    assert set(facts["env"]) <= {"PATH", "LANG", "LANGUAGE", "TZ", "TMPDIR",
+                                 "PYTHONDONTWRITEBYTECODE"} | {k for k in facts["env"] if k.startswith("LC_")}  # fmt: skip
+    assert SECRET not in repr(facts["env"]) and SECRET not in out["environ"]
+    # none of the parent's descriptors (its lock file, its pipes to the other workers)
+    held = str(tmp_path / "poll.lock")
+    assert held not in facts["fds"].values()
+    assert len(facts["fds"]) <= 5, facts["fds"]  # stdin, stdout, stderr, its answer pipe
+    assert facts["log_handlers"] == 0  # the parent's screen handler stayed there
+    assert facts["stderr_fd"] == 2  # a traceback goes to its stderr file
+    assert out["error"] == "invalid literal for int() with base 10: 'x'"
+    assert facts["as"] == [512 * MB, 512 * MB] and facts["core"] == [0, 0]
+    assert facts["cwd"] == facts["tmp"] and Path(facts["cwd"]).parent == tmp_path
+    # its memory cap holds, and the worker after it runs under the same one
+    assert out["capped"] == STOPPED
+    assert out["after_cap"]["pid"] != facts["pid"] and out["after_cap"]["as"] == facts["as"]
+
+
+def test_the_second_worker_is_forked_from_the_forked_first(tmp_path: Path) -> None:
+    out, proc = _probe(tmp_path, "two")
+    assert proc.wait(30) == 0
+    second = out["second"]  # ran beside a job the first worker was busy with
+    assert second["pid"] != out["first_pid"]
+    assert second["ppid"] == out["first_pid"]  # forked by the first, which was forked by us
+    assert (
+        SECRET not in repr(second["env"])
+        and str(tmp_path / "poll.lock") not in second["fds"].values()
+    )
+    assert second["log_handlers"] == 0 and second["readers_loaded"]
+
+
+def test_a_pool_started_beside_another_thread_starts_a_new_interpreter(tmp_path: Path) -> None:
+    out, proc = _probe(tmp_path, "thread")
+    assert proc.wait(30) == 0
+    facts = out["facts"]
+    assert not facts["forked"] and facts["ppid"] == out["parent"]
+    assert SECRET not in repr(facts["env"]) and SECRET not in out["environ"]
+
+
+def test_a_forked_worker_ends_when_the_process_that_forked_it_is_killed(tmp_path: Path) -> None:
+    out, proc = _probe(tmp_path, "hang")
+    worker = out["facts"]["pid"]
+    assert out["facts"]["forked"]
+    proc.kill()  # as the crash trials kill a poll: the worker reads EOF, not a job
+    proc.wait(30)
+    deadline = time.monotonic() + 10
+    while _alive(worker):
+        assert time.monotonic() < deadline, "the forked worker outlived its parent"
+        time.sleep(0.02)
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie that nobody reaps has ended)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
 
 
 def test_worker_runs_under_its_limits_in_its_scratch_dir(pool: ParsePool, tmp_path: Path) -> None:
