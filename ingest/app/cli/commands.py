@@ -34,15 +34,19 @@ def poll(obj: Ctx) -> None:
     个别附件读不出时照常结束（原因记录在报告里）；邮箱无法访问时返回非零。
     在终端上运行时显示进度。
     """
+    from ingest.mail.sources import open_source
     from ingest.match.sandbox import cycle_pool
 
     with clerk_errors():
-        # The first parse worker imports its readers while this process imports the
-        # pipeline, logs in and fetches: a cold poll's first job does not wait for it.
+        # The first parse worker imports its readers while this process logs in, imports
+        # the pipeline and opens the database: a cold poll's first job does not wait for
+        # it. It is forked from this process, which has one thread until the login's.
         limits = obj.cfg.limits
         pool = cycle_pool(limits, obj.cfg.data_dir, limits.parse_workers)
         pool.prestart(1)
+        source = None
         try:
+            source = open_source(obj.cfg.mailbox, connect_ahead=True)
             from ingest.app.logtime import log_in_timezone
             from ingest.app.progress import PollProgress
             from ingest.store.pipeline import poll as run_poll
@@ -54,12 +58,16 @@ def poll(obj: Ctx) -> None:
             log_in_timezone(tz)
             progress = PollProgress.for_terminal(sys.stderr, tz)
             try:
-                summary = run_poll(obj.cfg, on_item=progress.item if progress else None, pool=pool)
+                summary = run_poll(
+                    obj.cfg, source, on_item=progress.item if progress else None, pool=pool
+                )
             finally:
                 if progress is not None:
                     progress.done()
         finally:
             pool.close()  # the poll closed it already, unless it never began
+            if source is not None:
+                source.close()
     click.echo(summary.line())
 
 

@@ -6,8 +6,10 @@ from ingest.core.config import MailboxConfig
 from ingest.mail.sources.base import MailboxError, MailSource
 
 
-def open_source(cfg: MailboxConfig) -> MailSource:
-    """The source the config names; imapclient is imported only for ``imap``."""
+def open_source(cfg: MailboxConfig, connect_ahead: bool = False) -> MailSource:
+    """The source the config names; imapclient is imported only for ``imap``.
+    *connect_ahead*: an IMAP source logs in in the background from now on (see
+    :meth:`ImapSource.connect_ahead`)."""
     if cfg.source == "maildir":
         from ingest.mail.sources.maildir import MaildirSource
 
@@ -16,5 +18,8 @@ def open_source(cfg: MailboxConfig) -> MailSource:
     if cfg.source == "imap":
         from ingest.mail.sources.imap import ImapSource
 
-        return ImapSource(cfg)
+        source = ImapSource(cfg)
+        if connect_ahead:
+            source.connect_ahead()
+        return source
     raise MailboxError(f"未知的邮箱来源：{cfg.source}")

@@ -27,9 +27,11 @@ Guarantees, in the order a poll runs:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import ssl
+import threading
 from collections.abc import Generator
 
 from imapclient import IMAPClient, SocketTimeout
@@ -88,6 +90,37 @@ class ImapSource:
         self.copy_warning: str | None = None  # INTERNALDATE is the server's receipt time
         self._client: IMAPClient | None = None
         self._uidvalidity: int | None = None
+        self._ahead: threading.Thread | None = None  # see connect_ahead
+        self._ahead_error: BaseException | None = None
+
+    def connect_ahead(self) -> None:
+        """Log in and open the folder in a thread, now: ``kaohe poll`` calls it before
+        importing the pipeline and opening the database, so the server's round trips
+        (TLS, LOGIN, ID, EXAMINE: ~30 ms) are not waited for one after the other.
+        :meth:`fetch_new` waits for it and raises what it raised, as if it had connected
+        itself."""
+        if self._client is None and self._ahead is None:
+            self._ahead = threading.Thread(target=self._connect_ahead, name="imap-login")
+            self._ahead.daemon = True
+            self._ahead.start()
+
+    def _connect_ahead(self) -> None:
+        try:
+            self._select(self._open())
+        except BaseException as e:  # raised again where the poll waits for it
+            self._ahead_error = e
+
+    def _await_ahead(self) -> int | None:
+        """The folder's UIDVALIDITY once :meth:`connect_ahead` has finished (None if it was
+        not called); its error, if it failed."""
+        thread, self._ahead = self._ahead, None
+        if thread is None:
+            return None
+        thread.join()
+        error, self._ahead_error = self._ahead_error, None
+        if error is not None:
+            raise error
+        return self._uidvalidity
 
     # ------------------------------------------------------------------ public
 
@@ -97,7 +130,9 @@ class ImapSource:
         New mail comes first so that a message failing again cannot hold back the
         mail that arrived after it.
         """
-        uidvalidity = self._select(self._open())
+        uidvalidity = self._await_ahead()
+        if uidvalidity is None:
+            uidvalidity = self._select(self._open())
         folder = self.cfg.folder
         retry = self._retry_uids(state, folder, uidvalidity)
         new = self._new_uids(state, folder, uidvalidity)
@@ -130,6 +165,8 @@ class ImapSource:
 
     def close(self) -> None:
         """Log out and drop the connection; safe to call twice."""
+        with contextlib.suppress(Exception):  # a login still in flight ends first
+            self._await_ahead()
         client, self._client = self._client, None
         if client is None:
             return

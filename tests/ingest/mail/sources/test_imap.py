@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -337,3 +338,61 @@ def test_post_action_keyword_and_copy(server: DovecotServer, source_for) -> None
     flags = server.flags()
     assert flags[1] == (b"KaoheArchived",)  # keyword added, \Seen still not set
     assert server.count("Archived") == 1
+
+
+def _verbs(proxy: NeteaseProxy) -> list[str]:
+    return [c.split(b" ", 1)[0].decode().upper() for c in proxy.commands]
+
+
+def test_connect_ahead_logs_in_before_the_fetch_and_the_fetch_uses_that_connection(
+    server: DovecotServer,
+) -> None:
+    """``kaohe poll`` has the source log in while it imports the pipeline and opens the
+    database: by the time it fetches, the folder is open, on the one connection."""
+    uids = [server.append(mail(i), T0 + timedelta(hours=i)) for i in range(3)]
+    proxy = NeteaseProxy(server.imap_port, server.ca_file, server.root / "key.pem").start()
+    try:
+        src = ImapSource(server.mailbox_config(port=proxy.port))
+        src.connect_ahead()
+        deadline = time.monotonic() + 10
+        while "EXAMINE" not in _verbs(proxy):  # logged in and examined, nothing fetched yet
+            assert time.monotonic() < deadline, _verbs(proxy)
+            time.sleep(0.01)
+        assert "LOGIN" in _verbs(proxy) and "UID" not in _verbs(proxy)
+        items = poll(src, MemoryState())
+        assert [i.raw for i in items] == [mail(i) for i in range(3)]
+        assert items[-1].cursor == Cursor("INBOX", server.uidvalidity(), uids[-1])
+        verbs = _verbs(proxy)
+        assert verbs.count("LOGIN") == 1 and verbs.count("EXAMINE") == 1  # not done again
+        src.close()
+        assert "LOGOUT" in _verbs(proxy)
+    finally:
+        proxy.stop()
+
+
+def test_a_login_that_failed_ahead_is_raised_by_the_fetch(
+    server: DovecotServer, source_for, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wrong = "wrong-Secret-ahead-1a2b"
+    monkeypatch.setenv("KAOHE_TEST_IMAP_PASSWORD", wrong)
+    src = source_for()
+    src.connect_ahead()
+    with pytest.raises(LoginFailed) as info:
+        poll(src, MemoryState())
+    assert str(info.value).startswith(LOGIN_HINT) and wrong not in str(info.value)
+    monkeypatch.setenv("KAOHE_TEST_IMAP_PASSWORD", PASSWORD)
+    server.append(mail(1), T0)
+    assert [i.raw for i in poll(src, MemoryState())] == [mail(1)]  # the next try logs in
+
+
+def test_closing_while_a_login_is_still_in_flight_waits_for_it(server: DovecotServer) -> None:
+    hole = BlackHole().start()  # accepts, never answers: the login thread waits for its timeout
+    try:
+        src = ImapSource(server.mailbox_config(port=hole.port, timeout_seconds=1.0))
+        src.connect_ahead()
+        started = time.monotonic()
+        src.close()  # no error (the poll never began); the thread has ended
+        assert 0.5 < time.monotonic() - started < 5
+        assert not [t for t in threading.enumerate() if t.name == "imap-login"]
+    finally:
+        hole.stop()
