@@ -218,6 +218,8 @@ class _Worker:
                 err.close()
             assert proc.stdout is not None
             _answer_pipe(proc.stdout.fileno())
+            how = "forked from this process" if isinstance(proc, _Child) else "a new interpreter"
+            log.debug("parse worker %d started (pid %d): %s", self.index, proc.pid, how)
         finally:
             for fd in keep:  # the first worker has them now (or the fork never happens:
                 os.close(fd)  # the sibling then reads EOF, and is started anew)

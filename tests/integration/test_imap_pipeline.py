@@ -171,3 +171,6 @@ def test_verbose_poll_shows_kaohe_s_debug_lines_not_the_mail_trace(
     text = out.stderr + "".join(p.read_text(encoding="utf-8") for p in logs)
     assert logs and text.count(" DEBUG ") > out.stderr.count(" DEBUG ")  # and so does the log
     assert "imapclient.imaplib" not in text and "crash-0@kaohe.test" not in text
+    # the first parse worker is forked from the poll, which has one thread at that point
+    # (the login's thread starts after it): see ingest.match.sandbox._may_fork
+    assert "parse worker 0 started (pid " in text and "forked from this process" in text
