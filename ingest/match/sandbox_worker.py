@@ -147,8 +147,11 @@ def _own_stdio() -> None:
     stdin = open(os.devnull, encoding="utf-8")  # noqa: SIM115
     sys.stdin = stdin
     setattr(sys, "__stdin__", stdin)  # noqa: B010  (a Final name to the type checker)
-    for fd, name in ((1, "stdout"), (2, "stderr")):
-        stream = open(fd, "w", encoding="utf-8", errors="backslashreplace", closefd=False)  # noqa: SIM115
+    for fd, name in ((1, "stdout"), (2, "stderr")):  # stderr line-buffered, as Python's own
+        stream = open(  # noqa: SIM115
+            fd, "w", encoding="utf-8", errors="backslashreplace", closefd=False,
+            buffering=1 if name == "stderr" else -1,
+        )  # fmt: skip
         setattr(sys, name, stream)
         setattr(sys, f"__{name}__", stream)
 
@@ -188,8 +191,9 @@ def _replace_environment(env: dict[str, str]) -> None:
 
 
 def _drop_inherited_handlers() -> None:
-    """The parent's log handlers (its screen, its debug file) and signal handlers are not
-    the worker's: records a job logs are collected by the job itself (mailjob)."""
+    """The parent's log handlers (its screen, its debug file), signal handlers, signal
+    wake-up descriptor and fault handler are not the worker's: records a job logs are
+    collected by the job itself (mailjob)."""
     import logging
 
     for logger in [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]:
@@ -201,6 +205,12 @@ def _drop_inherited_handlers() -> None:
         with contextlib.suppress(OSError, ValueError, TypeError):
             if callable(signal.getsignal(sig)):
                 signal.signal(sig, signal.SIG_DFL)
+    with contextlib.suppress(ValueError):
+        signal.set_wakeup_fd(-1)  # an event loop's, on a descriptor closed here
+    import faulthandler
+
+    faulthandler.disable()  # a test runner's, on a descriptor closed here (a started
+    # worker has none: its environment holds no PYTHONFAULTHANDLER)
 
 
 def _fork_workers(forks: list[tuple[int, int, str]], children: list[int]) -> tuple[int, int] | None:

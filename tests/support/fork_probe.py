@@ -2,7 +2,8 @@
 
 Run by tests/ingest/match/test_sandbox.py as ``python -m tests.support.fork_probe
 SCRATCH HELD MODE``: before the pool starts, this process holds the file HELD open (as a
-poll holds its lock file and database) and has a log handler; its environment carries the
+poll holds its lock file and database), has a log handler, a signal handler and the
+fault handler on; its environment carries the
 test's secret. MODE: ``plain``; ``thread`` (another thread is running when the pool starts);
 ``two`` (two workers, the second forked from the first); ``hang`` (print, then wait to be
 killed). Prints one JSON line: what the workers saw.
@@ -10,9 +11,11 @@ killed). Prints one JSON line: what the workers saw.
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import logging
 import os
+import signal
 import sys
 import threading
 import time
@@ -26,6 +29,8 @@ def main() -> None:
     scratch, held_path, mode = sys.argv[1:4]
     held = open(held_path, "w")  # noqa: SIM115  (held to the end, like a poll's lock file)
     logging.getLogger().addHandler(logging.StreamHandler())
+    faulthandler.enable()  # as a test runner has it
+    signal.signal(signal.SIGUSR1, lambda *_: None)  # as a daemon has its own
     stop = threading.Event()
     if mode == "thread":
         threading.Thread(target=stop.wait, daemon=True).start()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import faulthandler
 import gc
 import logging
 import os
 import resource
+import signal
 import sys
 import tempfile
 import time
@@ -35,7 +37,18 @@ def worker_facts() -> dict[str, object]:
         "fds": _open_files(),
         "log_handlers": len(logging.getLogger().handlers),
         "stderr_fd": sys.stderr.fileno(),
+        "faulthandler": faulthandler.is_enabled(),
+        "python_signal_handlers": sorted(
+            s.name for s in signal.valid_signals() if callable(_handler(s))
+        ),
     }
+
+
+def _handler(sig: signal.Signals) -> object:
+    try:
+        return signal.getsignal(sig)
+    except (OSError, ValueError):
+        return None
 
 
 def _open_files() -> dict[int, str]:

@@ -22,6 +22,7 @@ from ingest.match.sandbox import (
     ParseAborted,
     ParsePool,
     SandboxLimits,
+    _Child,
     _may_fork,
     _wait,
 )
@@ -69,6 +70,11 @@ def test_worker_inherits_no_secret_from_the_environment(
     assert env["TMPDIR"] == str(p.scratch)
 
 
+# A worker the pool started itself (a new interpreter, or forked from this process when
+# it has one thread: which one depends on the threads other tests left running), not one
+# forked by the pool's first worker (_Forked).
+_STARTED = (subprocess.Popen, _Child)
+
 SECRET = "auth-code-should-stay-home"
 
 
@@ -107,6 +113,7 @@ def test_the_first_worker_forked_from_a_one_thread_process_starts_as_clean_as_a_
     assert held not in facts["fds"].values()
     assert len(facts["fds"]) <= 5, facts["fds"]  # stdin, stdout, stderr, its answer pipe
     assert facts["log_handlers"] == 0  # the parent's screen handler stayed there
+    assert not facts["faulthandler"] and facts["python_signal_handlers"] == []
     assert facts["stderr_fd"] == 2  # a traceback goes to its stderr file
     assert out["error"] == "invalid literal for int() with base 10: 'x'"
     assert facts["as"] == [512 * MB, 512 * MB] and facts["core"] == [0, 0]
@@ -471,13 +478,18 @@ def _running(pid: int) -> bool:
     return state not in "ZX"
 
 
-def test_a_prestarted_worker_that_never_had_a_job_is_killed_at_close(tmp_path: Path) -> None:
+@pytest.mark.parametrize("fork", [True, False], ids=["forked", "started"])
+def test_a_prestarted_worker_that_never_had_a_job_is_killed_at_close(
+    tmp_path: Path, fork: bool
+) -> None:
     """A poll with nothing new prestarts a worker; close does not wait through its imports."""
-    pool = ParsePool(1, limits=SandboxLimits(seconds=5), scratch_parent=tmp_path, start=False)
+    limits = SandboxLimits(seconds=5)
+    forks = fork and _may_fork(limits)
+    pool = ParsePool(1, limits=limits, scratch_parent=tmp_path, start=False, fork=fork)
     assert pool.pids() == []
     pool.prestart()
     [proc] = [w.proc for w in pool._workers]
-    assert isinstance(proc, subprocess.Popen)
+    assert isinstance(proc, _Child if forks else subprocess.Popen)
     pool.close()
     assert proc.returncode == -signal.SIGKILL
     assert not pool.scratch.exists()
@@ -495,7 +507,7 @@ def test_the_other_workers_are_forked_from_the_first_once_its_imports_are_done(
     pool = ParsePool(3, limits=limits, scratch_parent=tmp_path, start=False)
     pool.prestart(1)
     first = pool._workers[0]
-    assert isinstance(first.proc, subprocess.Popen) and pool.pids() == [first.pid]
+    assert isinstance(first.proc, _STARTED) and pool.pids() == [first.pid]
     pool.fork_others()  # what a poll does when mail jobs are coming
     with ThreadPoolExecutor(3) as ex:
         hold = ex.submit(pool.call, jobs.echo_after, "hold", 0.5)
@@ -548,7 +560,7 @@ def test_answer_pipes_hold_a_whole_answer_for_started_and_forked_workers(tmp_pat
             _until(lambda: first.job)
             big = ex.submit(pool.call, jobs.echo_after, "x" * (ANSWER_PIPE_BYTES // 2), 0)
             assert len(big.result()[0]) == ANSWER_PIPE_BYTES // 2 and hold.result()
-        assert isinstance(first.proc, subprocess.Popen) and second.pid in _children(first.pid)
+        assert isinstance(first.proc, _STARTED) and second.pid in _children(first.pid)
         for worker in (first, second):
             assert worker.proc is not None and worker.proc.stdout is not None
             fd = worker.proc.stdout.fileno()
@@ -621,7 +633,7 @@ def test_no_worker_is_forked_from_one_that_has_run_a_job(tmp_path: Path) -> None
             facts = ex.submit(pool.call, jobs.worker_facts).result()
             assert hold.result()[0] == "hold"
         assert facts["ppid"] == os.getpid() and facts["pid"] == second.pid
-        assert isinstance(second.proc, subprocess.Popen)
+        assert isinstance(second.proc, _STARTED)
 
 
 def test_a_worker_s_own_first_job_has_it_forked_while_the_first_has_run_none(
@@ -657,7 +669,7 @@ def test_a_fork_that_never_happens_stops_one_job_and_the_worker_starts_anew(
         assert "parse worker 1 (pid None) stopped: worker died" in caplog.text
         assert "Logging error" not in capfd.readouterr().err
         value, pid = second.run(jobs.echo_after, ("again", 0))
-        assert value == "again" and isinstance(second.proc, subprocess.Popen)
+        assert value == "again" and isinstance(second.proc, _STARTED)
         assert pid == second.pid != first.pid
 
 
@@ -706,4 +718,4 @@ def test_a_forked_worker_killed_mid_job_is_started_anew(tmp_path: Path) -> None:
             _until(lambda: first.job)
             value, pid = ex.submit(pool.call, jobs.echo_after, "again", 0).result()
         assert value == "again" and pid not in (forked, first.pid)
-        assert isinstance(second.proc, subprocess.Popen) and second.proc.pid == pid
+        assert isinstance(second.proc, _STARTED) and second.proc.pid == pid
