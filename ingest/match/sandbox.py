@@ -260,24 +260,23 @@ class _Worker:
     def run(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
         frame = (fn, args, self.limits.seconds)
         name = getattr(fn, "__name__", "job")
+        retried = False
         while True:
-            proc, generation, number = self._send_job(frame, name)
-            if self._await_turn(generation, number):
-                break  # else the process was stopped before our job began: send it again
-        try:
-            if number == 0:  # the worker's imports are not a job's time: wait generously
-                _, pid = _receive(
-                    proc, time.monotonic() + max(_STARTUP_SECONDS, self.limits.seconds)
-                )
-                if isinstance(proc, _Forked):
-                    proc.attach(int(pid))
-                self.ready = True
-            status, value = _receive(proc, time.monotonic() + self.limits.seconds)
-        except (OSError, EOFError, TimeoutError, pickle.UnpicklingError) as e:
-            self._stop_after(generation, e)
-            raise ParseAborted() from None
-        finally:
-            self._log_stderr()
+            while True:
+                proc, generation, number = self._send_job(frame, name)
+                if self._await_turn(generation, number):
+                    break  # else the process was stopped before our job began: send it again
+            try:
+                if number == 0 and not self._started(proc, generation, retried):
+                    retried = True  # it died before it said "ready": the job never began
+                    continue
+                status, value = _receive(proc, time.monotonic() + self.limits.seconds)
+            except (OSError, EOFError, TimeoutError, pickle.UnpicklingError) as e:
+                self._stop_after(generation, e)
+                raise ParseAborted() from None
+            finally:
+                self._log_stderr()
+            break
         with self._state:
             if self._generation == generation:
                 self._answered += 1
@@ -289,6 +288,27 @@ class _Worker:
             self._stop_after(generation, value)
             raise ParseAborted()
         raise value
+
+    def _started(self, proc: _Process, generation: int, retried: bool) -> bool:
+        """Wait for a new process' "ready" (its imports are not a job's time: generously).
+        False: it died first (a fork that never happened, a start that failed): no job
+        began in it, so the first job is sent once more, to a new interpreter, instead of
+        being reported as stopped — a clerk would read that reason against the mail."""
+        try:
+            _, pid = _receive(proc, time.monotonic() + max(_STARTUP_SECONDS, self.limits.seconds))
+        except EOFError as e:
+            if retried:
+                raise
+            self._stop_after(generation, e)
+            log.warning(
+                "parse worker %d ended before it was ready: its job goes to a new one", self.index
+            )
+            self.fork = False
+            return False
+        if isinstance(proc, _Forked):
+            proc.attach(int(pid))
+        self.ready = True
+        return True
 
     def _send_job(self, frame: tuple[Any, ...], name: str) -> tuple[_Process, int, int]:
         """Send *frame* (starting a process if there is none, or a dead one with no job

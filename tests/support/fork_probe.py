@@ -6,7 +6,7 @@ poll holds its lock file and database), has a log handler, a signal handler and 
 fault handler on; its environment carries the
 test's secret. MODE: ``plain``; ``thread`` (another thread is running when the pool starts);
 ``two`` (two workers, the second forked from the first); ``hang`` (print, then wait to be
-killed). Prints one JSON line: what the workers saw.
+killed); ``broken`` (the forked worker's set-up fails). Prints one JSON line: what the workers saw.
 """
 
 from __future__ import annotations
@@ -34,6 +34,13 @@ def main() -> None:
     stop = threading.Event()
     if mode == "thread":
         threading.Thread(target=stop.wait, daemon=True).start()
+    if mode == "broken":  # the fork's set-up fails in the child (what it inherits of this)
+        import ingest.match.sandbox_worker as worker_side
+
+        def broken() -> None:
+            raise RuntimeError("set-up broken on purpose")
+
+        worker_side._own_stdio = broken
     limits = SandboxLimits(memory_mb=512, seconds=20)
     out: dict[str, object] = {"parent": os.getpid()}
     with ParsePool(2 if mode == "two" else 1, limits, scratch_parent=Path(scratch)) as pool:
@@ -55,6 +62,9 @@ def main() -> None:
                 out["capped"] = e.reason
             after = pool.call(jobs.worker_facts)
             out["after_cap"] = {"pid": after["pid"], "as": after["as"]}
+        out["stderr"] = "".join(
+            p.read_text(encoding="utf-8", errors="replace") for p in pool.scratch.glob("*.stderr")
+        )
         print(json.dumps(out), flush=True)
         if mode == "hang":
             time.sleep(60)

@@ -144,6 +144,17 @@ def test_a_pool_started_beside_another_thread_starts_a_new_interpreter(tmp_path:
     assert SECRET not in repr(facts["env"]) and SECRET not in out["environ"]
 
 
+def test_a_fork_whose_set_up_fails_sends_the_job_to_a_new_interpreter(tmp_path: Path) -> None:
+    """No job began in a worker that died before it said "ready": the job is not reported
+    as stopped (a clerk would read that reason against the mail), it runs again."""
+    out, proc = _probe(tmp_path, "broken")
+    assert proc.wait(30) == 0
+    assert "set-up broken on purpose" in out["stderr"]  # the forked one, which died
+    facts = out["facts"]
+    assert not facts["forked"] and facts["ppid"] == out["parent"] and facts["readers_loaded"]
+    assert out["error"] == "invalid literal for int() with base 10: 'x'"  # and it works
+
+
 def test_a_forked_worker_ends_when_the_process_that_forked_it_is_killed(tmp_path: Path) -> None:
     out, proc = _probe(tmp_path, "hang")
     worker = out["facts"]["pid"]
@@ -649,12 +660,12 @@ def test_a_worker_s_own_first_job_has_it_forked_while_the_first_has_run_none(
         assert pool.call(pow, 3, 2) == 9  # and the first worker still runs jobs
 
 
-def test_a_fork_that_never_happens_stops_one_job_and_the_worker_starts_anew(
+def test_a_fork_that_never_happens_sends_the_job_to_a_new_process(
     tmp_path: Path, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
     """The first worker dies during its imports, after the fork was asked for: the other
     worker's first job reads EOF where its "ready" should be (no pid known, logged as
-    such), and its next job runs in a new process."""
+    such). No job began there, so the job runs in a new process, as do the next ones."""
     caplog.set_level(logging.WARNING, logger="ingest.match.sandbox")
     with ParsePool(
         2, limits=SandboxLimits(seconds=5), scratch_parent=tmp_path, start=False
@@ -664,9 +675,9 @@ def test_a_fork_that_never_happens_stops_one_job_and_the_worker_starts_anew(
         pool.fork_others()
         assert first.pid is not None
         os.kill(first.pid, signal.SIGKILL)
-        with pytest.raises(ParseAborted):
-            second.run(pow, (2, 2))
+        assert second.run(pow, (2, 2)) == 4  # not stopped: it never began
         assert "parse worker 1 (pid None) stopped: worker died" in caplog.text
+        assert "parse worker 1 ended before it was ready: its job goes to a new one" in caplog.text
         assert "Logging error" not in capfd.readouterr().err
         value, pid = second.run(jobs.echo_after, ("again", 0))
         assert value == "again" and isinstance(second.proc, _STARTED)
