@@ -77,7 +77,7 @@ from types import TracebackType
 from typing import IO, Any
 
 from ingest.core.config import LimitsConfig
-from ingest.match.sandbox_worker import FORK
+from ingest.match.sandbox_worker import FORK, proc_stat, serve_forked
 from parsers.errors import ParseError
 
 log = logging.getLogger(__name__)
@@ -262,10 +262,7 @@ class _Worker:
         name = getattr(fn, "__name__", "job")
         retried = False
         while True:
-            while True:
-                proc, generation, number = self._send_job(frame, name)
-                if self._await_turn(generation, number):
-                    break  # else the process was stopped before our job began: send it again
+            proc, generation, number = self._send_in_turn(frame, name)
             try:
                 if number == 0 and not self._started(proc, generation, retried):
                     retried = True  # it died before it said "ready": the job never began
@@ -288,6 +285,14 @@ class _Worker:
             self._stop_after(generation, value)
             raise ParseAborted()
         raise value
+
+    def _send_in_turn(self, frame: tuple[Any, ...], name: str) -> tuple[_Process, int, int]:
+        """Send the job and wait until the jobs sent before it are answered; a job whose
+        process was stopped meanwhile never began there and is sent again."""
+        while True:
+            proc, generation, number = self._send_job(frame, name)
+            if self._await_turn(generation, number):
+                return proc, generation, number
 
     def _started(self, proc: _Process, generation: int, retried: bool) -> bool:
         """Wait for a new process' "ready" (its imports are not a job's time: generously).
@@ -510,12 +515,7 @@ def _may_fork(limits: SandboxLimits) -> bool:
     its standard descriptors open."""
     if not hasattr(os, "pidfd_open"):
         return False
-    try:
-        with open("/proc/self/stat", "rb") as f:
-            fields = f.read().rsplit(b")", 1)[1].split()
-        threads, vsize = int(fields[17]), int(fields[20])  # num_threads, vsize (proc(5))
-    except (OSError, IndexError, ValueError):
-        return False
+    threads, vsize = proc_stat(20, 23)  # num_threads, vsize (zeros: unknown)
     if threads != 1 or vsize > limits.memory_bytes // 4:
         return False
     try:  # the child puts its pipes on 0-2: with one of them closed here, a pipe could be
@@ -529,8 +529,6 @@ def _may_fork(limits: SandboxLimits) -> bool:
 def _fork_worker(scratch: Path, err: int, keep: list[int]) -> _Child:
     """Fork the pool's first worker from this process (see the sandbox_worker module
     docstring): it imports only what this process has not imported yet."""
-    from ingest.match.sandbox_worker import serve_forked
-
     env = _worker_env(scratch)
     jobs_r, jobs_w = os.pipe()
     answers_r, answers_w = os.pipe()

@@ -156,6 +156,17 @@ def _own_stdio() -> None:
         setattr(sys, f"__{name}__", stream)
 
 
+def proc_stat(*numbers: int) -> tuple[int, ...]:
+    """Fields of ``/proc/self/stat`` by their numbers in proc(5) (1 is the pid); zeros
+    where it cannot be read."""
+    try:
+        with open("/proc/self/stat", "rb") as f:
+            after_name = f.read().rsplit(b")", 1)[1].split()  # field 3 onwards
+        return tuple(int(after_name[n - 3]) for n in numbers)
+    except (OSError, IndexError, ValueError):
+        return (0,) * len(numbers)
+
+
 def _close_fds_except(keep: set[int]) -> None:
     """Close every descriptor inherited from the parent but *keep* (its database, its lock
     file, the write ends of the pipes: a worker holding its own job pipe's write end would
@@ -178,12 +189,7 @@ def _replace_environment(env: dict[str, str]) -> None:
     import tempfile
 
     tempfile.tempdir = None  # the parent's, cached: found again from TMPDIR
-    try:
-        with open("/proc/self/stat", "rb") as f:
-            fields = f.read().rsplit(b")", 1)[1].split()
-        start, end = int(fields[47]), int(fields[48])  # env_start, env_end (proc(5))
-    except (OSError, IndexError, ValueError):
-        return
+    start, end = proc_stat(50, 51)  # env_start, env_end
     if 0 < start < end:
         import ctypes
 
