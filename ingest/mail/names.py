@@ -120,9 +120,12 @@ def unfold_raw(text: str) -> str:
     return _restore_raw(_unfold(text))
 
 
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")  # an 8-bit byte, surrogate-escaped
+
+
 def _restore_raw(text: str) -> str:
     """Turn surrogate-escaped 8-bit bytes (compat32 header text) back into characters."""
-    if not any("\udc80" <= ch <= "\udcff" for ch in text):
+    if _ESCAPED_BYTE.search(text) is None:
         return text
     return decode_text_bytes(text.encode("utf-8", "surrogateescape"))
 
@@ -226,6 +229,8 @@ def _split_params(value: str) -> list[tuple[str, str]]:
 
 
 def _split_semicolons(value: str) -> list[str]:
+    if '"' not in value:  # nearly every header: nothing is quoted, so nothing escaped
+        return value.split(";")
     pieces: list[str] = []
     current: list[str] = []
     quoted = escaped = False

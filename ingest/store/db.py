@@ -20,13 +20,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import sqlite_utils
-
 from ingest.core.vocab import SourceItemState
+from ingest.store.handle import Db, PlainDb, table_columns
 from ingest.store.views import ensure_views, record_campaign
 from parsers.schema import DEFAULT_SCHEMAS, AnnexSchema
 
 if TYPE_CHECKING:
+    import sqlite_utils
+
     from ingest.core.config import CampaignConfig
 
 # Canonical fields per annex, in form order (contract §4): one rows table per annex.
@@ -71,29 +72,62 @@ def open_db(
 ) -> sqlite_utils.Database:
     """Open (creating if needed) the database at *path* with WAL and a busy timeout;
     *schemas* (a campaign's annexes) get their rows tables too, *campaign* its
-    timezone and deadline recorded for the Chinese views (:mod:`ingest.store.views`)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    wait = busy_timeout()
-    conn = sqlite3.connect(str(path), timeout=wait, isolation_level=None, check_same_thread=False)
-    conn.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
+    timezone and deadline recorded for the Chinese views (:mod:`ingest.store.views`).
+
+    The handle is sqlite-utils' ``Database``; ``kaohe poll`` uses :func:`open_plain`."""
+    import sqlite_utils
+
     # No sqlite-utils plugin runs on our connections (one installed in the same
     # environment could add functions or change pragmas; loading them costs ~3 ms).
-    db = sqlite_utils.Database(conn, execute_plugins=False)
-    if db.journal_mode != "wal":
-        db.enable_wal()
-    conn.execute("PRAGMA synchronous = NORMAL")
-    conn.execute("PRAGMA foreign_keys = ON")
-    ensure_schema(db)
-    if schemas is not None:
-        ensure_annex_tables(db, schemas)
-    ensure_views(db)
-    if campaign is not None:
-        record_campaign(db, campaign)
+    db = sqlite_utils.Database(_connect(path), execute_plugins=False)
+    _prepare(db, schemas, campaign)
     return db
 
 
+def open_plain(
+    path: Path,
+    schemas: Mapping[int, AnnexSchema] | None = None,
+    campaign: CampaignConfig | None = None,
+) -> PlainDb:
+    """:func:`open_db` without sqlite-utils (see :mod:`ingest.store.handle`)."""
+    db = PlainDb(_connect(path))
+    _prepare(db, schemas, campaign)
+    return db
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wait = busy_timeout()
+    conn = sqlite3.connect(str(path), timeout=wait, isolation_level=None, check_same_thread=False)
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
+        if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            conn.execute("PRAGMA journal_mode = wal")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _prepare(
+    db: Db, schemas: Mapping[int, AnnexSchema] | None, campaign: CampaignConfig | None
+) -> None:
+    try:
+        ensure_schema(db)
+        if schemas is not None:
+            ensure_annex_tables(db, schemas)
+        ensure_views(db)
+        if campaign is not None:
+            record_campaign(db, campaign)
+    except BaseException:
+        db.close()
+        raise
+
+
 @contextmanager
-def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+def transaction(db: Db) -> Iterator[Db]:
     """One write transaction taken up front (BEGIN IMMEDIATE): no lock upgrade deadlocks.
 
     Inside a transaction already open (a poll's batch) it joins that one."""
@@ -111,122 +145,121 @@ def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
         db.conn.execute("COMMIT")
 
 
-def ensure_schema(db: sqlite_utils.Database) -> None:
-    """Create the tables that do not exist yet (idempotent)."""
-    t = db.table
-    if not t("messages").exists():
-        t("messages").create(
-            {
-                "id": str,
-                "message_id": str,
-                "sender": str,
-                "sender_name": str,
-                "subject": str,
-                "date_header": str,
-                "received": str,
-                "size": int,
-                "raw_path": str,
-                "processed_at": str,
-                "error": str,
-                "receipt_sent_at": str,
-            },
-            pk="id",
+# The tables: name -> ({column: SQL type}, primary key, indexes). The SQL is the text
+# sqlite-utils' ``table.create`` wrote for them before (databases made by either match).
+_TABLES: dict[str, tuple[dict[str, str], tuple[str, ...], tuple[tuple[str, ...], ...]]] = {
+    "messages": (
+        dict.fromkeys(
+            ("id", "message_id", "sender", "sender_name", "subject", "date_header", "received"),
+            "TEXT",
         )
-        t("messages").create_index(["message_id"])
-        t("messages").create_index(["received"])
-    if not t("source_items").exists():
-        t("source_items").create(
-            {
-                "key": str,
-                "message": str,
-                "received": str,
-                "status": str,
-                "reason": str,
-                "attempts": int,
-                "size": int,
-                "updated_at": str,
-            },
-            pk="key",
-        )
-        t("source_items").create_index(["status"])
-    if not t("cursors").exists():
-        t("cursors").create(
-            {"folder": str, "uidvalidity": int, "uid": int}, pk=("folder", "uidvalidity")
-        )
-    if not t("polls").exists():
-        t("polls").create(
-            {
-                "id": int,
-                "started_at": str,
-                "finished_at": str,
-                "ok": int,
-                "error": str,
-                "messages": int,
-            },
-            pk="id",
-        )
-    _ensure_derived(db)
-    _ensure_clerk_tables(db)
-    for table in ("attachments", "submissions"):  # several campaigns in one mailbox
-        if "campaign" not in db.table(table).columns_dict:
-            db.execute(f'ALTER TABLE "{table}" ADD COLUMN campaign TEXT')
-            _COLUMNS.pop(table, None)
+        | {"size": "INTEGER"}
+        | dict.fromkeys(("raw_path", "processed_at", "error", "receipt_sent_at"), "TEXT"),
+        ("id",),
+        (("message_id",), ("received",)),
+    ),
+    "source_items": (
+        dict.fromkeys(("key", "message", "received", "status", "reason"), "TEXT")
+        | {"attempts": "INTEGER", "size": "INTEGER", "updated_at": "TEXT"},
+        ("key",),
+        (("status",),),
+    ),
+    "cursors": (
+        {"folder": "TEXT", "uidvalidity": "INTEGER", "uid": "INTEGER"},
+        ("folder", "uidvalidity"),
+        (),
+    ),
+    "polls": (
+        {"id": "INTEGER", "started_at": "TEXT", "finished_at": "TEXT", "ok": "INTEGER"}
+        | {"error": "TEXT", "messages": "INTEGER"},
+        ("id",),
+        (),
+    ),
+    "attachments": (
+        dict.fromkeys(("id", "message", "part", "filename", "container"), "TEXT")
+        | {"size": "INTEGER", "sha256": "TEXT", "type": "TEXT", "annex": "INTEGER"}
+        | dict.fromkeys(("annex_evidence", "unit", "unit_evidence"), "TEXT")
+        | {"rows": "INTEGER"}
+        | dict.fromkeys(("outcome", "reason", "stored_path", "warnings"), "TEXT"),
+        ("id",),
+        (("message",), ("outcome",)),
+    ),
+    "submissions": (
+        {"id": "TEXT", "unit": "TEXT", "annex": "INTEGER", "message": "TEXT", "received": "TEXT"}
+        | {"version": "INTEGER", "attachment": "TEXT", "rows": "INTEGER", "status": "TEXT"}
+        | {"reason": "TEXT", "evidence": "TEXT", "scan": "INTEGER"},
+        ("id",),
+        (("unit", "annex"), ("message",)),
+    ),
+    "assignments": (
+        {"attachment": "TEXT", "message": "TEXT", "unit": "TEXT", "annex": "INTEGER"}
+        | {"assigned_at": "TEXT"},
+        ("attachment",),
+        (("message",),),
+    ),
+    # The clerk's "not a form / not our unit": kept apart from derived data like
+    # assignments, so every reparse applies it again (outcome ``dismissed``).
+    "dismissals": (
+        dict.fromkeys(("attachment", "message", "reason", "dismissed_at", "actor"), "TEXT"),
+        ("attachment",),
+        (("message",),),
+    ),
+    "audit": (
+        {"id": "INTEGER"}
+        | dict.fromkeys(("at", "actor", "action", "target", "before", "after"), "TEXT"),
+        ("id",),
+        (),
+    ),
+    "paper": (
+        {"unit": "TEXT", "annex": "INTEGER", "received_on": "TEXT", "recorded_at": "TEXT"},
+        ("unit", "annex"),
+        (),
+    ),
+    "receipts": (
+        dict.fromkeys(("message", "sent_at", "recipient", "path", "status", "error"), "TEXT"),
+        ("message",),
+        (),
+    ),
+}
 
 
-def _ensure_derived(db: sqlite_utils.Database) -> None:
-    t = db.table
-    if not t("attachments").exists():
-        t("attachments").create(
-            {
-                "id": str,
-                "message": str,
-                "part": str,
-                "filename": str,
-                "container": str,
-                "size": int,
-                "sha256": str,
-                "type": str,
-                "annex": int,
-                "annex_evidence": str,
-                "unit": str,
-                "unit_evidence": str,
-                "rows": int,
-                "outcome": str,
-                "reason": str,
-                "stored_path": str,
-                "warnings": str,
-            },
-            pk="id",
-        )
-        t("attachments").create_index(["message"])
-        t("attachments").create_index(["outcome"])
-    if not t("submissions").exists():
-        t("submissions").create(
-            {
-                "id": str,
-                "unit": str,
-                "annex": int,
-                "message": str,
-                "received": str,
-                "version": int,
-                "attachment": str,
-                "rows": int,
-                "status": str,
-                "reason": str,
-                "evidence": str,
-                "scan": int,
-            },
-            pk="id",
-        )
-        t("submissions").create_index(["unit", "annex"])
-        t("submissions").create_index(["message"])
+def _create_table(db: Db, name: str) -> None:
+    columns, pk, indexes = _TABLES[name]
+    lines = [
+        f'"{c}" {kind} PRIMARY KEY' if pk == (c,) else f'"{c}" {kind}'
+        for c, kind in columns.items()
+    ]
+    if len(pk) > 1:
+        lines.append("PRIMARY KEY ({})".format(", ".join(f'"{c}"' for c in pk)))
+    body = ",\n   ".join(lines)
+    db.execute(f'CREATE TABLE IF NOT EXISTS "{name}" (\n   {body}\n)')
+    for index in indexes:
+        _create_index(db, name, index)
+
+
+def _create_index(db: Db, table: str, columns: tuple[str, ...]) -> None:
+    listed = ", ".join(f'"{c}"' for c in columns)
+    db.execute(
+        f'CREATE INDEX IF NOT EXISTS "idx_{table}_{"_".join(columns)}"\n    ON "{table}" ({listed})'
+    )
+
+
+def ensure_schema(db: Db) -> None:
+    """Create the tables and indexes that do not exist yet (idempotent; an existing
+    table or index takes no write lock, so this never waits for a running poll)."""
+    for name in _TABLES:
+        _create_table(db, name)
     # reports.status reads the submissions up to a moment in received order (no sort);
     # databases made before this index get it at their next open.
     db.execute("CREATE INDEX IF NOT EXISTS idx_submissions_received ON submissions (received, id)")
     ensure_annex_tables(db, DEFAULT_SCHEMAS)
+    for table in ("attachments", "submissions"):  # several campaigns in one mailbox
+        if "campaign" not in table_columns(db, table):
+            db.execute(f'ALTER TABLE "{table}" ADD COLUMN campaign TEXT')
+            _COLUMNS.pop(table, None)
 
 
-def ensure_annex_tables(db: sqlite_utils.Database, schemas: Mapping[int, AnnexSchema]) -> None:
+def ensure_annex_tables(db: Db, schemas: Mapping[int, AnnexSchema]) -> None:
     """One ``annexN_rows`` table per annex, with a column per canonical field.
 
     Campaigns share a table per annex number: a field another campaign's annex
@@ -236,23 +269,23 @@ def ensure_annex_tables(db: sqlite_utils.Database, schemas: Mapping[int, AnnexSc
         name = f"annex{n}_rows"
         # NUMERIC affinity keeps 5 and 2.5 as numbers and "按实际完成情况" as text.
         cols = [(f.name, "NUMERIC" if f.numeric else "TEXT") for f in schema.fields]
-        if not db.table(name).exists():
+        have = set(table_columns(db, name))
+        if not have:
             listed = ", ".join(f'"{c}" {kind}' for c, kind in cols)
             db.execute(
                 f'CREATE TABLE "{name}" (submission TEXT, unit TEXT, row_no INTEGER, '
                 f"{listed}, extra TEXT)"
             )
-            db.table(name).create_index(["submission"])
+            _create_index(db, name, ("submission",))
             _COLUMNS.pop(name, None)
             continue
-        have = set(db.table(name).columns_dict)
         for c, kind in cols:
             if c not in have:
                 db.execute(f'ALTER TABLE "{name}" ADD COLUMN "{c}" {kind}')
                 _COLUMNS.pop(name, None)
 
 
-def annex_tables(db: sqlite_utils.Database) -> list[str]:
+def annex_tables(db: Db) -> list[str]:
     """Every ``annexN_rows`` table there is (all campaigns')."""
     return [
         r[0]
@@ -262,54 +295,6 @@ def annex_tables(db: sqlite_utils.Database) -> list[str]:
     ]
 
 
-def _ensure_clerk_tables(db: sqlite_utils.Database) -> None:
-    t = db.table
-    if not t("assignments").exists():
-        t("assignments").create(
-            {"attachment": str, "message": str, "unit": str, "annex": int, "assigned_at": str},
-            pk="attachment",
-        )
-        t("assignments").create_index(["message"])
-    if not t("dismissals").exists():
-        # The clerk's "not a form / not our unit": kept apart from derived data like
-        # assignments, so every reparse applies it again (outcome ``dismissed``).
-        t("dismissals").create(
-            {"attachment": str, "message": str, "reason": str, "dismissed_at": str, "actor": str},
-            pk="attachment",
-        )
-        t("dismissals").create_index(["message"])
-    if not t("audit").exists():
-        t("audit").create(
-            {
-                "id": int,
-                "at": str,
-                "actor": str,
-                "action": str,
-                "target": str,
-                "before": str,
-                "after": str,
-            },
-            pk="id",
-        )
-    if not t("paper").exists():
-        t("paper").create(
-            {"unit": str, "annex": int, "received_on": str, "recorded_at": str},
-            pk=("unit", "annex"),
-        )
-    if not t("receipts").exists():
-        t("receipts").create(
-            {
-                "message": str,
-                "sent_at": str,
-                "recipient": str,
-                "path": str,
-                "status": str,
-                "error": str,
-            },
-            pk="message",
-        )
-
-
 # --------------------------------------------------------------------------- source state
 
 
@@ -317,7 +302,7 @@ def _ensure_clerk_tables(db: sqlite_utils.Database) -> None:
 class DbSourceState:
     """:class:`ingest.mail.sources.base.SourceState` backed by the database."""
 
-    db: sqlite_utils.Database
+    db: Db
     max_attempts: int = 5
 
     def last_uid(self, folder: str, uidvalidity: int) -> int | None:
@@ -343,7 +328,7 @@ class DbSourceState:
 
 
 def record_source_item(
-    db: sqlite_utils.Database,
+    db: Db,
     key: str,
     *,
     message: str | None,
@@ -363,7 +348,7 @@ def record_source_item(
     )
 
 
-def advance_cursor(db: sqlite_utils.Database, folder: str, uidvalidity: int, uid: int) -> None:
+def advance_cursor(db: Db, folder: str, uidvalidity: int, uid: int) -> None:
     db.execute(
         "insert into cursors (folder, uidvalidity, uid) values (?, ?, ?) "
         "on conflict (folder, uidvalidity) do update set uid = max(uid, excluded.uid)",
@@ -374,7 +359,7 @@ def advance_cursor(db: sqlite_utils.Database, folder: str, uidvalidity: int, uid
 # --------------------------------------------------------------------------- messages
 
 
-def upsert_message(db: sqlite_utils.Database, record: dict[str, Any]) -> bool:
+def upsert_message(db: Db, record: dict[str, Any]) -> bool:
     """Insert a message; for known bytes keep the earliest receipt. True when new."""
     existing = db.execute("select received from messages where id = ?", [record["id"]]).fetchone()
     if existing is None:
@@ -388,7 +373,7 @@ def upsert_message(db: sqlite_utils.Database, record: dict[str, Any]) -> bool:
 
 
 def replace_derived(
-    db: sqlite_utils.Database,
+    db: Db,
     message: str,
     attachments: list[dict[str, Any]],
     submissions: list[dict[str, Any]],
@@ -407,7 +392,7 @@ def replace_derived(
         renumber_versions(db, unit, annex)
 
 
-def insert_many(db: sqlite_utils.Database, table: str, records: list[dict[str, Any]]) -> None:
+def insert_many(db: Db, table: str, records: list[dict[str, Any]]) -> None:
     """Plain ``executemany`` for the hot path: the table's own columns, in one statement.
 
     (sqlite-utils' ``insert_all`` re-derives the statement and JSON-checks every value,
@@ -427,14 +412,14 @@ def insert_many(db: sqlite_utils.Database, table: str, records: list[dict[str, A
 _COLUMNS: dict[str, list[str]] = {}
 
 
-def _columns(db: sqlite_utils.Database, table: str) -> list[str]:
+def _columns(db: Db, table: str) -> list[str]:
     """A table's columns, asked of SQLite once per process (``ensure_schema`` fixes them)."""
     if table not in _COLUMNS:
-        _COLUMNS[table] = list(db.table(table).columns_dict)
+        _COLUMNS[table] = table_columns(db, table)
     return _COLUMNS[table]
 
 
-def delete_derived(db: sqlite_utils.Database, message: str) -> None:
+def delete_derived(db: Db, message: str) -> None:
     if (
         db.execute("select 1 from attachments where message = ? limit 1", [message]).fetchone()
         is None
@@ -455,7 +440,7 @@ def delete_derived(db: sqlite_utils.Database, message: str) -> None:
         renumber_versions(db, unit, annex)
 
 
-def renumber_versions(db: sqlite_utils.Database, unit: str, annex: int) -> None:
+def renumber_versions(db: Db, unit: str, annex: int) -> None:
     """Versions are 1, 2, … in order of receipt for one (unit, annex)."""
     ids = db.execute(
         "select id from submissions where unit = ? and annex = ? order by received, id",
@@ -475,7 +460,7 @@ def _json_extra(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def message_ids(db: sqlite_utils.Database, since: str | None = None) -> list[str]:
+def message_ids(db: Db, since: str | None = None) -> list[str]:
     if since:
         rows = db.execute(
             "select id from messages where received >= ? order by received, id", [since]
@@ -485,14 +470,14 @@ def message_ids(db: sqlite_utils.Database, since: str | None = None) -> list[str
     return [r[0] for r in rows]
 
 
-def rows_as_dicts(db: sqlite_utils.Database, sql: str, params: Any = ()) -> list[dict[str, Any]]:
+def rows_as_dicts(db: Db, sql: str, params: Any = ()) -> list[dict[str, Any]]:
     """``db.query`` without sqlite-utils' statement sniffing (a hot path of the poll)."""
     cursor = db.conn.execute(sql, params)
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def get_message(db: sqlite_utils.Database, message: str) -> dict[str, Any] | None:
+def get_message(db: Db, message: str) -> dict[str, Any] | None:
     rows = rows_as_dicts(db, "select * from messages where id = ?", [message])
     return rows[0] if rows else None
 
@@ -500,7 +485,7 @@ def get_message(db: sqlite_utils.Database, message: str) -> dict[str, Any] | Non
 # --------------------------------------------------------------------------- clerk decisions
 
 
-def assignments_for(db: sqlite_utils.Database, message: str) -> dict[str, dict[str, Any]]:
+def assignments_for(db: Db, message: str) -> dict[str, dict[str, Any]]:
     """The clerk's decisions for attachments of *message*, keyed by attachment id."""
     rows = rows_as_dicts(db, "select * from assignments where message = ?", [message])
     return {r["attachment"]: r for r in rows}
@@ -521,7 +506,7 @@ def set_assignment(
     )
 
 
-def dismissals_for(db: sqlite_utils.Database, message: str) -> dict[str, str]:
+def dismissals_for(db: Db, message: str) -> dict[str, str]:
     """The clerk's dismissals for attachments of *message*: attachment id → reason."""
     rows = db.execute(
         "select attachment, reason from dismissals where message = ?", [message]
@@ -529,7 +514,7 @@ def dismissals_for(db: sqlite_utils.Database, message: str) -> dict[str, str]:
     return {r[0]: r[1] or "" for r in rows}
 
 
-def find_attachment(db: sqlite_utils.Database, prefix: str) -> list[dict[str, Any]]:
+def find_attachment(db: Db, prefix: str) -> list[dict[str, Any]]:
     """Attachments whose id starts with *prefix* (the clerk may type a short id)."""
     return list(
         db.query("select * from attachments where id like ? order by id", [prefix.lower() + "%"])

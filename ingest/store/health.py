@@ -13,11 +13,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
-
 from ingest.core.lock import is_held
 from ingest.core.vocab import SourceItemState
 from ingest.store.db import from_db, now_db
+from ingest.store.handle import Db
 
 STALE_FACTOR = 3  # a poll older than 3 × poll_every_minutes is stale while a daemon should run
 
@@ -40,7 +39,7 @@ class Health:
         return self.last_poll_ok and not self.stale
 
 
-def start_poll(db: sqlite_utils.Database) -> int:
+def start_poll(db: Db) -> int:
     """Record that a poll started; returns its row id for :func:`finish_poll`."""
     with db.conn:
         cur = db.execute("insert into polls (started_at) values (?)", [now_db()])
@@ -48,7 +47,7 @@ def start_poll(db: sqlite_utils.Database) -> int:
 
 
 def finish_poll(
-    db: sqlite_utils.Database, poll_id: int, ok: bool, error: str | None = None, messages: int = 0
+    db: Db, poll_id: int, ok: bool, error: str | None = None, messages: int = 0
 ) -> None:
     """Complete the poll's row: ok, or the Chinese error that stopped it."""
     with db.conn:
@@ -58,9 +57,7 @@ def finish_poll(
         )
 
 
-def read_health(
-    db: sqlite_utils.Database, data_dir: Path, poll_every: timedelta, now: datetime
-) -> Health:
+def read_health(db: Db, data_dir: Path, poll_every: timedelta, now: datetime) -> Health:
     """Health as of *now*; *data_dir* is where a running daemon holds ``daemon.lock``."""
     last = _one(db, "select * from polls where finished_at is not null order by id desc limit 1")
     good = _one(db, "select * from polls where ok = 1 order by id desc limit 1")
@@ -82,6 +79,6 @@ def read_health(
     )
 
 
-def _one(db: sqlite_utils.Database, sql: str) -> dict[str, Any] | None:
+def _one(db: Db, sql: str) -> dict[str, Any] | None:
     rows = list(db.query(sql))
     return rows[0] if rows else None

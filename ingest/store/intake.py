@@ -36,8 +36,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-import sqlite_utils
-
 from ingest.core.config import Config
 from ingest.mail.mime import unpack
 from ingest.mail.rawstore import archive_file, archive_raw, make_durable, sha256
@@ -52,6 +50,7 @@ from ingest.match.mailjob import MAX_MESSAGE_BYTES, SharedContext, analyse_in_wo
 from ingest.match.sandbox import PayloadFile
 from ingest.store import db as dbm
 from ingest.store import pipeline as pl
+from ingest.store.handle import Db
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +83,7 @@ class Intake:
 
     def __init__(
         self,
-        db: sqlite_utils.Database,
+        db: Db,
         cfg: Config,
         ctx: AnalysisContext,
         src: MailSource,

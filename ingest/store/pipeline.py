@@ -23,8 +23,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import sqlite_utils
-
 from ingest.core.config import Config, ConfigError, LimitsConfig
 from ingest.core.failures import describe_failure
 from ingest.core.lock import hold_lock
@@ -45,6 +43,7 @@ from ingest.match.roster import RosterError, check_annexes, load_roster
 from ingest.match.route import CampaignRoute
 from ingest.match.submission import submissions_of
 from ingest.store import db as dbm
+from ingest.store.handle import Db
 from ingest.store.health import finish_poll, start_poll
 from ingest.store.views import ensure_views, record_campaigns
 
@@ -80,7 +79,7 @@ LOOKAHEAD_MESSAGES = 20  # reparse: messages whose old Office files convert in o
 
 
 def make_context(
-    cfg: Config, db: sqlite_utils.Database | None = None, workers: int = 1, pool: Any = None
+    cfg: Config, db: Db | None = None, workers: int = 1, pool: Any = None
 ) -> AnalysisContext:
     """Everything analysis needs for one cycle (roster, schemas, limits, converter, sandbox
     of *workers* parse processes; *pool*: one the caller opened already, see :func:`poll`)."""
@@ -118,9 +117,10 @@ def campaign_routes(cfg: Config) -> tuple[CampaignRoute, ...]:
     return tuple(routes)
 
 
-def open_db(cfg: Config) -> sqlite_utils.Database:
-    """The database with the rows tables of every configured campaign's annexes."""
-    db = dbm.open_db(cfg.db_path, cfg.schemas, cfg.campaign)
+def open_db(cfg: Config) -> Db:
+    """The database (a plain handle: the poll needs nothing of sqlite-utils, see
+    :mod:`ingest.store.handle`) with the rows tables of every configured campaign's annexes."""
+    db = dbm.open_plain(cfg.db_path, cfg.schemas, cfg.campaign)
     for c in cfg.campaigns:
         dbm.ensure_annex_tables(db, c.schemas)
     if len(cfg.campaigns) > 1:  # the others' annex tables have their views too
@@ -191,7 +191,7 @@ def _poll_locked(
 
 
 def _poll_items(
-    db: sqlite_utils.Database,
+    db: Db,
     cfg: Config,
     source: MailSource | None,
     stop: threading.Event | None,
@@ -257,7 +257,7 @@ class Taken:
 
 
 def take_item(
-    db: sqlite_utils.Database,
+    db: Db,
     cfg: Config,
     item: SourceItem,
     summary: PollSummary,
@@ -280,7 +280,7 @@ def take_item(
 
 
 def commit_item(
-    db: sqlite_utils.Database, cfg: Config, ctx: AnalysisContext, taken: Taken, summary: PollSummary
+    db: Db, cfg: Config, ctx: AnalysisContext, taken: Taken, summary: PollSummary
 ) -> None:
     """Steps 2–3: analyse, then one transaction for the message, its outcome and the cursor."""
     item, received = taken.item, dbm.to_db(taken.item.received)
@@ -344,7 +344,7 @@ def commit_item(
 
 
 def ingest_item(
-    db: sqlite_utils.Database,
+    db: Db,
     cfg: Config,
     ctx: AnalysisContext,
     item: SourceItem,
@@ -359,14 +359,14 @@ def _analysis_failed(digest: str, e: Exception) -> str:
     return f"分析失败（程序错误：{type(e).__name__}），原始邮件已存档，修复后可重新解析"
 
 
-def _advance(db: sqlite_utils.Database, item: SourceItem) -> None:
+def _advance(db: Db, item: SourceItem) -> None:
     if item.cursor is not None:
         c = item.cursor
         dbm.advance_cursor(db, c.folder, c.uidvalidity, c.uid)
 
 
 def _analyse(
-    db: sqlite_utils.Database, ctx: AnalysisContext, prepared: PreparedMessage, received: str
+    db: Db, ctx: AnalysisContext, prepared: PreparedMessage, received: str
 ) -> MessageAnalysis:
     """Analyse with the clerk's decisions (``assign``, ``dismiss``) for this message applied."""
     ctx.assignments = dbm.assignments_for(db, prepared.digest)
@@ -399,7 +399,7 @@ def _message_record(
 
 
 def _store_analysis(
-    db: sqlite_utils.Database,
+    db: Db,
     cfg: Config,
     analysis: MessageAnalysis,
     received: str,
@@ -437,7 +437,7 @@ def _store_analysis(
         )
 
 
-def _duplicate_of_earlier(db: sqlite_utils.Database, analysis: MessageAnalysis) -> bool:
+def _duplicate_of_earlier(db: Db, analysis: MessageAnalysis) -> bool:
     """Same Message-ID and same attachment payloads as an earlier message: the same mail."""
     mid = analysis.headers.message_id
     if not mid:
@@ -513,7 +513,7 @@ def reparse(
 
 
 def _reparse_batch(
-    db: sqlite_utils.Database,
+    db: Db,
     cfg: Config,
     ctx: AnalysisContext,
     batch: list[tuple[str, PreparedMessage]],

@@ -21,9 +21,8 @@ from collections.abc import Sequence
 from datetime import UTC
 from typing import TYPE_CHECKING
 
-import sqlite_utils
-
 from ingest.core.vocab import Outcome
+from ingest.store.handle import Db, table_columns
 
 if TYPE_CHECKING:
     from ingest.core.config import CampaignConfig
@@ -104,18 +103,17 @@ order by s.campaign, r.unit, r.row_no
 """
 
 
-def ensure_views(db: sqlite_utils.Database) -> None:
+def ensure_views(db: Db) -> None:
     """Create or refresh the views (only those whose SQL changed: a cheap no-op normally)."""
-    if not db.table(SETTINGS).exists():
-        db.execute(f'CREATE TABLE IF NOT EXISTS "{SETTINGS}" (项目 TEXT PRIMARY KEY, 值 TEXT)')
-    if not db.table(CAMPAIGNS).exists():
-        db.execute(
-            f'CREATE TABLE IF NOT EXISTS "{CAMPAIGNS}" (名称 TEXT PRIMARY KEY, 截止时间UTC TEXT)'
-        )
+    # an existing table takes no write lock here (a running poll does not make this wait)
+    db.execute(f'CREATE TABLE IF NOT EXISTS "{SETTINGS}" (项目 TEXT PRIMARY KEY, 值 TEXT)')
+    db.execute(
+        f'CREATE TABLE IF NOT EXISTS "{CAMPAIGNS}" (名称 TEXT PRIMARY KEY, 截止时间UTC TEXT)'
+    )
     wanted = {"v_报送情况": STATUS_VIEW, "v_待认领": UNASSIGNED_VIEW}
     for table in _annex_tables(db):
         number = table.removeprefix("annex").removesuffix("_rows")
-        columns = [c for c in db.table(table).columns_dict if c not in _PLUMBING]
+        columns = [c for c in table_columns(db, table) if c not in _PLUMBING]
         wanted[f"v_附件{number}汇总"] = annex_view(table, columns)
     have = dict(db.execute("select name, sql from sqlite_master where type = 'view'").fetchall())
     for name, body in wanted.items():
@@ -127,7 +125,7 @@ def ensure_views(db: sqlite_utils.Database) -> None:
 _PLUMBING = frozenset({"submission", "unit", "row_no", "extra"})
 
 
-def _annex_tables(db: sqlite_utils.Database) -> list[str]:
+def _annex_tables(db: Db) -> list[str]:
     return [
         r[0]
         for r in db.execute(
@@ -137,7 +135,7 @@ def _annex_tables(db: sqlite_utils.Database) -> list[str]:
     ]
 
 
-def record_campaign(db: sqlite_utils.Database, campaign: CampaignConfig) -> None:
+def record_campaign(db: Db, campaign: CampaignConfig) -> None:
     """Write the campaign's offset, timezone and deadline where the views read them."""
     offset = campaign.deadline.astimezone(campaign.timezone).utcoffset()
     minutes = int(offset.total_seconds() // 60) if offset else 0
@@ -156,7 +154,7 @@ def record_campaign(db: sqlite_utils.Database, campaign: CampaignConfig) -> None
     )
 
 
-def record_campaigns(db: sqlite_utils.Database, campaigns: Sequence[CampaignConfig]) -> None:
+def record_campaigns(db: Db, campaigns: Sequence[CampaignConfig]) -> None:
     """Several campaigns in one mailbox: each one's deadline, where the views read them."""
     rows = sorted(
         (c.name, c.deadline.astimezone(UTC).isoformat(timespec="seconds")) for c in campaigns
@@ -172,9 +170,7 @@ def record_campaigns(db: sqlite_utils.Database, campaigns: Sequence[CampaignConf
     )
 
 
-def _write(
-    db: sqlite_utils.Database, steps: Sequence[tuple[str, Sequence[tuple[str, str]] | None]]
-) -> None:
+def _write(db: Db, steps: Sequence[tuple[str, Sequence[tuple[str, str]] | None]]) -> None:
     """Run *steps* — an SQL statement and the rows to run it for (None: once, without
     parameters) — in one write transaction (readers never see a view missing)."""
     conn = db.conn
