@@ -67,6 +67,9 @@ class Roster:
     _order: dict[str, int] = field(default_factory=dict, repr=False)  # name -> roster position
     # find_in_text's index: one regex finding the longest key at each position, and per
     # key text the keys it starts with (themselves included) and their places in _keys
+    # (compiled at the first search: ~5 ms for 200 units, which kaohe poll's own process
+    # never needs — its parse workers do, and a pickled pattern is compiled again anyway)
+    _finder_source: str | None = field(default=None, init=False, repr=False, compare=False)
     _finder: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False)
     _within: dict[str, tuple[int, ...]] = field(
         default_factory=dict, init=False, repr=False, compare=False
@@ -90,7 +93,8 @@ class Roster:
             self._within[key] = tuple(
                 sorted(i for n in range(2, len(key) + 1) for i in places.get(key[:n], ()))
             )
-        self._finder = re.compile(f"(?=({_trie_pattern(places)}))") if places else None
+        self._finder_source = f"(?=({_trie_pattern(places)}))" if places else None
+        self._finder = None
 
     def get(self, name: str) -> Unit | None:
         """The unit with exactly this roster name."""
@@ -117,8 +121,10 @@ class Roster:
         and the keys it starts with, which are exactly the keys starting there.
         """
         norm = normalise(text)
-        if self._finder is None or not norm:
+        if self._finder_source is None or not norm:
             return []
+        if self._finder is None:
+            self._finder = re.compile(self._finder_source)
         present: set[int] = set()
         for match in self._finder.finditer(norm):
             present.update(self._within[match.group(1)])

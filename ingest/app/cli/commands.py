@@ -13,6 +13,7 @@ import gc
 import sys
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -46,14 +47,12 @@ def poll(obj: Ctx) -> None:
         pool.prestart(1)
         source = None
         try:
-            source = open_source(obj.cfg.mailbox, connect_ahead=True)
-            from ingest.app.logtime import log_in_timezone
-            from ingest.app.progress import PollProgress
-            from ingest.store.pipeline import poll as run_poll
+            with _imports_only():
+                source = open_source(obj.cfg.mailbox, connect_ahead=True)
+                from ingest.app.logtime import log_in_timezone
+                from ingest.app.progress import PollProgress
+                from ingest.store.pipeline import poll as run_poll
 
-            # Modules, config and roster live as long as the command: out of the cyclic
-            # collector's way (its full collections no longer walk them).
-            gc.freeze()
             tz = obj.cfg.campaign.timezone
             log_in_timezone(tz)
             progress = PollProgress.for_terminal(sys.stderr, tz)
@@ -69,6 +68,22 @@ def poll(obj: Ctx) -> None:
             if source is not None:
                 source.close()
     click.echo(summary.line())
+
+
+@contextmanager
+def _imports_only() -> Iterator[None]:
+    """No cyclic garbage collection while the poll's modules are imported (after the
+    worker's fork: it collects as usual): imports make long-lived objects only, and the
+    ~25 collections they would trigger cost ~5 ms of the poll's start. Modules, config
+    and roster then live as long as the command: frozen, out of the collector's way."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()
 
 
 @cli.command()
