@@ -98,22 +98,27 @@ class Proc:
 # Linux carries the high-water RSS of the forked copy of this (large) process over
 # execve into the child's ru_maxrss, so the child is started from a small Python
 # wrapper: its own fork is tiny and wait4 there reports the child's true peak.
-# The wrapper also samples the RSS of the child's whole process tree (parse workers,
-# LibreOffice) from /proc every 10 ms: the peak of the sum is the tree's figure
-# (tests/support/proctree.py: it walks down the tree, ~0.25 ms of CPU per sample; the
-# first version scanned every process on the machine, ~1.4 ms, which a poll using both
-# cores paid and a one-process floor did not).
+# Asked to (*sample*), the wrapper also samples the RSS of the child's whole process
+# tree (parse workers, LibreOffice) from /proc every 10 ms: the peak of the sum is the
+# tree's figure (tests/support/proctree.py: it walks down the tree, ~0.25 ms of CPU per
+# sample, and reading a process's memory figures takes its memory-map lock). A poll that
+# keeps both cores busy pays for the sampler and a one-process floor does not (paired,
+# 24 rounds, 300 mails: the poll +0.025 s median, +0.033 mean; the floor +0.000), so the
+# timed runs are not sampled and the RSS figures come from runs of their own.
 WRAPPER = """\
 import os, subprocess, sys, time
 sys.path.insert(0, sys.argv.pop(1))
+sample = sys.argv.pop(1) == "sample"
 from tests.support.proctree import TreeSampler
 t = time.perf_counter()
 p = subprocess.Popen(sys.argv[1:])
 sampler = TreeSampler(p.pid)
-sampler.start()
+if sample:
+    sampler.start()
 _, status, usage = os.wait4(p.pid, 0)
 seconds = time.perf_counter() - t
-sampler.stop()
+if sample:
+    sampler.stop()
 cpu = usage.ru_utime + usage.ru_stime
 sys.stderr.write(f"\\n@@BENCH {usage.ru_maxrss} {seconds} {sampler.peak // 1024} {cpu}\\n")
 sys.exit(os.waitstatus_to_exitcode(status))
@@ -125,10 +130,12 @@ def run_child(
     env: dict[str, str] | None = None,
     cwd: Path | None = None,
     check: bool = True,
+    sample: bool = True,
 ) -> Proc:
-    """Run *cmd*; wall time and the peak RSS of that child alone (``wait4`` in a wrapper)."""
+    """Run *cmd*; wall time and the peak RSS of that child alone (``wait4`` in a wrapper),
+    and with *sample* the peak RSS of its process tree (else ``tree_rss_mb`` is 0)."""
     proc = subprocess.run(
-        [sys.executable, "-c", WRAPPER, str(ROOT), *cmd],
+        [sys.executable, "-c", WRAPPER, str(ROOT), "sample" if sample else "-", *cmd],
         capture_output=True,
         env={**os.environ, **(env or {})},
         cwd=cwd,
@@ -262,8 +269,8 @@ class Bench:
         with self.server.admin() as client:
             return gen.append_all(client, folder, mails)
 
-    def poll_cli(self, config: Path) -> Proc:
-        return run_child([*kaohe(), "-c", str(config), "poll"])
+    def poll_cli(self, config: Path, sample: bool = True) -> Proc:
+        return run_child([*kaohe(), "-c", str(config), "poll"], sample=sample)
 
     @staticmethod
     def poll_inproc(config: Path) -> tuple[float, Any]:
@@ -275,7 +282,7 @@ class Bench:
         summary = poll(cfg)
         return time.perf_counter() - start, summary
 
-    def floor(self, folder: str, readers: str) -> tuple[Proc, dict[str, Any]]:
+    def floor(self, folder: str, readers: str, sample: bool = True) -> tuple[Proc, dict[str, Any]]:
         from tests.support.dovecot import PASSWORD, USER
 
         s = self.server
@@ -297,6 +304,7 @@ class Bench:
             ],
             env={"KAOHE_BENCH_PASSWORD": PASSWORD},
             cwd=ROOT,
+            sample=sample,
         )
         return proc, json.loads(proc.stdout)
 
@@ -316,24 +324,33 @@ class Bench:
         runs: dict[str, list[float]] = {k: [] for k in ("poll", "poll1", *FLOORS)}
         rss: dict[str, list[float]] = {"poll": [], "poll1": [], "floor": []}
         cpu: dict[str, list[float]] = {"poll": [], "poll1": [], "floor": []}
+        # the same runs with the tree's RSS sampled (see WRAPPER): their RSS, and their
+        # times for the record
+        sampled: dict[str, list[float]] = {"poll": [], "poll1": [], "floor": []}
         summary = ""
         floor_info: dict[str, Any] = {}
+        polls = (("poll", ""), ("poll1", "[limits]\nparse_workers = 1\n"))
         self.floor(folder, "issue")  # warm-up: Dovecot builds its index and cache here
         for _ in range(sz.runs):
-            for key, extra in (("poll", ""), ("poll1", "[limits]\nparse_workers = 1\n")):
+            for key, extra in polls:
                 cfg = self.config(folder, extra=extra)
-                p = self.poll_cli(cfg)
+                p = self.poll_cli(cfg, sample=False)
                 runs[key].append(p.seconds)
-                rss[key].append(p.tree_rss_mb)
                 cpu[key].append(p.cpu_seconds)
                 summary = p.stdout.strip()
             for readers in FLOORS:
-                f, info = self.floor(folder, readers)
+                f, info = self.floor(folder, readers, sample=False)
                 runs[readers].append(f.seconds)
                 if readers == "issue":
                     floor_info = info
-                    rss["floor"].append(f.tree_rss_mb)
                     cpu["floor"].append(f.cpu_seconds)
+            for key, extra in polls:
+                p = self.poll_cli(self.config(folder, extra=extra))
+                rss[key].append(p.tree_rss_mb)
+                sampled[key].append(p.seconds)
+            f, _ = self.floor(folder, "issue")
+            rss["floor"].append(f.tree_rss_mb)
+            sampled["floor"].append(f.seconds)
         self.cold_config = cfg
         floor = med(runs["issue"])
         return {
@@ -355,6 +372,8 @@ class Bench:
             "floor_cells": floor_info.get("cells"),
             "tree_rss_mb": rss,
             "cpu_seconds": cpu,  # poller + parse workers (reaped), floor: one process
+            "sampled_seconds": sampled,
+            "ratio_sampled": med(sampled["poll"]) / med(sampled["floor"]),
         }
 
     # -- 2: warm polls
@@ -385,7 +404,7 @@ class Bench:
                 out[str(n)]["warm_seconds"].append(seconds)
                 out[str(n)]["bare_seconds"].append(self.bare_check(f"Hist{n}"))
         for n, cfg in self.warm_configs.items():
-            out[str(n)]["warm_cli_seconds"] = self.poll_cli(cfg).seconds
+            out[str(n)]["warm_cli_seconds"] = self.poll_cli(cfg, sample=False).seconds
         if hasattr(self, "cold_config"):  # the campaign mailbox, after its last cold ingest
             out["campaign"] = {
                 "warm_seconds": [self.poll_inproc(self.cold_config)[0] for _ in range(sz.warm_runs)]
@@ -488,7 +507,8 @@ class Bench:
                             "xlsx,html,txt,json",
                             "-o",
                             str(outdir),
-                        ]
+                        ],
+                        sample=False,
                     ).seconds
                 )
             self.report_configs[n_units] = cfg_path
@@ -519,7 +539,9 @@ class Bench:
         out = {}
         for name, cmd in commands.items():
             # status exits 1 when something needs the clerk (here: no poll yet)
-            out[name] = [run_child(cmd, check=name != "kaohe status").seconds for _ in range(5)]
+            out[name] = [
+                run_child(cmd, check=name != "kaohe status", sample=False).seconds for _ in range(5)
+            ]
         self.results["startup"] = out
 
     # -- 6: LibreOffice
@@ -708,6 +730,20 @@ def _cpu_row(c: dict[str, Any], fmt: Callable[[float], str]) -> list[str]:
     ]
 
 
+def _sampled_row(c: dict[str, Any], fmt: Callable[[float], str]) -> list[str]:
+    """The same poll and floor timed while the tree's RSS is sampled (see WRAPPER; older
+    results timed only such runs)."""
+    if "ratio_sampled" not in c:
+        return []
+    s = c["sampled_seconds"]
+    return [
+        f"| 1f | same, timed in the runs that sample the tree's RSS every 10 ms (the "
+        f"sampler's cost falls on the two-core poll, not on the one-core floor): "
+        f"{fmt(med(s['poll']))} s ÷ {fmt(med(s['floor']))} s | {fmt(c['ratio_sampled'])} | "
+        f"(report) | – |"
+    ]
+
+
 def _quiet_row(c: dict[str, Any], fmt: Callable[[float], str]) -> list[str]:
     """The issue's floor with imaplib's trace off, as kaohe runs imapclient (older
     results have no such floor)."""
@@ -764,6 +800,7 @@ def render(results: dict[str, Any], sizes: Sizes, total: float, smoke: bool) -> 
             f"| 1c | same ÷ floor with openpyxl + python-docx {fmt(med(secs['named']))} s | "
             f"{fmt(c['ratio_named'])} | (report) | – |",
             *_quiet_row(c, fmt),
+            *_sampled_row(c, fmt),
             *_cpu_row(c, fmt),
             f"| 4b | peak RSS of the `kaohe poll` process tree (workers included), {n} mails "
             f"(max of runs) | {max(c['tree_rss_mb']['poll']):.0f} MB | ≤ 150 MB | "

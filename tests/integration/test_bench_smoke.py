@@ -54,11 +54,12 @@ def test_bench_smoke_produces_every_figure(tmp_path: Path) -> None:
         "ratio_quiet",
         "ratio_quiet_one_worker",
         "calamine_gain",
+        "ratio_sampled",
     ):
         assert cold[key] > 0
     assert cold["workers"] >= 1
-    for runs in cold["tree_rss_mb"].values():
-        assert all(0 < mb < 1000 for mb in runs)
+    for runs in cold["tree_rss_mb"].values():  # from the sampled runs, one per timed run
+        assert len(runs) == len(cold["seconds"]["poll"]) and all(0 < mb < 1000 for mb in runs)
     cpu = cold["cpu_seconds"]  # the reaped parse workers count: more than the poller alone
     assert all(s > 0 for runs in cpu.values() for s in runs)
     assert r["warm"]["ratio"] > 0
@@ -75,6 +76,7 @@ def test_bench_smoke_produces_every_figure(tmp_path: Path) -> None:
         "| 1a |",
         "| 1d |",
         "| 1e |",
+        "| 1f |",
         "| 2 |",
         "| 3 |",
         "| 4a |",
