@@ -6,13 +6,9 @@ commands to it when imported, so importing this package wires the whole CLI.
 
 import gc
 
-# Importing the CLI makes long-lived objects only (modules, classes, the commands): no
-# cyclic collection while it runs (~30 collections), and they are frozen after it, out of
-# the collector's way — else the next collections walk all of them, twice (~8 ms of every
-# command's start in all).
-_collecting = gc.isenabled()
-gc.disable()
-try:
+from ingest.app.cli.startup import long_lived
+
+with long_lived():  # the CLI's import makes long-lived objects only (see startup)
     from ingest.app.cli import (  # noqa: F401  (registers the commands)
         campaign,
         clerk,
@@ -22,10 +18,6 @@ try:
         web,
     )
     from ingest.app.cli.base import cli
-finally:
-    gc.freeze()
-    if _collecting:
-        gc.enable()
 
 __all__ = ["cli", "main"]
 

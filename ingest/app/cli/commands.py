@@ -9,11 +9,9 @@ the layers (app → store/match/mail/core, reports).
 
 from __future__ import annotations
 
-import gc
 import sys
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,7 @@ from typing import Any
 import click
 
 from ingest.app.cli.base import ClerkError, Ctx, campaign_option, clerk_errors, cli
+from ingest.app.cli.startup import long_lived
 from ingest.core.config import Config
 from ingest.core.vocab import REPORT_FORMATS
 
@@ -47,7 +46,7 @@ def poll(obj: Ctx) -> None:
         pool.prestart(1)
         source = None
         try:
-            with _imports_only():
+            with long_lived():  # its own imports (after the worker's fork)
                 source = open_source(obj.cfg.mailbox, connect_ahead=True)
                 from ingest.app.logtime import log_in_timezone
                 from ingest.app.progress import PollProgress
@@ -68,22 +67,6 @@ def poll(obj: Ctx) -> None:
             if source is not None:
                 source.close()
     click.echo(summary.line())
-
-
-@contextmanager
-def _imports_only() -> Iterator[None]:
-    """No cyclic garbage collection while the poll's modules are imported (after the
-    worker's fork: it collects as usual): imports make long-lived objects only, and the
-    ~25 collections they would trigger cost ~5 ms of the poll's start. Modules, config
-    and roster then live as long as the command: frozen, out of the collector's way."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()
-        if enabled:
-            gc.enable()
 
 
 @cli.command()
