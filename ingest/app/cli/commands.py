@@ -19,7 +19,7 @@ from typing import Any
 import click
 
 from ingest.app.cli.base import ClerkError, Ctx, campaign_option, clerk_errors, cli
-from ingest.app.cli.startup import long_lived
+from ingest.app.cli.startup import first_import
 from ingest.core.config import Config
 from ingest.core.vocab import REPORT_FORMATS
 
@@ -46,7 +46,8 @@ def poll(obj: Ctx) -> None:
         pool.prestart(1)
         source = None
         try:
-            with long_lived():  # its own imports (after the worker's fork)
+            # Its own imports (after the worker's fork), the first time in this process.
+            with first_import("ingest.store.pipeline"):
                 source = open_source(obj.cfg.mailbox, connect_ahead=True)
                 from ingest.app.logtime import log_in_timezone
                 from ingest.app.progress import PollProgress
