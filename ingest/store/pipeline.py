@@ -21,6 +21,7 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from ingest.core.config import Config, ConfigError, LimitsConfig
@@ -95,7 +96,9 @@ def make_context(
             limits=cfg.limits,
             roster=roster,
             campaigns=campaign_routes(cfg),
-            converter=open_converter(cfg.limits.convert_timeout_seconds, cfg.limits),
+            converter=open_converter(
+                cfg.limits.convert_timeout_seconds, cfg.limits, temp_dir=pool.scratch
+            ),
             pool=pool,
         )
     except BaseException:
@@ -129,12 +132,20 @@ def open_db(cfg: Config) -> Db:
     return db
 
 
-def open_converter(timeout_seconds: float, limits: LimitsConfig | None = None) -> Any:
-    """One LibreOffice converter per cycle (its work dir is removed by :func:`close_context`)."""
+def open_converter(
+    timeout_seconds: float, limits: LimitsConfig | None = None, temp_dir: Path | None = None
+) -> Any:
+    """One LibreOffice converter per cycle (its work dir is removed by :func:`close_context`).
+
+    *temp_dir*: where its work dir (and LibreOffice's profile) goes — a cycle's is the
+    sandbox's scratch dir under data_dir, which the next pool removes if this process
+    is killed; default: the system temp dir (``kaohe inspect``, which has no data_dir).
+    """
     from parsers.legacy import Converter
 
     memory = (limits or LimitsConfig()).parse_memory_mb
-    return Converter(timeout_seconds=timeout_seconds, memory_mb=memory).__enter__()
+    where = str(temp_dir) if temp_dir is not None else None
+    return Converter(timeout_seconds=timeout_seconds, memory_mb=memory, temp_dir=where).__enter__()
 
 
 def close_context(ctx: AnalysisContext) -> None:
