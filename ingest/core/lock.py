@@ -3,8 +3,8 @@
 ``fcntl.flock`` locks die with the process, so a SIGKILLed poller never leaves
 a stale lock behind. Two names are used: ``daemon`` (held for the life of
 ``kaohe run``) and ``poll`` (held during one cycle, by the daemon or by
-``kaohe poll``), so a manual poll while the daemon polls refuses cleanly
-instead of fetching the same mail twice.
+``kaohe poll``), so a manual poll while the daemon polls refuses cleanly (before it
+logs in: :func:`refuse_if_held`) instead of fetching the same mail twice.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def hold_lock(data_dir: Path, name: str) -> Iterator[Path]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise AlreadyRunning(_MESSAGES.get(name, "{path} 已被占用").format(path=path)) from None
+            raise _held(path, name) from None
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         yield path
@@ -57,3 +57,15 @@ def is_held(data_dir: Path, name: str) -> bool:
     finally:
         os.close(fd)  # closing drops our own shared lock, if we got it
     return False
+
+
+def refuse_if_held(data_dir: Path, name: str) -> None:
+    """Raise :class:`AlreadyRunning` now when the lock is held: a check before costly
+    work (``kaohe poll`` would otherwise log in to the mailbox first). Not a lock — the
+    work still takes it with :func:`hold_lock`, which settles a race."""
+    if is_held(data_dir, name):
+        raise _held(data_dir / f"{name}.lock", name)
+
+
+def _held(path: Path, name: str) -> AlreadyRunning:
+    return AlreadyRunning(_MESSAGES.get(name, "{path} 已被占用").format(path=path))

@@ -184,20 +184,16 @@ def test_read_only_data_dir_is_one_line_and_nothing_is_lost(
     assert_each_mail_once(c, 2)
 
 
-def test_a_poll_already_running_is_one_line_and_leaves_no_parse_worker_behind(
-    tmp_path: Path,
-) -> None:
-    """``kaohe poll`` starts its first parse worker before it takes the poll lock (the
-    worker's imports overlap the poller's); refused by the lock, it stops that worker
-    and removes its scratch folder, and the next poll ingests everything once."""
+def test_a_poll_already_running_is_one_line_and_starts_nothing(tmp_path: Path) -> None:
+    """``kaohe poll`` looks at the poll lock before anything else: refused, it has
+    started no parse worker (no scratch folder), and the next poll ingests everything
+    once. (Refused by the lock itself, after a race, see tests/ingest/app/cli/test_poll_lock.)"""
     c = make_campaign(tmp_path)
     deliver(c, 0, 2)
     with held(HOLD_POLL_LOCK, c.cfg.data_dir):
         refused = kaohe(c, "poll")
         assert refused.returncode == 1
         one_chinese_line(refused.stderr, "另一个收信过程正在进行")
-        scratch = c.cfg.data_dir / ".parse"
-        assert scratch.is_dir()  # the pool was made (and so its worker started) ...
-        assert list(scratch.iterdir()) == []  # ... and closed: its scratch folder is gone
+        assert not (c.cfg.data_dir / ".parse").exists()
     assert kaohe(c, "poll").returncode == 0
     assert_each_mail_once(c, 2)

@@ -21,6 +21,7 @@ import click
 from ingest.app.cli.base import ClerkError, Ctx, campaign_option, clerk_errors, cli
 from ingest.app.cli.startup import first_import
 from ingest.core.config import Config
+from ingest.core.lock import refuse_if_held
 from ingest.core.vocab import REPORT_FORMATS
 
 
@@ -38,6 +39,8 @@ def poll(obj: Ctx) -> None:
     from ingest.match.sandbox import cycle_pool
 
     with clerk_errors():
+        # Another poll (the daemon's) running: say so before logging in or forking.
+        refuse_if_held(obj.cfg.data_dir, "poll")
         # The first parse worker imports its readers while this process logs in, imports
         # the pipeline and opens the database: a cold poll's first job does not wait for
         # it. It is forked from this process, which has one thread until the login's.
