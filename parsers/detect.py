@@ -318,6 +318,7 @@ _PROLOG_CHUNK = 2048  # a prolog is a few hundred bytes; expat stops at the root
 # (a comment, a PI, another encoding, UTF-16 bytes, a DOCTYPE) goes to expat.
 _PLAIN_PROLOG = re.compile(rb"(?:\xef\xbb\xbf)?(?:<\?xml[^<>?]*\?>)?[ \t\r\n]*<[A-Za-z_]", re.ASCII)
 _ENCODING = re.compile(rb"encoding[ \t\r\n]*=[ \t\r\n]*([\"'])([^\"']*)\1")
+_ELEMENT_START = re.compile(r"<[A-Za-z_]")
 
 
 class _PrologDone(Exception):
@@ -414,9 +415,30 @@ def _check_prolog(zf: ooxml.Package, info: zipfile.ZipInfo) -> None:
         parser.Parse(b"", True)
     except _PrologDone:
         return
-    except xml.parsers.expat.ExpatError:
-        # Expat gave up (say, an encoding it does not know): fall back to a byte
-        # scan of the start, NULs dropped so UTF-16 text matches too.
-        head = head.replace(b"\x00", b"").upper()
-        if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
+    except (xml.parsers.expat.ExpatError, ValueError):
+        # Expat gave up: an encoding it does not know (a multi-byte one, GBK or
+        # Shift_JIS, is a ValueError), or bytes it cannot read as XML at all.
+        if _dtd_in_text(head):
             raise _DtdFound from None
+
+
+def _dtd_in_text(head: bytes) -> bool:
+    """Expat's fallback: the start of a part read as text — NULs dropped (UTF-16/32
+    without a BOM), and decoded with the encoding it declares (GBK …). True for a
+    DOCTYPE or an entity; ValueError (a damaged file) when no reading shows an element
+    start, as with EBCDIC: OOXML is UTF-8 or UTF-16, and the guard does not let what it
+    cannot read through."""
+    texts = [head.replace(b"\x00", b"").decode("latin-1")]
+    declared = _ENCODING.search(head)
+    if declared is not None:
+        try:
+            texts.append(head.decode(declared.group(2).decode("ascii"), "ignore"))
+        except (LookupError, UnicodeDecodeError):
+            pass  # not a codec Python knows: the bytes alone
+    for text in texts:
+        upper = text.upper()
+        if "<!DOCTYPE" in upper or "<!ENTITY" in upper:
+            return True
+    if not any(_ELEMENT_START.search(text) for text in texts):
+        raise ValueError("no XML prolog this guard can read")
+    return False

@@ -9,6 +9,7 @@ import pytest
 
 from parsers.detect import (
     CONTRACT_TYPES,
+    OOXML_BROKEN,
     OOXML_TOO_BIG,
     UNSAFE_XML,
     _plain_prolog,
@@ -165,6 +166,43 @@ def test_check_ooxml_sees_utf16_doctype() -> None:
             dst.writestr(info, body)
     with pytest.raises(ParseError, match=UNSAFE_XML):
         check_ooxml(buf.getvalue())
+
+
+def _sheet_in(encoding: str, dtd: bool) -> bytes:
+    """An xlsx whose sheet part is written in *encoding* (and says so), with or without a DTD."""
+    decl = '<!DOCTYPE worksheet [<!ENTITY x SYSTEM "file:///etc/passwd">]>' if dtd else ""
+    text = (
+        f'<?xml version="1.0" encoding="{encoding}"?>{decl}'
+        '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+        "<sheetData/></worksheet>"
+    )
+    part = "xl/worksheets/sheet1.xml"
+    src = zipfile.ZipFile(io.BytesIO(make_xlsx()))
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            dst.writestr(info, text.encode(encoding) if info.filename == part else src.read(info))
+    return buf.getvalue()
+
+
+# Expat reads none of these: a multi-byte one is a ValueError from it (the DTD was
+# reported as a damaged file), the others an error; the fallback reads the text.
+@pytest.mark.parametrize(
+    "encoding", ["gbk", "gb18030", "big5", "shift_jis", "utf-16-le", "utf-16-be", "utf-7"]
+)
+def test_a_dtd_in_a_part_expat_cannot_read_is_refused_as_unsafe(encoding: str) -> None:
+    with pytest.raises(ParseError) as err:
+        check_ooxml(_sheet_in(encoding, dtd=True))
+    assert err.value.reason == UNSAFE_XML
+    check_ooxml(_sheet_in(encoding, dtd=False))  # without one it is the reader's to judge
+
+
+def test_a_part_no_reading_shows_as_xml_is_refused_not_let_through() -> None:
+    # EBCDIC: neither expat nor the fallback sees its prolog; it used to pass the guard
+    for dtd in (True, False):
+        with pytest.raises(ParseError) as err:
+            check_ooxml(_sheet_in("cp500", dtd))
+        assert err.value.reason == OOXML_BROKEN
 
 
 def test_check_ooxml_passes_real_files_and_refuses_bombs() -> None:
