@@ -8,7 +8,8 @@ answers ``SELECT``/``EXAMINE`` like 163 does when the client did not send
     tag NO SELECT Unsafe Login. Please contact kefu@188.com for help
 
 Everything else passes through unchanged, so the client really talks to
-Dovecot. ``BlackHole`` accepts TCP connections and never says a word.
+Dovecot. ``BlackHole`` accepts TCP connections and never says a word;
+``ClosingPort`` closes each at once and counts them.
 """
 
 from __future__ import annotations
@@ -75,6 +76,17 @@ class BlackHole(_Listener):
 
     def serve(self, conn: socket.socket) -> None:
         self._stopped.wait()
+
+
+class ClosingPort(_Listener):
+    """Accepts connections and closes each at once; counts them (was a login tried?)."""
+
+    @property
+    def connections(self) -> int:
+        return len(self._conns)
+
+    def serve(self, conn: socket.socket) -> None:
+        return
 
 
 class NeteaseProxy(_Listener):

@@ -4,8 +4,6 @@ its parse worker stopped."""
 
 from __future__ import annotations
 
-import socket
-import threading
 from pathlib import Path
 
 import pytest
@@ -17,41 +15,15 @@ from ingest.core.config import load_config
 from ingest.core.lock import hold_lock, is_held, refuse_if_held
 from tests.support.campaign import make_campaign
 from tests.support.dovecot import PASSWORD_ENV, ROSTER_CSV, config_text
+from tests.support.imap_proxy import ClosingPort
 
 HELD = "另一个收信过程正在进行"
-
-
-class _Listener:
-    """A TCP port that counts the connections made to it (and closes them)."""
-
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.sock.settimeout(0.1)
-        self.port = self.sock.getsockname()[1]
-        self.connections = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-        self._thread.start()
-
-    def _accept(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except TimeoutError:
-                continue
-            self.connections += 1
-            conn.close()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.sock.close()
 
 
 def test_refused_before_logging_in_to_the_mailbox(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    listener = _Listener()
+    listener = ClosingPort().start()
     try:
         (tmp_path / "roster.csv").write_text(ROSTER_CSV, encoding="utf-8")
         mailbox = {"source": "imap", "host": "127.0.0.1", "port": listener.port, "ssl": False,
@@ -61,7 +33,7 @@ def test_refused_before_logging_in_to_the_mailbox(
         monkeypatch.setenv(PASSWORD_ENV, "secret")
         data_dir = load_config(config).data_dir
 
-        # the check itself: it fails while the port is reached (the poll below logs in)
+        # without the lock held the poll does reach the port (and fails: nothing answers)
         free = CliRunner().invoke(cli, ["-c", str(config), "poll"])
         assert free.exit_code == 1 and listener.connections >= 1, free.output
         before = listener.connections
@@ -73,7 +45,7 @@ def test_refused_before_logging_in_to_the_mailbox(
         assert "Traceback" not in res.output
         assert listener.connections == before, "it logged in although another poll runs"
     finally:
-        listener.close()
+        listener.stop()
 
 
 def test_refused_by_the_lock_after_a_race_stops_its_worker(
