@@ -433,8 +433,8 @@ def _dtd_in_text(head: bytes) -> bool:
     if declared is not None:
         try:
             texts.append(head.decode(declared.group(2).decode("ascii"), "ignore"))
-        except (LookupError, UnicodeDecodeError):
-            pass  # not a codec Python knows: the bytes alone
+        except (LookupError, UnicodeError):  # not a text codec Python knows (or "idna")
+            pass  # the bytes alone
     for text in texts:
         upper = text.upper()
         if "<!DOCTYPE" in upper or "<!ENTITY" in upper:

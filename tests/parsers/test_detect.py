@@ -12,6 +12,7 @@ from parsers.detect import (
     OOXML_BROKEN,
     OOXML_TOO_BIG,
     UNSAFE_XML,
+    _dtd_in_text,
     _plain_prolog,
     check_ooxml,
     contract_type,
@@ -203,6 +204,15 @@ def test_a_part_no_reading_shows_as_xml_is_refused_not_let_through() -> None:
         with pytest.raises(ParseError) as err:
             check_ooxml(_sheet_in("cp500", dtd))
         assert err.value.reason == OOXML_BROKEN
+
+
+@pytest.mark.parametrize("declared", ["idna", "zlib", "no-such-codec", "\u00e9"])
+def test_a_declared_encoding_python_cannot_decode_with_leaves_the_bytes_to_judge(
+    declared: str,
+) -> None:
+    head = f'<?xml version="1.0" encoding="{declared}"?>'.encode()
+    assert _dtd_in_text(head + b"<!DOCTYPE t><t/>") is True
+    assert _dtd_in_text(head + b"<t/>") is False
 
 
 def test_check_ooxml_passes_real_files_and_refuses_bombs() -> None:
