@@ -5,8 +5,9 @@ Layout under ``data_dir``: ``raw/ab/abcdef….eml`` for messages and
 never used as paths. A raw message is written atomically and durably (temp file,
 fsync, rename, fsync of the folder) before anything else happens to it, so a
 crash leaves either the whole file or nothing. Attachment payloads are derived
-from the raw message and are simply written in place. Writing the same content
-twice is a no-op.
+from the raw message and are not fsynced; a poll stores only those the raw
+message does not hold as they are (see :mod:`ingest.store.files`). Writing the
+same content twice is a no-op.
 """
 
 from __future__ import annotations
@@ -104,24 +105,30 @@ def _libc() -> Any:
         return None
 
 
-def archive_file(data_dir: Path, payload: bytes, digest: str | None = None) -> tuple[str, Path]:
+def archive_file(
+    data_dir: Path, payload: bytes, digest: str | None = None, atomic: bool = False
+) -> tuple[str, Path]:
     """Store an attachment's decoded payload; returns (sha256, path). Idempotent.
 
-    Written in place and not fsynced: an attachment is derived from its archived raw
-    message (which is durable), and ``reparse`` writes it again.
+    Not fsynced: an attachment is derived from its archived raw message (which is
+    durable). Written in place by a poll, whose readers come after its commit (a torn
+    file has the wrong size and is written again); *atomic* (temp file, rename) where
+    another process may read it at once (a copy written on demand).
     """
     digest = digest or sha256(payload)
     path = file_path(data_dir, digest)
-    _write_once(path, payload, durable=False)
+    _write_once(path, payload, durable=False, atomic=atomic)
     return digest, path
 
 
 def clean_temp(data_dir: Path) -> int:
-    """Remove half-written raw files a killed poller left behind (call under the poll lock)."""
+    """Remove half-written raw and attachment files a killed process left behind (call
+    under the poll lock)."""
     removed = 0
-    for leftover in (data_dir / "raw" / ".tmp").glob(f"{TMP_PREFIX}*"):
-        leftover.unlink(missing_ok=True)
-        removed += 1
+    for folder in ("raw", "files"):
+        for leftover in (data_dir / folder / ".tmp").glob(f"{TMP_PREFIX}*"):
+            leftover.unlink(missing_ok=True)
+            removed += 1
     return removed
 
 
@@ -142,8 +149,9 @@ def _write_once(path: Path, data: bytes, durable: bool = True, atomic: bool = Fa
         # A torn write leaves a short file, which the size check above rewrites.
         _in_folder(target, lambda: _write_file(target, data, os.O_TRUNC))
         return
-    # One folder for work files, so that a killed poller's leftovers are found at once
-    # (path is raw/ab/<digest>.eml; the work folder is raw/.tmp on the same file system).
+    # One folder for work files, so that a killed process's leftovers are found at once
+    # (path is raw/ab/<digest>.eml or files/ab/<digest>; the work folder is raw/.tmp or
+    # files/.tmp, on the same file system).
     work = path.parent.parent / ".tmp"
     if durable:
         work.mkdir(parents=True, exist_ok=True)

@@ -43,13 +43,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ingest.mail.rawstore import archive_file
 from ingest.match.analyse import (
     AnalysisContext,
     MessageAnalysis,
     PreparedMessage,
     finish_message,
     prepare_message,
+    store_files,
 )
 
 log = logging.getLogger(__name__)
@@ -215,12 +215,10 @@ def _store_files(answer: JobAnswer, data_dir: Path) -> None:
     assert answer.prepared is not None and answer.analysis is not None
     attachments = answer.analysis.attachments
     try:
-        for a in attachments:
-            archive_file(data_dir, a.payload, a.sha256)
+        answer.written = store_files(data_dir, attachments)
     except OSError as e:  # the poller writes them, and stops the poll if it cannot either
         log.debug("attachment files left to the poller: %s", e)  # its own write says why
         return
-    answer.written = frozenset(a.sha256 for a in attachments)
     for a in attachments:
         a.payload, a.document = b"", None
     headers = answer.prepared.headers

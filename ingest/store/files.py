@@ -1,20 +1,30 @@
 """The stored copy of an attachment, and a copy of it under its own name for the clerk.
 
 Payloads are stored as ``data/files/ab/<sha256>`` without a name (names from mail
-are never paths). :func:`stored_file` says where one is and what it was called;
+are never paths). A poll writes only the files the raw archive does not hold as they
+are: members of archives and of forwarded mails. A file that is one of its mail's own
+MIME parts (most forms) is already in ``raw/`` and is written here from the raw mail
+the first time it is asked for (:func:`ensure_file`: the part decoded again, its
+SHA-256 checked), so the archive does not hold every form twice and a cold poll does
+not write it twice. :func:`stored_file` says where one is and what it was called;
 :func:`save_copy` writes it out under that decoded name — made safe for a file
 system, and never over an existing file.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shutil
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ingest.core.config import Config
+from ingest.mail.mime import unpack
+from ingest.mail.rawstore import archive_file, read_raw
 from ingest.store.clerk_base import ClerkActionError, find_one, open_store
 
 MAX_NAME_BYTES = 200  # below the usual 255-byte limit, leaving room for " (2)"
@@ -36,14 +46,61 @@ def stored_file(cfg: Config, attachment: str) -> StoredFile:
     """The stored payload of *attachment* (id or unique prefix)."""
     with open_store(cfg) as db:
         att = find_one(db, attachment)
-    path = cfg.data_dir / att["stored_path"] if att["stored_path"] else None
-    if path is None or not path.is_file():
+    path = ensure_file(cfg.data_dir, att)
+    if path is None:
         raise ClerkActionError(
             f"附件 {att['id']} 的存储文件不见了；请先执行 kaohe reparse --message {att['message'][:12]}"
         )
     return StoredFile(
         path, safe_name(att["filename"] or "", att["id"], att["type"]), att["size"], att["type"]
     )
+
+
+def ensure_file(data_dir: Path, att: Mapping[str, Any]) -> Path | None:
+    """The stored file of attachment row *att*, written from its raw mail first when it is
+    one of the mail's own parts and not stored yet (or not whole); None when there is no
+    such file (no path, a path outside *data_dir*, a member's file removed or cut short,
+    a raw mail gone or changed).
+
+    The copy is written whole under a temporary name and renamed, so a reader never
+    sees half a file; its bytes must have the recorded SHA-256.
+    """
+    if not att.get("stored_path"):
+        return None
+    root = data_dir.resolve()
+    path = (root / att["stored_path"]).resolve()
+    if not path.is_relative_to(root):
+        return None
+    try:
+        if path.stat().st_size == att.get("size"):
+            return path
+    except OSError:
+        pass  # not written yet (or removed): from the raw mail, if it is one of its parts
+    payload = _part_of_raw(data_dir, att)
+    if payload is None:
+        return None
+    archive_file(data_dir, payload, att["sha256"], atomic=True)
+    return path
+
+
+def _part_of_raw(data_dir: Path, att: Mapping[str, Any]) -> bytes | None:
+    """The payload of *att* decoded again from its raw mail: the part it was (``part``),
+    or any part with its SHA-256 (the same bytes may be a member's too)."""
+    want = att.get("sha256")
+    if not want:
+        return None
+    if att.get("size") == 0 and want == hashlib.sha256(b"").hexdigest():
+        return b""  # a row for a download link, which has no bytes
+    try:
+        raw = read_raw(data_dir, att["message"])
+    except OSError:
+        return None
+    parts = unpack(raw).parts
+    parts.sort(key=lambda p: p.path != att.get("part"))  # its own part first
+    for p in parts:
+        if hashlib.sha256(p.payload).hexdigest() == want:
+            return p.payload
+    return None
 
 
 def save_copy(cfg: Config, attachment: str, dest: Path | None = None) -> Path:

@@ -3,8 +3,9 @@
 Each fetched item goes to one of the intake threads (three per worker of the
 parse sandbox: the next mails wait in each worker's pipe) that archives the raw
 bytes (made durable per batch, below) and has a worker unpack the message,
-detect, read and analyse its forms and store its attachments' files (see
-:func:`_job_writes_files`); meanwhile the main thread fetches the next bodies.
+detect, read and analyse its forms and store the attachments' files the raw mail
+does not hold (archive members; see :mod:`ingest.store.files`), answering without
+any file's bytes; meanwhile the main thread fetches the next bodies.
 Finished items are committed strictly in fetch order, many per transaction:
 
 - a batch holds at most :data:`BATCH_MAILS` mails; it is committed once its
@@ -38,13 +39,14 @@ from typing import Any
 
 from ingest.core.config import Config
 from ingest.mail.mime import unpack
-from ingest.mail.rawstore import archive_file, archive_raw, make_durable, sha256
+from ingest.mail.rawstore import archive_raw, make_durable, sha256
 from ingest.mail.sources.base import MailSource, SourceItem
 from ingest.match.analyse import (
     AnalysisContext,
     finish_message,
     prefetch_messages,
     prepare_unpacked,
+    store_files,
 )
 from ingest.match.mailjob import MAX_MESSAGE_BYTES, SharedContext, analyse_in_worker, relog
 from ingest.match.sandbox import PayloadFile
@@ -57,8 +59,6 @@ log = logging.getLogger(__name__)
 BATCH_MAILS = 50  # mails per transaction at most
 BATCH_SECONDS = 2.0  # finished mail waits at most this long for its batch
 IN_FLIGHT_BYTES = 32 * 1024 * 1024  # raw bytes fetched but not committed, beyond one mail
-POLLER_WRITES_BYTES = 2 * 1024 * 1024  # with one worker, the poller writes the files of a
-# mail up to this size (see _job_writes_files)
 
 
 @dataclass
@@ -297,9 +297,7 @@ def _write_files(cfg: Config, taken: pl.Taken) -> None:
     """The attachments' files, written here in parallel rather than in the commit (derived
     from the raw mail: not fsynced, rewritten by reparse; see rawstore.archive_file)."""
     assert taken.analysis is not None
-    for a in taken.analysis.attachments:
-        archive_file(cfg.data_dir, a.payload, a.sha256)
-    taken.files_written = frozenset(a.sha256 for a in taken.analysis.attachments)
+    taken.files_written = store_files(cfg.data_dir, taken.analysis.attachments)
 
 
 def _in_worker(
@@ -322,7 +320,7 @@ def _in_worker(
             prior.assignments,
             prior.dismissals,
             dbm.from_db(received),
-            os.path.abspath(cfg.data_dir) if _job_writes_files(ctx, archived.size) else None,
+            os.path.abspath(cfg.data_dir),  # the job stores the files; answers without bytes
         )
     except Exception as e:  # stopped by a limit, or a bug: per form, each fault contained
         log.info("message %s: analysed per attachment (%s)", prior.digest[:12], e)
@@ -334,21 +332,6 @@ def _in_worker(
     taken.prepared, taken.analysis = out.prepared, out.analysis
     taken.files_written = out.written
     return True
-
-
-def _job_writes_files(ctx: AnalysisContext, size: int) -> bool:
-    """Does the mail job write the attachments' files (and answer without their bytes)?
-
-    With two or more workers the poller is the busier process (a cold poll's commits,
-    fetch and answers: ~0.5 CPU-s per 300 mails, each worker ~0.45), so the jobs write
-    the files. With one worker, that worker is the bottleneck (~1 CPU-s) while the
-    poller has a core to itself: the job answers with the bytes and an intake thread
-    writes them (cold 300 mails: the worker's CPU −7 %). A mail over
-    :data:`POLLER_WRITES_BYTES` is written by its job whatever the pool: its files are
-    not pickled through the pipe.
-    """
-    pool = ctx.pool
-    return pool is None or pool.size > 1 or size > POLLER_WRITES_BYTES
 
 
 class _Serialised:

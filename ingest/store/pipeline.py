@@ -29,7 +29,7 @@ from ingest.core.failures import describe_failure
 from ingest.core.lock import hold_lock
 from ingest.core.vocab import Outcome, SourceItemState
 from ingest.mail.mime import Unpacked
-from ingest.mail.rawstore import archive_file, archive_raw, clean_temp, file_rel, read_raw
+from ingest.mail.rawstore import archive_raw, clean_temp, file_rel, read_raw
 from ingest.mail.sources import open_source
 from ingest.mail.sources.base import MailboxError, MailSource, SourceItem
 from ingest.match.analyse import (
@@ -39,6 +39,7 @@ from ingest.match.analyse import (
     finish_message,
     prefetch_messages,
     prepare_message,
+    store_files,
 )
 from ingest.match.roster import RosterError, check_annexes, load_roster
 from ingest.match.route import CampaignRoute
@@ -427,10 +428,9 @@ def _store_analysis(
             [dbm.now_db(), "收信时间早于活动开始时间（not_before），已忽略", analysis.digest],
         )
         return
+    store_files(cfg.data_dir, analysis.attachments, written)  # unless an intake thread did
     attachments = []
     for a in analysis.attachments:
-        if a.sha256 not in written:  # written by an intake thread already
-            archive_file(cfg.data_dir, a.payload, a.sha256)
         attachments.append(_attachment_record(analysis.digest, a, file_rel(a.sha256)))
         if summary is not None:
             summary.attachments[a.outcome] = summary.attachments.get(a.outcome, 0) + 1

@@ -2,7 +2,9 @@
 
 ``单位/附件N_单位_日期.ext`` (a second file of the same day gets ``_2``). Built in
 an anonymous temporary file (removed when closed), streamed to the browser.
-Stored paths come from the database and must stay inside ``data_dir``.
+Stored paths come from the database and must stay inside ``data_dir``; a form
+that is one of its mail's own parts is written from the raw mail when first asked
+for (:func:`ingest.store.files.ensure_file`).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from zoneinfo import ZoneInfo
 import sqlite_utils
 
 from ingest.store.db import from_db
-from ingest.store.files import safe_name
+from ingest.store.files import ensure_file, safe_name
 
 CHUNK = 1 << 16
 
@@ -41,9 +43,9 @@ def originals(
 ) -> list[tuple[str, Path]]:
     """(member name, stored path) for every version of every unit, in roster order;
     *only* is a ``campaign_filter`` on ``s`` (several campaigns: one campaign's)."""
-    root = data_dir.resolve()
     rows = db.query(
-        "select s.unit, s.annex, s.received, s.version, a.filename, a.type, a.stored_path "
+        "select s.unit, s.annex, s.received, s.version, a.filename, a.type, a.stored_path, "
+        "a.message, a.part, a.sha256, a.size "
         "from submissions s join attachments a on a.id = s.attachment "
         f"where a.stored_path is not null {only[0]} order by s.annex, s.version",
         only[1],
@@ -51,8 +53,8 @@ def originals(
     out: list[tuple[str, Path]] = []
     taken: set[str] = set()
     for r in sorted(rows, key=lambda r: (order.get(r["unit"], len(order)), r["unit"])):
-        path = (root / r["stored_path"]).resolve()
-        if not path.is_relative_to(root) or not path.is_file():
+        path = ensure_file(data_dir, r)
+        if path is None:
             continue
         received = from_db(r["received"])
         assert received is not None

@@ -20,7 +20,7 @@ from ingest.match.analyse import AnalysisContext, MessageAnalysis, analyse_messa
 from ingest.match.mailjob import LIBREOFFICE, SharedContext, analyse_in_worker
 from ingest.match.sandbox import ParsePool, PayloadFile, SandboxLimits
 from ingest.store import pipeline as pl
-from ingest.store.intake import POLLER_WRITES_BYTES, _in_worker, _Prior, _take
+from ingest.store.intake import _in_worker, _Prior, _take
 from tests.ingest.match.test_sandbox import _sent
 from tests.ingest.match.test_untrusted import _big_sheet, _ctx, _kill_first
 from tests.support.corpus import make_zip
@@ -64,11 +64,14 @@ def test_the_mail_job_answers_what_the_per_attachment_jobs_answer(
 def test_the_mail_job_stores_the_files_and_answers_without_their_bytes(
     tmp_path: Path, pool: ParsePool
 ) -> None:
-    """Given the data folder, the worker writes each attachment's file itself: the answer
-    (pickled through the pipe) carries the analysis, not the decoded files."""
+    """Given the data folder, the worker stores the files the raw mail does not hold as
+    they are (an archive's members) and answers with the analysis, not the decoded files;
+    the mail's own parts are not copied (the raw archive holds them)."""
+    member = make_xlsx_form(5, sample_rows(5, 1))
     forms = {
         "附件2.xlsx": make_xlsx_form(2, sample_rows(2, 3)),
         "附件4.docx": make_docx_form(4, sample_rows(4, 2)),
+        "材料.zip": make_zip({"附件5.xlsx": member}),
     }
     raw = make_mail(attachments=list(forms.items()))
     ctx = _ctx(tmp_path, pool)
@@ -78,8 +81,9 @@ def test_the_mail_job_stores_the_files_and_answers_without_their_bytes(
     args = (shared.token, shared.blob, raw, digest, {}, {}, None)
     kept = pool.call(analyse_in_worker, *args)
     bare = pool.call(analyse_in_worker, *args, str(data))
+    everything = [*forms.values(), member]
     assert kept.written == frozenset() and bare.written == {
-        hashlib.sha256(b).hexdigest() for b in forms.values()
+        hashlib.sha256(b).hexdigest() for b in everything
     }
     # the same analysis, without a byte of any file
     assert _seen(bare.analysis) == _seen(kept.analysis)
@@ -87,19 +91,22 @@ def test_the_mail_job_stores_the_files_and_answers_without_their_bytes(
         a.sha256 for a in kept.analysis.attachments
     ]
     assert all(a.payload == b"" and a.document is None for a in bare.analysis.attachments)
-    assert [p.payload for p in bare.prepared.headers.parts] == [b"", b""]
+    assert [p.payload for p in bare.prepared.headers.parts] == [b"", b"", b""]
     assert bare.prepared.read_ahead == {} and bare.analysis.headers is bare.prepared.headers
     assert bare.prepared.headers.subject == kept.prepared.headers.subject
-    # the files are where the poller would have put them, byte for byte
-    for a in kept.analysis.attachments:
-        assert file_path(data, a.sha256).read_bytes() == a.payload
-    assert len(pickle.dumps(bare)) < len(pickle.dumps(kept)) - sum(map(len, forms.values()))
+    # the member's file is where the poller would have put it, byte for byte; the mail's
+    # own parts are not copied
+    [inner] = [a for a in kept.analysis.attachments if a.container is not None]
+    assert inner.payload == member and file_path(data, inner.sha256).read_bytes() == member
+    assert sorted(p.name for p in (data / "files").rglob("*") if p.is_file()) == [inner.sha256]
+    assert len(pickle.dumps(bare)) < len(pickle.dumps(kept)) - sum(map(len, everything))
 
 
 def test_a_file_the_job_cannot_write_is_left_to_the_poller(tmp_path: Path, pool: ParsePool) -> None:
     """Disk full, a read-only folder: the answer keeps the bytes (the poller writes the
     files, and stops the poll if it cannot either)."""
-    raw = make_mail(attachments=[("附件2.xlsx", make_xlsx_form(2, sample_rows(2, 1)))])
+    member = make_xlsx_form(2, sample_rows(2, 1))
+    raw = make_mail(attachments=[("材料.zip", make_zip({"附件2.xlsx": member}))])
     shared = SharedContext.of(_ctx(tmp_path, pool))
     blocked = tmp_path / "data"
     blocked.write_text("a file where the data folder should be")
@@ -108,9 +115,9 @@ def test_a_file_the_job_cannot_write_is_left_to_the_poller(tmp_path: Path, pool:
         analyse_in_worker, shared.token, shared.blob, raw, digest, {}, {}, None, str(blocked)
     )
     assert out.written == frozenset()
-    [att] = out.analysis.attachments
-    assert att.outcome == Outcome.PARSED and att.payload and len(att.payload) == att.size
-    assert out.prepared.headers.parts[0].payload == att.payload
+    [archive, att] = out.analysis.attachments
+    assert att.outcome == Outcome.PARSED and att.payload == member and len(member) == att.size
+    assert out.prepared.headers.parts[0].payload == archive.payload and archive.payload
     assert blocked.read_text() == "a file where the data folder should be"
 
 
@@ -146,9 +153,9 @@ def test_the_context_crosses_the_pipe_once_per_worker_not_once_per_mail(
     assert _in_worker(cfg, ctx, cycle, taken, prior, payload, "2020-03-18T00:00:00")  # type: ignore[arg-type]
     assert taken.analysis is not None and _seen(taken.analysis) == _seen(first.analysis)
     assert len(sizes) == 3 and sizes[2] < len(cycle.blob)
-    # one worker: the answer brings the form's bytes, an intake thread writes the file
+    # one worker too: the answer comes without the form's bytes (the raw mail holds them)
     [att] = taken.analysis.attachments
-    assert taken.files_written == frozenset() and len(att.payload) == att.size > 0
+    assert taken.files_written == {att.sha256} and att.payload == b"" and att.size > 0
 
 
 def _taken_by(pool: ParsePool, tmp_path: Path, raw: bytes) -> tuple[pl.Taken, Any]:
@@ -162,53 +169,28 @@ def _taken_by(pool: ParsePool, tmp_path: Path, raw: bytes) -> tuple[pl.Taken, An
     return taken, cfg
 
 
-@pytest.mark.parametrize(
-    ("workers", "limit", "job_writes"),
-    [(1, POLLER_WRITES_BYTES, False), (2, POLLER_WRITES_BYTES, True), (1, 1000, True)],
-    ids=["one-worker", "two-workers", "one-worker-large-mail"],
-)
-def test_who_writes_the_files_the_poller_with_one_worker_the_jobs_with_more(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    workers: int,
-    limit: int,
-    job_writes: bool,
-) -> None:
-    """One worker is a cold poll's bottleneck and the poller has a core to spare: the job
-    answers with the bytes and the intake thread writes them. With two workers the poller
-    is the busier side, and a large mail is never pickled back: the job writes them."""
-    from ingest.store import intake
-
-    monkeypatch.setattr(intake, "POLLER_WRITES_BYTES", limit)
+@pytest.mark.parametrize("workers", [1, 2])
+def test_the_job_stores_the_files_with_one_worker_or_more(tmp_path: Path, workers: int) -> None:
+    """Whatever the pool, the mail job stores the files (only an archive's members: the
+    mail's own parts are in the raw archive) and answers without any file's bytes, so the
+    poller neither unpickles nor writes them and the commit writes none again."""
+    member = make_docx_form(4, sample_rows(4, 2))
     forms = {
         "附件2.xlsx": make_xlsx_form(2, sample_rows(2, 3)),
-        "附件4.docx": make_docx_form(4, sample_rows(4, 2)),
+        "材料.zip": make_zip({"附件4.docx": member}),
     }
     raw = make_mail(attachments=list(forms.items()))
-    assert len(raw) > 1000
-    written_here: list[str] = []
-    real = intake.archive_file
-
-    def spy(data_dir: Path, payload: bytes, digest: str) -> Any:
-        written_here.append(digest)
-        return real(data_dir, payload, digest)
-
-    monkeypatch.setattr(intake, "archive_file", spy)
     limits = SandboxLimits(memory_mb=1024, seconds=20)
     with ParsePool(workers, limits=limits, scratch_parent=tmp_path) as pool:
         taken, cfg = _taken_by(pool, tmp_path, raw)
     assert taken.analysis is not None and taken.error is None
-    digests = {hashlib.sha256(b).hexdigest() for b in forms.values()}
-    assert taken.files_written == digests  # by the job or here: the commit writes none again
-    assert set(written_here) == (set() if job_writes else digests)
-    payloads = [a.payload for a in taken.analysis.attachments]
-    assert (
-        all(p == b"" for p in payloads)
-        if job_writes
-        else sorted(payloads) == sorted(forms.values())
-    )
-    for data in forms.values():  # on disk either way, byte for byte
-        assert file_path(cfg.data_dir, hashlib.sha256(data).hexdigest()).read_bytes() == data
+    digests = {hashlib.sha256(b).hexdigest() for b in [*forms.values(), member]}
+    assert taken.files_written == digests  # the commit writes none again
+    assert all(a.payload == b"" for a in taken.analysis.attachments)
+    [inner] = [a for a in taken.analysis.attachments if not a.in_raw]
+    assert file_path(cfg.data_dir, inner.sha256).read_bytes() == member  # byte for byte
+    for data in forms.values():  # in the raw mail only
+        assert not file_path(cfg.data_dir, hashlib.sha256(data).hexdigest()).exists()
 
 
 def test_a_member_that_needs_libreoffice_hands_the_mail_back_and_the_worker_lives(
