@@ -24,7 +24,7 @@ from typing import Any
 
 from ingest.core.config import Config
 from ingest.mail.mime import unpack
-from ingest.mail.rawstore import archive_file, read_raw
+from ingest.mail.rawstore import archive_file, raw_path, read_raw
 from ingest.store.clerk_base import ClerkActionError, find_one, open_store
 
 MAX_NAME_BYTES = 200  # below the usual 255-byte limit, leaving room for " (2)"
@@ -48,6 +48,11 @@ def stored_file(cfg: Config, attachment: str) -> StoredFile:
         att = find_one(db, attachment)
     path = ensure_file(cfg.data_dir, att)
     if path is None:
+        raw = raw_path(cfg.data_dir, att["message"])
+        if not raw.is_file():  # reparse needs it too
+            raise ClerkActionError(
+                f"附件 {att['id']} 所在的原始邮件不见了（{raw}）；请从备份恢复这个文件"
+            )
         raise ClerkActionError(
             f"附件 {att['id']} 的存储文件不见了；请先执行 kaohe reparse --message {att['message'][:12]}"
         )

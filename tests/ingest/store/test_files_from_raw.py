@@ -121,7 +121,7 @@ def test_a_raw_mail_changed_or_gone_gives_no_file(polled: Campaign) -> None:
     with pytest.raises(ClerkActionError, match=f"附件 {att['id']} 的存储文件不见了"):
         stored_file(polled.cfg, att["id"])
     raw.unlink()
-    with pytest.raises(ClerkActionError, match="存储文件不见了"):
+    with pytest.raises(ClerkActionError, match=f"附件 {att['id']} 所在的原始邮件不见了.*备份"):
         stored_file(polled.cfg, att["id"])
     assert _sha(FORM) not in _stored(polled)
     raw.write_bytes(original)
