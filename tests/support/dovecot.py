@@ -24,7 +24,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -50,10 +50,18 @@ def require_dovecot() -> None:
     pytest.skip(MISSING)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def free_ports(n: int) -> list[int]:
+    """*n* distinct free ports: every socket is held until all are picked (two picks one
+    after the other can get the same port back)."""
+    with ExitStack() as held:
+        socks = [held.enter_context(socket.socket()) for _ in range(n)]
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in socks]
+
+
+PORT_TAKEN = ("Address already in use", "duplicate listener")  # Dovecot's words for it
+START_TRIES = 4
 
 
 def make_certificate(folder: Path) -> tuple[Path, Path]:
@@ -144,8 +152,7 @@ class DovecotServer:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.imap_port = free_port()
-        self.imaps_port = free_port()
+        self.imap_port, self.imaps_port = free_ports(2)
         self.proc: subprocess.Popen[bytes] | None = None
         self._account = self._run_as()
         self._write_files()
@@ -165,8 +172,16 @@ class DovecotServer:
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         self.ca_file, _ = make_certificate(self.root)
         (self.root / "passwd").write_text(f"{USER}:{{PLAIN}}{PASSWORD}::::::\n")
+        self._write_conf()
+        if os.geteuid() == 0:
+            os.chmod(self.root, 0o755)
+            for path in [self.root, *self.root.rglob("*")]:
+                os.chown(path, acct.pw_uid, acct.pw_gid)
+
+    def _write_conf(self) -> None:
         import grp
 
+        acct = self._account
         (self.root / "dovecot.conf").write_text(
             CONF.format(
                 root=self.root,
@@ -178,15 +193,26 @@ class DovecotServer:
                 imaps_port=self.imaps_port,
             )
         )
-        if os.geteuid() == 0:
-            os.chmod(self.root, 0o755)
-            for path in [self.root, *self.root.rglob("*")]:
-                os.chown(path, acct.pw_uid, acct.pw_gid)
 
     # ---------------------------------------------------------------- lifecycle
 
     def start(self) -> None:
-        """Start Dovecot and wait until both ports answer."""
+        """Start Dovecot and wait until both ports answer. A port another process took
+        between its pick and Dovecot's bind (the suite runs servers side by side) is
+        picked again, up to :data:`START_TRIES` times."""
+        for attempt in range(1, START_TRIES + 1):
+            try:
+                return self._start_once()
+            except RuntimeError as e:
+                if attempt == START_TRIES or not any(w in str(e) for w in PORT_TAKEN):
+                    raise
+            self.proc = None
+            for name in ("dovecot.log", "stderr.log"):  # the next try's words only
+                (self.root / name).unlink(missing_ok=True)
+            self.imap_port, self.imaps_port = free_ports(2)
+            self._write_conf()
+
+    def _start_once(self) -> None:
         assert self.proc is None, "already running"
         kwargs: dict[str, object] = {}
         if os.geteuid() == 0:
