@@ -43,12 +43,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ingest.mail.mime import Unpacked
 from ingest.match.analyse import (
     AnalysisContext,
     MessageAnalysis,
     PreparedMessage,
     finish_message,
     prepare_message,
+    prepare_unpacked,
     store_files,
 )
 
@@ -170,7 +172,7 @@ _contexts: dict[str, AnalysisContext] = {}  # in the worker: the current cycle's
 def analyse_in_worker(
     token: str,
     context: bytes | str,
-    raw: bytes,
+    raw: bytes | Unpacked,
     digest: str,
     assignments: dict[str, dict[str, Any]],
     dismissals: dict[str, str],
@@ -181,6 +183,8 @@ def analyse_in_worker(
 
     *context*: the cycle's :class:`SharedContext` (its ``ref``): the pickle, or the path
     of its file, read on the worker's first job of the cycle; *token* names it after.
+    *raw*: the message's bytes, or the message already unpacked by the poller (which
+    has a core to spare when the pool has one worker; see ``ingest.store.intake``).
     *data_dir*: store the attachments' files there and answer without their bytes."""
     ctx = _contexts.get(token)
     if ctx is None:
@@ -193,7 +197,11 @@ def analyse_in_worker(
     root = logging.getLogger()
     root.addHandler(collect)
     try:
-        prepared = prepare_message(raw, digest, ctx.pool, ctx.limits)
+        prepared = (
+            prepare_unpacked(raw, digest, ctx.pool, ctx.limits)
+            if isinstance(raw, Unpacked)
+            else prepare_message(raw, digest, ctx.pool, ctx.limits)
+        )
         if prepared.convertible:
             return JobAnswer(prepared, None, logs=collect.records)
         own = replace(ctx, assignments=assignments, dismissals=dismissals, received=received)

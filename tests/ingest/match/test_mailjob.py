@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from ingest.core.vocab import Outcome
+from ingest.mail.mime import Unpacked, unpack
 from ingest.mail.rawstore import file_path
 from ingest.mail.sources.base import SourceItem
 from ingest.match.analyse import AnalysisContext, MessageAnalysis, analyse_message
@@ -102,6 +103,28 @@ def test_the_mail_job_stores_the_files_and_answers_without_their_bytes(
     assert len(pickle.dumps(bare)) < len(pickle.dumps(kept)) - sum(map(len, everything))
 
 
+def test_the_mail_job_answers_the_same_for_the_raw_mail_and_for_it_unpacked(
+    tmp_path: Path, pool: ParsePool
+) -> None:
+    raw = make_mail(
+        attachments=[
+            ("附件2.xlsx", make_xlsx_form(2, sample_rows(2, 3))),
+            ("材料.zip", make_zip({"附件5.xlsx": make_xlsx_form(5, sample_rows(5, 1))})),
+        ]
+    )
+    shared = SharedContext.of(_ctx(tmp_path, pool))
+    digest = hashlib.sha256(raw).hexdigest()
+    given = [
+        pool.call(analyse_in_worker, shared.token, shared.blob, m, digest, {}, {}, None)
+        for m in (raw, unpack(raw))
+    ]
+    assert _seen(given[0].analysis) == _seen(given[1].analysis)
+    assert [a.rows for a in given[0].analysis.attachments] == [
+        a.rows for a in given[1].analysis.attachments
+    ]
+    assert sorted(a.annex for a in given[1].analysis.attachments if a.rows) == [2, 5]
+
+
 def test_a_file_the_job_cannot_write_is_left_to_the_poller(tmp_path: Path, pool: ParsePool) -> None:
     """Disk full, a read-only folder: the answer keeps the bytes (the poller writes the
     files, and stops the poll if it cannot either)."""
@@ -181,9 +204,24 @@ def test_the_job_stores_the_files_with_one_worker_or_more(tmp_path: Path, worker
     }
     raw = make_mail(attachments=list(forms.items()))
     limits = SandboxLimits(memory_mb=1024, seconds=20)
+    sent: list[Any] = []
     with ParsePool(workers, limits=limits, scratch_parent=tmp_path) as pool:
+        call = pool.call
+
+        def spy(fn: Any, *args: Any) -> Any:
+            sent.append(args[2])
+            return call(fn, *args)
+
+        pool.call = spy  # type: ignore[method-assign]
         taken, cfg = _taken_by(pool, tmp_path, raw)
     assert taken.analysis is not None and taken.error is None
+    # one worker: the poller, with a core to spare, unpacks the mail for the job
+    [job] = sent
+    assert isinstance(job, Unpacked if workers == 1 else PayloadFile)
+    if workers == 1:
+        assert [p.payload for p in job.parts] == list(forms.values())
+    else:
+        assert Path(job.path).read_bytes() == raw  # the archived file, read by the worker
     digests = {hashlib.sha256(b).hexdigest() for b in [*forms.values(), member]}
     assert taken.files_written == digests  # the commit writes none again
     assert all(a.payload == b"" for a in taken.analysis.attachments)
