@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import parsers
@@ -22,7 +20,6 @@ from ingest.core.vocab import Outcome
 from ingest.mail.bigattach import find_big_attachments
 from ingest.mail.forwarded import TOO_DEEP, Forwarded, describe, is_forwarded, open_forwarded
 from ingest.mail.mime import Part, Unpacked, unpack
-from ingest.mail.rawstore import archive_file
 from ingest.match.form_unit import wrong_unit_notes
 from ingest.match.identify import UnitMatch, identify_unit
 from ingest.match.roster import Roster
@@ -90,7 +87,8 @@ class AttachmentAnalysis:
     def in_raw(self) -> bool:
         """The payload is one of the raw message's own parts, not a member of an archive
         or of a forwarded mail: the raw archive holds it, so ingest stores no copy
-        (:func:`ingest.store.files.stored_file` writes one from the raw mail when asked)."""
+        (:func:`ingest.store.files.stored_file` writes one from the raw mail when asked;
+        :func:`ingest.match.mailjob.store_files` writes the others)."""
         return self.container is None
 
 
@@ -99,21 +97,6 @@ class MessageAnalysis:
     digest: str
     headers: Unpacked
     attachments: list[AttachmentAnalysis]
-
-
-def store_files(
-    data_dir: Path, attachments: Iterable[AttachmentAnalysis], done: frozenset[str] = frozenset()
-) -> frozenset[str]:
-    """Write the files the raw archive does not hold (members of archives and forwarded
-    mails; see :attr:`AttachmentAnalysis.in_raw`), but none in *done*; returns every
-    attachment's digest: each is now stored or held by its raw mail."""
-    attachments = list(attachments)
-    written = set(done)
-    for a in attachments:
-        if not a.in_raw and a.sha256 not in written:
-            archive_file(data_dir, a.payload, a.sha256)
-            written.add(a.sha256)
-    return frozenset(written.union(a.sha256 for a in attachments))
 
 
 def attachment_id(message_digest: str, part: str) -> str:

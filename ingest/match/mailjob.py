@@ -19,13 +19,12 @@ job and its own recorded reason. A message with old Office files returns after
 unpacking and reading what needs no LibreOffice (:attr:`JobAnswer.prepared`):
 the poller converts them in one LibreOffice run for its batch, as before.
 
-Given the data folder, the job also stores the attachments' files there
-(content-addressed, as :func:`~ingest.mail.rawstore.archive_file` does in the
-poller) and answers without their bytes: the decoded files (16 of the 18 MB that
-300 bench mails answered with) no longer cross the pipe, are not unpickled under
-the poller's GIL and are written in parallel by the workers. A file it cannot
-write (disk full) leaves the bytes in the answer, for the poller to write (and
-fail on) as before.
+Given the data folder, the job also stores there the attachments' files the raw
+mail does not hold as they are (archive members: :func:`store_files`, which the
+poller uses too) and answers without any file's bytes: the decoded files (16 of
+the 18 MB that 300 bench mails answered with) no longer cross the pipe and are not
+unpickled under the poller's GIL. A file it cannot write (disk full) leaves the
+bytes in the answer, for the poller to write (and fail on) as before.
 
 The cycle's static context (schemas, roster, campaigns, limits) is pickled once
 per poll (:class:`SharedContext`) and unpickled once per worker. Warnings the job
@@ -38,20 +37,22 @@ from __future__ import annotations
 import logging
 import pickle
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from ingest.mail.mime import Unpacked
+from ingest.mail.rawstore import archive_file
 from ingest.match.analyse import (
     AnalysisContext,
+    AttachmentAnalysis,
     MessageAnalysis,
     PreparedMessage,
     finish_message,
     prepare_message,
     prepare_unpacked,
-    store_files,
 )
 
 log = logging.getLogger(__name__)
@@ -207,7 +208,7 @@ def analyse_in_worker(
         own = replace(ctx, assignments=assignments, dismissals=dismissals, received=received)
         answer = JobAnswer(prepared, finish_message(prepared, own), logs=collect.records)
         if data_dir is not None:
-            _store_files(answer, Path(data_dir))
+            _store_and_strip(answer, Path(data_dir))
         return answer
     except Escalate as e:
         if str(e) != LIBREOFFICE:
@@ -217,7 +218,22 @@ def analyse_in_worker(
         root.removeHandler(collect)
 
 
-def _store_files(answer: JobAnswer, data_dir: Path) -> None:
+def store_files(
+    data_dir: Path, attachments: Iterable[AttachmentAnalysis], done: frozenset[str] = frozenset()
+) -> frozenset[str]:
+    """Write the files the raw archive does not hold (members of archives and forwarded
+    mails; see :attr:`AttachmentAnalysis.in_raw`), but none in *done*; returns every
+    attachment's digest: each is now stored or held by its raw mail."""
+    attachments = list(attachments)
+    written = set(done)
+    for a in attachments:
+        if not a.in_raw and a.sha256 not in written:
+            archive_file(data_dir, a.payload, a.sha256)
+            written.add(a.sha256)
+    return frozenset(written.union(a.sha256 for a in attachments))
+
+
+def _store_and_strip(answer: JobAnswer, data_dir: Path) -> None:
     """Write the analysed attachments' files and drop every byte the poller no longer needs
     (payloads, documents read ahead) from *answer*; on OSError keep them for the poller."""
     assert answer.prepared is not None and answer.analysis is not None

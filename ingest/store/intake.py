@@ -46,9 +46,14 @@ from ingest.match.analyse import (
     finish_message,
     prefetch_messages,
     prepare_unpacked,
+)
+from ingest.match.mailjob import (
+    MAX_MESSAGE_BYTES,
+    SharedContext,
+    analyse_in_worker,
+    relog,
     store_files,
 )
-from ingest.match.mailjob import MAX_MESSAGE_BYTES, SharedContext, analyse_in_worker, relog
 from ingest.match.sandbox import PayloadFile
 from ingest.store import db as dbm
 from ingest.store import pipeline as pl
@@ -267,19 +272,17 @@ def _take(
     received = dbm.to_db(item.received)
     if prior.known is not None and received >= prior.known["received"]:
         return taken
-    small = len(raw) <= MAX_MESSAGE_BYTES  # else per form: its files never cross a pipe
+    small = len(raw) <= MAX_MESSAGE_BYTES  # a larger mail's files never cross a pipe
+    # the mail job gets the archived file's path, or (one worker) the mail unpacked here
     msg = unpack(raw) if small and shared is not None and _unpack_here(ctx) else None
-    job = PayloadFile(str(path), len(raw)) if msg is None else msg  # a path: the worker reads
-    if msg is not None:
-        del raw  # the parts are decoded; the raw mail is on disk, not needed here
+    job = PayloadFile(str(path), len(raw)) if msg is None else msg
     whole = (
         small and shared is not None and _in_worker(cfg, ctx, shared, taken, prior, job, received)
     )
     if not whole:  # unpacked here, one sandbox job per attachment
         try:
-            if msg is None:
-                msg = unpack(raw)
-                del raw  # the parts are decoded; the raw mail is on disk, not needed here
+            msg = unpack(raw) if msg is None else msg
+            del raw  # the parts are decoded; the raw mail is on disk, not needed here
             taken.prepared = prepare_unpacked(msg, prior.digest, ctx.pool, ctx.limits)
             if not taken.prepared.convertible:  # else the batch's LibreOffice run first
                 own = replace(
@@ -291,8 +294,9 @@ def _take(
                 taken.analysis = finish_message(taken.prepared, own)
         except Exception as e:  # a bug must not block the mailbox: the raw mail is safe
             taken.error = pl._analysis_failed(prior.digest, e)
-    if taken.analysis is not None and not taken.files_written:
-        _write_files(cfg, taken)  # an OSError (disk full) stops the poll at the commit
+    if taken.analysis is not None and not taken.files_written:  # the job did not store them:
+        # here, in parallel, rather than in the commit; an OSError (disk full) stops the poll
+        taken.files_written = store_files(cfg.data_dir, taken.analysis.attachments)
     return taken
 
 
@@ -306,13 +310,6 @@ def _unpack_here(ctx: AnalysisContext) -> bool:
     fallback for a mail job that fails, unpacks in the poller too.)
     """
     return ctx.pool is not None and ctx.pool.size == 1
-
-
-def _write_files(cfg: Config, taken: pl.Taken) -> None:
-    """The files the raw mail does not hold (archive members), written here in parallel
-    rather than in the commit when the mail job did not (see store_files)."""
-    assert taken.analysis is not None
-    taken.files_written = store_files(cfg.data_dir, taken.analysis.attachments)
 
 
 def _in_worker(

@@ -39,8 +39,8 @@ from ingest.match.analyse import (
     finish_message,
     prefetch_messages,
     prepare_message,
-    store_files,
 )
+from ingest.match.mailjob import store_files
 from ingest.match.roster import RosterError, check_annexes, load_roster
 from ingest.match.route import CampaignRoute
 from ingest.match.submission import submissions_of
