@@ -95,6 +95,27 @@ def open_plain(
     return db
 
 
+def peek_last_uid(path: Path, folder: str, uidvalidity: int) -> int | None:
+    """The cursor of *folder* as the database at *path* holds it now, read-only, without
+    the poll's lock and without waiting for a writer: a guess for fetching ahead (see
+    ``ImapSource.connect_ahead``), checked under the lock. None when there is none, or
+    the database is missing or cannot be read."""
+    if not path.exists():
+        return None
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=0)
+        try:
+            row = conn.execute(
+                "select uid from cursors where folder = ? and uidvalidity = ?",
+                [folder, uidvalidity],
+            ).fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return None
+    return int(row[0]) if row else None
+
+
 def _connect(path: Path) -> sqlite3.Connection:
     path.parent.mkdir(parents=True, exist_ok=True)
     wait = busy_timeout()

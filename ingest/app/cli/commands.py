@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -51,7 +51,9 @@ def poll(obj: Ctx) -> None:
         try:
             # Its own imports (after the worker's fork), the first time in this process.
             with first_import("ingest.store.pipeline"):
-                source = open_source(obj.cfg.mailbox, connect_ahead=True)
+                source = open_source(
+                    obj.cfg.mailbox, connect_ahead=True, cursor=_cursor_hint(obj.cfg.db_path)
+                )
                 from ingest.app.logtime import log_in_timezone
                 from ingest.app.progress import PollProgress
                 from ingest.store.pipeline import poll as run_poll
@@ -71,6 +73,17 @@ def poll(obj: Ctx) -> None:
             if source is not None:
                 source.close()
     click.echo(summary.line())
+
+
+def _cursor_hint(db_path: Path) -> Callable[[str, int], int | None]:
+    """The database's cursor for the login thread's fetch ahead (read there, when needed)."""
+
+    def peek(folder: str, uidvalidity: int) -> int | None:
+        from ingest.store.db import peek_last_uid
+
+        return peek_last_uid(db_path, folder, uidvalidity)
+
+    return peek
 
 
 @cli.command()

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ingest.core.config import MailboxConfig
 from ingest.mail.sources.base import MailboxError, MailSource
 
 
-def open_source(cfg: MailboxConfig, connect_ahead: bool = False) -> MailSource:
+def open_source(
+    cfg: MailboxConfig,
+    connect_ahead: bool = False,
+    cursor: Callable[[str, int], int | None] | None = None,
+) -> MailSource:
     """The source the config names; imapclient is imported only for ``imap``.
-    *connect_ahead*: an IMAP source logs in in the background from now on (see
-    :meth:`ImapSource.connect_ahead`)."""
+    *connect_ahead*: an IMAP source logs in in the background from now on, and with
+    *cursor* fetches its first new mail ahead (see :meth:`ImapSource.connect_ahead`)."""
     if cfg.source == "maildir":
         from ingest.mail.sources.maildir import MaildirSource
 
@@ -20,6 +26,6 @@ def open_source(cfg: MailboxConfig, connect_ahead: bool = False) -> MailSource:
 
         source = ImapSource(cfg)
         if connect_ahead:
-            source.connect_ahead()
+            source.connect_ahead(cursor)
         return source
     raise MailboxError(f"未知的邮箱来源：{cfg.source}")

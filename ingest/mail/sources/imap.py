@@ -21,8 +21,12 @@ Guarantees, in the order a poll runs:
   is fetched with its faults contained to it (see :mod:`imap_fetch`): a message
   the server cannot serve becomes a ``failed`` item naming its UID, retried on
   later polls, and the poll goes on. New mail comes first, then earlier failures.
-* The generator is lazy: the pipeline commits a message and its cursor before
-  the next body is downloaded.
+* The generator is lazy: bodies are downloaded a batch at a time, as the pipeline
+  asks for the next message (it commits them in batches, the cursor past each).
+* ``kaohe poll`` starts the login in a thread (:meth:`ImapSource.connect_ahead`) and
+  there, from the database's cursor, the search and the first mails' download: the
+  server's round trips overlap the poll's own start; what was fetched ahead is used
+  only if the cursor is unchanged once the poll holds its lock.
 """
 
 from __future__ import annotations
@@ -32,7 +36,8 @@ import logging
 import socket
 import ssl
 import threading
-from collections.abc import Generator
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
 
 from imapclient import IMAPClient, SocketTimeout
 from imapclient.exceptions import CapabilityError, IMAPClientError, LoginError
@@ -80,6 +85,19 @@ def parse_key(key: str) -> tuple[str, int, int]:
     return head.removeprefix("imap:"), int(uidvalidity), int(uid)
 
 
+CursorHint = Callable[[str, int], "int | None"]  # (folder, UIDVALIDITY) -> last UID stored
+
+
+@dataclass
+class _Ahead:
+    """What the login thread found and fetched ahead (see :meth:`ImapSource.connect_ahead`)."""
+
+    uidvalidity: int
+    last: int | None  # the cursor it searched from
+    new: list[int]
+    fetcher: Fetcher  # holding the first batch's sizes and bodies
+
+
 class ImapSource:
     """A :class:`~ingest.mail.sources.base.MailSource` reading one folder of an IMAP mailbox."""
 
@@ -92,23 +110,48 @@ class ImapSource:
         self._uidvalidity: int | None = None
         self._ahead: threading.Thread | None = None  # see connect_ahead
         self._ahead_error: BaseException | None = None
+        self._fetched_ahead: _Ahead | None = None
 
-    def connect_ahead(self) -> None:
+    def connect_ahead(self, cursor: CursorHint | None = None) -> None:
         """Log in and open the folder in a thread, now: ``kaohe poll`` calls it before
         importing the pipeline and opening the database, so the server's round trips
         (TLS, LOGIN, ID, EXAMINE: ~30 ms) are not waited for one after the other.
         :meth:`fetch_new` waits for it and raises what it raised, as if it had connected
-        itself."""
+        itself.
+
+        With *cursor* (the last UID the database holds for a folder and UIDVALIDITY,
+        read without the poll's lock) the thread goes on: it searches for the UIDs after
+        it and fetches the first batch (sizes, dates and bodies, read-only like every
+        fetch). It is a guess: :meth:`fetch_new` uses it only when the cursor it reads
+        under the lock is the same, else searches and fetches as usual. Anything that
+        goes wrong after the login only costs the guess (the connection is dropped and
+        opened again when needed)."""
         if self._client is None and self._ahead is None:
-            self._ahead = threading.Thread(target=self._connect_ahead, name="imap-login")
+            self._ahead = threading.Thread(
+                target=self._connect_ahead, args=(cursor,), name="imap-login"
+            )
             self._ahead.daemon = True
             self._ahead.start()
 
-    def _connect_ahead(self) -> None:
+    def _connect_ahead(self, cursor: CursorHint | None) -> None:
         try:
-            self._select(self._open())
+            uidvalidity = self._select(self._open())
         except BaseException as e:  # raised again where the poll waits for it
             self._ahead_error = e
+            return
+        if cursor is None:
+            return
+        try:
+            last = cursor(self.cfg.folder, uidvalidity)
+            new = new_uids(self.client(), last or 0)
+            fetcher = Fetcher(self, self.cfg, uidvalidity)
+            fetcher.fetch_ahead(new)
+            self._fetched_ahead = _Ahead(uidvalidity, last, new, fetcher)
+        except Exception:  # a guess lost: fetch_new does it all again and meets any fault
+            log.debug(
+                "fetching ahead failed; the poll searches and fetches as usual", exc_info=True
+            )
+            self.drop()
 
     def _await_ahead(self) -> int | None:
         """The folder's UIDVALIDITY once :meth:`connect_ahead` has finished (None if it was
@@ -131,12 +174,19 @@ class ImapSource:
         mail that arrived after it.
         """
         uidvalidity = self._await_ahead()
+        ahead, self._fetched_ahead = self._fetched_ahead, None
         if uidvalidity is None:
             uidvalidity = self._select(self._open())
         folder = self.cfg.folder
         retry = self._retry_uids(state, folder, uidvalidity)
-        new = self._new_uids(state, folder, uidvalidity)
-        fetcher = Fetcher(self, self.cfg, uidvalidity)
+        last = state.last_uid(folder, uidvalidity)
+        if ahead is not None and ahead.uidvalidity == uidvalidity and ahead.last == last:
+            self._log_first_scan(folder, uidvalidity, last)
+            new, fetcher = ahead.new, ahead.fetcher
+        else:
+            new = self._new_uids(folder, uidvalidity, last)
+            fetcher = Fetcher(self, self.cfg, uidvalidity)
+        del ahead
         yield from fetcher.items(new, advance=True, state=state)
         yield from fetcher.items(retry, advance=False)
 
@@ -167,6 +217,7 @@ class ImapSource:
         """Log out and drop the connection; safe to call twice."""
         with contextlib.suppress(Exception):  # a login still in flight ends first
             self._await_ahead()
+        self._fetched_ahead = None
         client, self._client = self._client, None
         if client is None:
             return
@@ -322,13 +373,15 @@ class ImapSource:
                 log.warning("忽略无法识别的重试键 %s", key)
         return sorted(set(uids))
 
-    def _new_uids(self, state: SourceState, folder: str, uidvalidity: int) -> list[int]:
-        last = state.last_uid(folder, uidvalidity)
+    def _new_uids(self, folder: str, uidvalidity: int, last: int | None) -> list[int]:
+        self._log_first_scan(folder, uidvalidity, last)
+        with self._guard("搜索新邮件"):
+            return new_uids(self.client(), last or 0)
+
+    @staticmethod
+    def _log_first_scan(folder: str, uidvalidity: int, last: int | None) -> None:
         if last is None:
             log.info("邮件夹 %s（UIDVALIDITY %s）首次读取：扫描全部邮件", folder, uidvalidity)
-            last = 0
-        with self._guard("搜索新邮件"):
-            return new_uids(self.client(), last)
 
     # ------------------------------------------------------------------ errors
 

@@ -27,6 +27,11 @@ the connection is made usable again (a reconnection that does not count against
 :data:`MAX_RECONNECTS`, at most one per poll) and its UIDs, like all later ones,
 are fetched one at a time as above, so the fault is pinned to its UID (a
 transient fault may then simply not recur). Large messages come alone, in pieces.
+
+The first batch may be fetched ahead (:meth:`Fetcher.fetch_ahead`, by the login
+thread of ``kaohe poll`` while the poller imports and opens its database): its sizes
+and bodies are then taken from what came ahead, by the same instance, with the same
+fault budget; a batch it does not cover is fetched as above.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ import logging
 import socket
 import ssl
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -49,6 +54,7 @@ log = logging.getLogger(__name__)
 
 CHUNK_BYTES = 4 * 1024 * 1024  # larger messages are fetched in pieces of this size
 BODY_BATCH_BYTES = 8 * 1024 * 1024  # bodies fetched in one command, at most (by RFC822.SIZE)
+AHEAD_BODIES = 4  # bodies fetched ahead (Fetcher.fetch_ahead)
 NETWORK_ERRORS = (OSError, ssl.SSLError, socket.timeout, IMAPClientAbortError)
 META = ["RFC822.SIZE", "INTERNALDATE"]
 MAX_RECONNECTS = 3  # per poll
@@ -101,6 +107,21 @@ class Fetcher:
     reconnects: int = 0
     streak: int = 0
     batched: bool = True  # bodies per batch, until the first batch that faults
+    ahead_meta: dict[int, dict[bytes, Any]] = field(default_factory=dict)  # see fetch_ahead
+    ahead_bodies: dict[int, bytes] = field(default_factory=dict)
+
+    def fetch_ahead(self, uids: Sequence[int]) -> None:
+        """Fetch the sizes and dates of the first batch of *uids*, and the bodies of the
+        first :data:`AHEAD_BODIES` of its first run, now: :meth:`items` takes them from
+        here (its first batch may be smaller, once the cursor's items already done are
+        left out, never different) and yields them before it fetches the rest of that run.
+        Few bodies: the login thread then ends before the poller needs the first mail."""
+        batch = list(uids[: max(1, self.cfg.batch_size)])
+        meta = self._batch_meta(batch)
+        self.ahead_meta = dict(meta)
+        groups = self._body_groups(batch, meta)
+        if groups:
+            self.ahead_bodies = self._batch_bodies(groups[0][:AHEAD_BODIES])
 
     def items(
         self, uids: Sequence[int], advance: bool, state: SourceState | None = None
@@ -112,8 +133,9 @@ class Fetcher:
             if state is not None:
                 batch = [u for u in batch if not state.key_done(self.key(u))]
             meta = self._batch_meta(batch)
-            for group in self._body_groups(batch, meta):
+            for group in self._ahead_first(self._body_groups(batch, meta)):
                 bodies = self._batch_bodies(group)
+                self.ahead_bodies.clear()  # what came ahead is used by the first group or never
                 for uid in group:
                     cursor = Cursor(self.cfg.folder, self.uidvalidity, uid) if advance else None
                     raw = bodies.pop(uid, None)
@@ -223,6 +245,10 @@ class Fetcher:
         """Sizes and dates of *batch* in one FETCH; {} when the reply is not to be trusted."""
         if len(batch) < 2:
             return {}
+        if all(u in self.ahead_meta for u in batch):  # fetched ahead (then dropped: once)
+            ahead, self.ahead_meta = self.ahead_meta, {}
+            return {u: ahead[u] for u in batch}
+        self.ahead_meta = {}
         where = f"UID {batch[0]}–{batch[-1]}"
         try:
             got = dict(self.link.client().fetch(batch, META))
@@ -273,8 +299,21 @@ class Fetcher:
             groups.append(run)
         return groups
 
+    def _ahead_first(self, groups: list[list[int]]) -> list[list[int]]:
+        """The first run cut after the UIDs whose bodies came ahead: those are yielded
+        before the rest of the run is fetched."""
+        if not (self.ahead_bodies and groups):
+            return groups
+        first, n = groups[0], 0
+        while n < len(first) and first[n] in self.ahead_bodies:
+            n += 1
+        return [first[:n], first[n:], *groups[1:]] if 0 < n < len(first) else groups
+
     def _batch_bodies(self, group: list[int]) -> dict[int, bytes]:
         """Bodies of *group* in one FETCH; {} (each UID alone) for one UID or a faulty reply."""
+        if group and all(u in self.ahead_bodies for u in group):  # fetched ahead
+            ahead, self.ahead_bodies = self.ahead_bodies, {}
+            return {u: ahead[u] for u in group}
         if len(group) < 2 or not self.batched:
             return {}
         where = f"UID {group[0]}–{group[-1]}"

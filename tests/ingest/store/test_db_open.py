@@ -152,3 +152,31 @@ def test_kaohe_poll_does_not_import_sqlite_utils() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_the_cursor_is_peeked_read_only_and_a_database_it_cannot_read_gives_no_guess(
+    tmp_path: Path,
+) -> None:
+    """``kaohe poll``'s login thread reads the cursor before the poll takes its lock (a
+    guess for fetching ahead): from the committed database, never writing to it, and
+    None where there is nothing to read."""
+    from ingest.store.db import advance_cursor, peek_last_uid
+
+    path = tmp_path / "data" / "kaohe.sqlite"
+    assert peek_last_uid(path, "INBOX", 7) is None  # no database yet
+    assert not path.exists()  # and none made
+    db = open_plain(path)
+    with transaction(db):
+        advance_cursor(db, "INBOX", 7, 41)
+    db.execute("begin immediate")  # another poll is writing: committed data is still read
+    db.execute("update cursors set uid = 99")
+    assert peek_last_uid(path, "INBOX", 7) == 41
+    assert peek_last_uid(path, "INBOX", 8) is None  # another UIDVALIDITY: no cursor
+    assert peek_last_uid(path, "归档", 7) is None
+    db.execute("rollback")
+    db.close()
+    odd = tmp_path / "目录 with space" / "kaohe.sqlite"
+    odd.parent.mkdir()
+    odd.write_bytes(b"not a database at all" * 100)
+    assert peek_last_uid(odd, "INBOX", 7) is None
+    assert odd.read_bytes() == b"not a database at all" * 100

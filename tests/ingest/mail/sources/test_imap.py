@@ -370,6 +370,88 @@ def test_connect_ahead_logs_in_before_the_fetch_and_the_fetch_uses_that_connecti
         proxy.stop()
 
 
+def _ahead_done(src: ImapSource) -> None:
+    """Wait for the login thread (with its fetch ahead) to end."""
+    deadline = time.monotonic() + 10
+    while [t for t in threading.enumerate() if t.name == "imap-login"]:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+
+
+def _fetches(proxy: NeteaseProxy) -> list[bytes]:
+    return [c for c in proxy.commands if c.upper().startswith(b"UID FETCH")]
+
+
+def _uids(command: bytes) -> list[int]:
+    """The UIDs a ``UID FETCH 1,2,3 (...)`` asks for."""
+    return [int(u) for u in command.split()[2].split(b",")]
+
+
+def test_the_first_mails_fetched_ahead_are_used_once_and_the_rest_follow(
+    server: DovecotServer,
+) -> None:
+    """With the database's cursor, the login thread searches and fetches the first batch's
+    sizes and first bodies while the poller starts: the fetch then uses them (no second
+    SEARCH, no second download of those bodies) and fetches the rest as before."""
+    uids = [server.append(mail(i), T0 + timedelta(hours=i)) for i in range(10)]
+    proxy = NeteaseProxy(server.imap_port, server.ca_file, server.root / "key.pem").start()
+    asked: list[tuple[str, int]] = []
+
+    def cursor(folder: str, uidvalidity: int) -> int | None:
+        asked.append((folder, uidvalidity))
+        return None  # a first poll: nothing stored yet
+
+    try:
+        src = ImapSource(server.mailbox_config(port=proxy.port))  # batch_size 7
+        src.connect_ahead(cursor)
+        _ahead_done(src)
+        assert asked == [("INBOX", server.uidvalidity())]
+        ahead = _fetches(proxy)
+        assert len(ahead) == 2  # the batch's sizes, then the first bodies, before fetch_new
+        assert _uids(ahead[0]) == uids[:7] and b"RFC822.SIZE" in ahead[0]
+        assert _uids(ahead[1]) == uids[:4] and b"BODY.PEEK[]" in ahead[1]
+        items = poll(src, MemoryState())
+        assert [i.raw for i in items] == [mail(i) for i in range(10)]  # each once, in order
+        assert [i.cursor.uid for i in items if i.cursor] == uids
+        searches = [c for c in proxy.commands if c.upper().startswith(b"UID SEARCH")]
+        assert len(searches) == 1
+        later = _fetches(proxy)[2:]
+        bodies = [c for c in later if b"BODY.PEEK[]" in c]
+        assert _uids(bodies[0]) == uids[4:7]  # the rest of the first run, then the next batch
+        assert _uids(bodies[1]) == uids[7:]
+        assert not any(set(_uids(c)) & set(uids[:4]) for c in later)  # never fetched again
+        src.close()
+    finally:
+        proxy.stop()
+
+
+def test_a_fetch_ahead_from_a_cursor_that_moved_is_not_used(server: DovecotServer) -> None:
+    """The guess is checked under the poll's lock: a cursor that moved since (another
+    poll committed mail) means a new search from the real cursor; nothing comes twice."""
+    uids = [server.append(mail(i), T0 + timedelta(hours=i)) for i in range(5)]
+    state = MemoryState(cursors={("INBOX", server.uidvalidity()): uids[2]})
+    src = ImapSource(server.mailbox_config())
+    src.connect_ahead(lambda folder, uidvalidity: None)  # read before the other poll's commit
+    items = poll(src, state)
+    assert [i.raw for i in items] == [mail(3), mail(4)]
+    assert [i.raw for i in poll(src, state)] == []
+    src.close()
+
+
+def test_a_fetch_ahead_that_fails_costs_only_the_guess(server: DovecotServer) -> None:
+    uids = [server.append(mail(i), T0 + timedelta(hours=i)) for i in range(3)]
+
+    def broken(folder: str, uidvalidity: int) -> int | None:
+        raise RuntimeError("database locked")
+
+    src = ImapSource(server.mailbox_config())
+    src.connect_ahead(broken)
+    items = poll(src, MemoryState())
+    assert [i.raw for i in items] == [mail(i) for i in range(3)]
+    assert items[-1].cursor == Cursor("INBOX", server.uidvalidity(), uids[-1])
+    src.close()
+
+
 def test_a_login_that_failed_ahead_is_raised_by_the_fetch(
     server: DovecotServer, source_for, monkeypatch: pytest.MonkeyPatch
 ) -> None:
