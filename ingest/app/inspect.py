@@ -13,7 +13,8 @@ from typing import Any
 
 from ingest.core.config import Config, LimitsConfig
 from ingest.core.vocab import Outcome
-from ingest.match.analyse import AnalysisContext, finish_message, prepare_message
+from ingest.match.analyse import finish_message, prepare_message
+from ingest.match.analysis_data import AnalysisContext
 from ingest.match.roster import load_roster
 from ingest.store.pipeline import campaign_routes, close_context, open_converter
 from parsers.schema import DEFAULT_SCHEMAS

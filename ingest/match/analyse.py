@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass, field, replace
-from datetime import datetime
+from dataclasses import replace
 from typing import Any
 
 import parsers
@@ -20,10 +19,18 @@ from ingest.core.vocab import Outcome
 from ingest.mail.bigattach import find_big_attachments
 from ingest.mail.forwarded import TOO_DEEP, Forwarded, describe, is_forwarded, open_forwarded
 from ingest.mail.mime import Part, Unpacked, unpack
+from ingest.match.analysis_data import (
+    SCAN_KINDS,
+    AnalysisContext,
+    AttachmentAnalysis,
+    MessageAnalysis,
+    PreparedMessage,
+    attachment_id,
+)
 from ingest.match.form_unit import wrong_unit_notes
 from ingest.match.identify import UnitMatch, identify_unit
 from ingest.match.roster import Roster
-from ingest.match.route import CampaignRoute, choose_campaign
+from ingest.match.route import choose_campaign
 from ingest.match.sandbox import STOPPED
 from ingest.match.untrusted import detect_and_read, detect_kind, expand_archive, read_document
 from parsers.detect import contract_type
@@ -35,93 +42,7 @@ from parsers.template_check import template_diff
 log = logging.getLogger(__name__)
 
 ARCHIVE_KINDS = ("zip", "rar", "7z")
-SCAN_KINDS = ("pdf", "image")
 LINK_KIND = "link"  # a large-attachment link in the body: a file not received yet
-
-
-@dataclass
-class AnalysisContext:
-    """What analysis needs besides the bytes; built once per cycle."""
-
-    schemas: dict[int, Any]
-    limits: LimitsConfig = field(default_factory=LimitsConfig)
-    roster: Roster | None = None
-    converter: Any = None  # parsers.legacy.Converter, shared by a cycle
-    pool: Any = None  # ingest.match.sandbox.ParsePool reading the bytes; None: the default
-    assignments: dict[str, dict[str, Any]] = field(default_factory=dict)  # by attachment id
-    dismissals: dict[str, str] = field(default_factory=dict)  # attachment id -> clerk's reason
-    campaigns: tuple[CampaignRoute, ...] = ()  # several in one mailbox: route each attachment
-    received: datetime | None = None  # the message's receipt time (for the campaign window)
-    read_ahead: dict[str, Any] = field(default_factory=dict)  # part path -> Document | ParseError
-
-
-@dataclass
-class AttachmentAnalysis:
-    id: str
-    part: str
-    filename: str
-    container: str | None
-    size: int
-    sha256: str
-    type: str  # contract type (docx, xlsx, doc, xls, pdf, zip, rar, 7z, image, text, other)
-    kind: str  # detected internal kind (adds wps, et, rtf, html, encrypted …)
-    payload: bytes = field(repr=False, default=b"")
-    annex: int | None = None
-    annex_evidence: str = ""
-    unit: str | None = None
-    unit_evidence: str = ""
-    rows: list[dict[str, Any]] = field(default_factory=list)
-    outcome: Outcome = Outcome.UNASSIGNED
-    reason: str | None = None
-    warnings: list[str] = field(default_factory=list)
-    inline: bool = False
-    campaign: str | None = None  # set when several campaigns share the mailbox
-    form_unit: str | None = None  # the unit written on the form (its 填报单位 line)
-    document: Document | None = field(default=None, repr=False)  # kept for a clerk's override
-
-    @property
-    def is_scan(self) -> bool:
-        return self.kind in SCAN_KINDS
-
-    @property
-    def in_raw(self) -> bool:
-        """The payload is one of the raw message's own parts, not a member of an archive
-        or of a forwarded mail: the raw archive holds it, so ingest stores no copy
-        (:func:`ingest.store.files.stored_file` writes one from the raw mail when asked;
-        :func:`ingest.match.mailjob.store_files` writes the others)."""
-        return self.container is None
-
-
-@dataclass
-class MessageAnalysis:
-    digest: str
-    headers: Unpacked
-    attachments: list[AttachmentAnalysis]
-
-
-def attachment_id(message_digest: str, part: str) -> str:
-    """Stable across reparses: the clerk's ``assign`` refers to it."""
-    return hashlib.sha256(f"{message_digest}:{part}".encode()).hexdigest()[:12]
-
-
-@dataclass
-class PreparedMessage:
-    """A message unpacked and its parts' types detected: cheap, before any reading."""
-
-    digest: str
-    headers: Unpacked
-    kinds: list[str]
-    # top-level parts read in their detection job: part path -> Document | ParseError
-    read_ahead: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def convertible(self) -> list[tuple[bytes, str]]:
-        """(payload, kind) of the parts LibreOffice has to convert."""
-        return [
-            (p.payload, k)
-            for p, k in zip(self.headers.parts, self.kinds, strict=True)
-            if parsers.conversion_target(k)
-        ]
 
 
 def prepare_message(

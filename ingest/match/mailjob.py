@@ -45,14 +45,11 @@ from typing import Any
 
 from ingest.mail.mime import Unpacked
 from ingest.mail.rawstore import archive_file
-from ingest.match.analyse import (
+from ingest.match.analysis_data import (
     AnalysisContext,
     AttachmentAnalysis,
     MessageAnalysis,
     PreparedMessage,
-    finish_message,
-    prepare_message,
-    prepare_unpacked,
 )
 
 log = logging.getLogger(__name__)
@@ -187,6 +184,10 @@ def analyse_in_worker(
     *raw*: the message's bytes, or the message already unpacked by the poller (which
     has a core to spare when the pool has one worker; see ``ingest.store.intake``).
     *data_dir*: store the attachments' files there and answer without their bytes."""
+    # imported here: the poller imports this module for its types, the analysis it
+    # leaves to the workers (which import it before their first job, sandbox_worker)
+    from ingest.match.analyse import finish_message, prepare_message, prepare_unpacked
+
     ctx = _contexts.get(token)
     if ctx is None:
         _contexts.clear()  # one cycle at a time

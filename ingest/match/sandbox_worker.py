@@ -292,6 +292,7 @@ def _preload() -> None:
     """Import the readers (and the whole-message analysis) now, before the first job's
     clock starts; a poll prestarts its workers, so this overlaps its login and fetch."""
     try:
+        import ingest.match.analyse  # noqa: F401
         import ingest.match.mailjob  # noqa: F401
         import ingest.match.untrusted  # noqa: F401
         import parsers.csv  # noqa: F401  (parsers imports its readers lazily)

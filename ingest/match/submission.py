@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ingest.core.vocab import Outcome
-from ingest.match.analyse import AttachmentAnalysis, MessageAnalysis
+from ingest.match.analysis_data import AttachmentAnalysis, MessageAnalysis
 
 
 @dataclass(frozen=True)

@@ -41,12 +41,7 @@ from ingest.core.config import Config
 from ingest.mail.mime import Unpacked, unpack
 from ingest.mail.rawstore import archive_raw, make_durable, sha256
 from ingest.mail.sources.base import MailSource, SourceItem
-from ingest.match.analyse import (
-    AnalysisContext,
-    finish_message,
-    prefetch_messages,
-    prepare_unpacked,
-)
+from ingest.match.analysis_data import AnalysisContext
 from ingest.match.mailjob import (
     MAX_MESSAGE_BYTES,
     SharedContext,
@@ -235,6 +230,8 @@ class Intake:
         waiting = [t for t in batch if t.awaits_analysis]
         if not waiting:
             return
+        from ingest.match.analyse import prefetch_messages
+
         prefetch_messages([t.prepared for t in waiting if t.prepared], self.ctx)
         for taken in waiting:
             assert taken.prepared is not None
@@ -280,6 +277,9 @@ def _take(
         small and shared is not None and _in_worker(cfg, ctx, shared, taken, prior, job, received)
     )
     if not whole:  # unpacked here, one sandbox job per attachment
+        # imported here only (see ingest.store.pipeline)
+        from ingest.match.analyse import finish_message, prepare_unpacked
+
         try:
             msg = unpack(raw) if msg is None else msg
             del raw  # the parts are decoded; the raw mail is on disk, not needed here

@@ -23,7 +23,8 @@ from ingest.core.config import Config
 from ingest.core.vocab import Outcome
 from ingest.mail.rawstore import archive_raw
 from ingest.mail.sources.base import SourceItem
-from ingest.match.analyse import attachment_id, prepare_message
+from ingest.match.analyse import prepare_message
+from ingest.match.analysis_data import attachment_id
 from ingest.store import db as dbm
 from ingest.store.audit import record_action
 from ingest.store.clerk_base import (

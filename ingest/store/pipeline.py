@@ -11,6 +11,11 @@ doubles nothing:
 
 A crash before 3 leaves an archived file and no row: the message is fetched
 again and its bytes map to the same hash. A crash after 3 is a finished message.
+
+The analysis itself (:mod:`ingest.match.analyse`, with the archive, forwarded-mail
+and reader modules) is imported where it runs: a poll's parse workers analyse whole
+messages, and this process imports it only for the per-form path, old Office files
+or a reparse. It handles the analysis' plain data (:mod:`ingest.match.analysis_data`).
 """
 
 from __future__ import annotations
@@ -32,14 +37,7 @@ from ingest.mail.mime import Unpacked
 from ingest.mail.rawstore import archive_raw, clean_temp, file_rel, read_raw
 from ingest.mail.sources import open_source
 from ingest.mail.sources.base import MailboxError, MailSource, SourceItem
-from ingest.match.analyse import (
-    AnalysisContext,
-    MessageAnalysis,
-    PreparedMessage,
-    finish_message,
-    prefetch_messages,
-    prepare_message,
-)
+from ingest.match.analysis_data import AnalysisContext, MessageAnalysis, PreparedMessage
 from ingest.match.mailjob import store_files
 from ingest.match.roster import RosterError, check_annexes, load_roster
 from ingest.match.route import CampaignRoute
@@ -284,6 +282,8 @@ def take_item(
         item, digest, path.relative_to(cfg.data_dir).as_posix(), dbm.get_message(db, digest)
     )
     if taken.known is None or dbm.to_db(item.received) < taken.known["received"]:
+        from ingest.match.analyse import prepare_message  # see the module docstring
+
         try:
             taken.prepared = prepare_message(item.raw, digest, pool, cfg.limits)
         except Exception as e:  # a bug must not block the mailbox: the raw mail is safe
@@ -381,6 +381,8 @@ def _analyse(
     db: Db, ctx: AnalysisContext, prepared: PreparedMessage, received: str
 ) -> MessageAnalysis:
     """Analyse with the clerk's decisions (``assign``, ``dismiss``) for this message applied."""
+    from ingest.match.analyse import finish_message
+
     ctx.assignments = dbm.assignments_for(db, prepared.digest)
     ctx.dismissals = dbm.dismissals_for(db, prepared.digest)
     ctx.received = dbm.from_db(received)
@@ -510,6 +512,8 @@ def reparse(
             if messages is not None
             else dbm.message_ids(db, dbm.to_db(since) if since else None)
         )
+        from ingest.match.analyse import prepare_message
+
         done = 0
         batch: list[tuple[str, PreparedMessage]] = []
         for mid in progress(ids) if progress else ids:
@@ -530,6 +534,8 @@ def _reparse_batch(
     batch: list[tuple[str, PreparedMessage]],
 ) -> int:
     """Re-derive a few messages, their old Office files converted in one LibreOffice run."""
+    from ingest.match.analyse import prefetch_messages
+
     prefetch_messages([p for _, p in batch], ctx)
     for mid, prepared in batch:
         row = dbm.get_message(db, mid)

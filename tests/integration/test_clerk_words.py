@@ -11,7 +11,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from ingest.match.analyse import AnalysisContext, MessageAnalysis, analyse_message
+from ingest.match.analyse import analyse_message
+from ingest.match.analysis_data import AnalysisContext, MessageAnalysis
 from ingest.match.roster import load_roster
 from parsers import build_schemas
 from parsers.legacy import Converter

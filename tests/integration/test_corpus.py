@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.match.analyse import AnalysisContext, AttachmentAnalysis, analyse_message
+from ingest.match.analyse import analyse_message
+from ingest.match.analysis_data import AnalysisContext, AttachmentAnalysis
 from ingest.match.roster import load_roster
 from parsers import build_schemas
 from parsers.legacy import Converter

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from ingest.match.analyse import AttachmentAnalysis, MessageAnalysis
+from ingest.match.analysis_data import AttachmentAnalysis, MessageAnalysis
 
 ALLOWED = frozenset(
     w.lower()

@@ -17,7 +17,8 @@ from ingest.core.vocab import Outcome
 from ingest.mail.mime import Unpacked, unpack
 from ingest.mail.rawstore import file_path
 from ingest.mail.sources.base import SourceItem
-from ingest.match.analyse import AnalysisContext, MessageAnalysis, analyse_message
+from ingest.match.analyse import analyse_message
+from ingest.match.analysis_data import AnalysisContext, MessageAnalysis
 from ingest.match.mailjob import LIBREOFFICE, SharedContext, analyse_in_worker
 from ingest.match.sandbox import ParsePool, PayloadFile, SandboxLimits
 from ingest.store import pipeline as pl
@@ -262,9 +263,9 @@ def test_the_job_s_warnings_reach_the_poller_s_log(
     worker's stderr is only logged at DEBUG)."""
     import logging
 
-    from ingest.match import mailjob
+    from ingest.match import analyse, mailjob
 
-    real = mailjob.finish_message
+    real = analyse.finish_message
 
     def failing_part(*args: Any, **kwargs: Any) -> MessageAnalysis:
         try:
@@ -273,7 +274,7 @@ def test_the_job_s_warnings_reach_the_poller_s_log(
             logging.getLogger("ingest.match.analyse").exception("attachment x of y failed")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(mailjob, "finish_message", failing_part)
+    monkeypatch.setattr(analyse, "finish_message", failing_part)  # what the job imports
     raw = make_mail(attachments=[("附件2.xlsx", make_xlsx_form(2, sample_rows(2, 1)))])
     shared = SharedContext.of(_ctx(tmp_path, pool))
     out = analyse_in_worker(shared.token, shared.blob, raw, "d" * 64, {}, {}, None)  # in-process

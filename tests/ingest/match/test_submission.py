@@ -7,7 +7,7 @@ from typing import Any
 
 from ingest.core.vocab import Outcome
 from ingest.mail.mime import unpack
-from ingest.match.analyse import AttachmentAnalysis, MessageAnalysis
+from ingest.match.analysis_data import AttachmentAnalysis, MessageAnalysis
 from ingest.match.submission import submissions_of
 
 RAW = b"From: a@163.com\r\nSubject: x\r\n\r\nbody\r\n"

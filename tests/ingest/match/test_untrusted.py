@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from ingest.core.vocab import Outcome
-from ingest.match.analyse import AnalysisContext, AttachmentAnalysis, analyse_message
+from ingest.match.analyse import analyse_message
+from ingest.match.analysis_data import AnalysisContext, AttachmentAnalysis
 from ingest.match.roster import load_roster
 from ingest.match.sandbox import STOPPED, ParseAborted, ParsePool
 from ingest.match.untrusted import ABORTED, read_document

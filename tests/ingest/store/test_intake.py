@@ -203,3 +203,28 @@ def test_the_workers_are_released_before_the_last_commit(
     assert intake._needs_pool(done)
     waiting.analysis = object()  # type: ignore[assignment]
     assert not intake._needs_pool(done)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_the_poller_leaves_the_analysis_to_its_workers_and_does_not_import_it(
+    tmp_path: Path, workers: int
+) -> None:
+    """Whole messages are analysed in the parse workers: the poller handles the
+    analysis' plain data and never imports the analysis itself (the archive,
+    forwarded-mail and reader modules), ~15 ms of a cold poll's start."""
+    import subprocess
+    import sys
+
+    c = campaign(tmp_path, workers=workers)
+    deliver_forms(c, 4)
+    code = (
+        "import sys\n"
+        "from ingest.core.config import load_config\n"
+        "from ingest.store.pipeline import poll\n"
+        f"summary = poll(load_config({str(c.config_path)!r}))\n"
+        "print(summary.stored, {k.value: v for k, v in summary.attachments.items()})\n"
+        "print(sorted(m for m in ('ingest.match.analyse', 'ingest.match.untrusted',"
+        " 'ingest.mail.forwarded', 'parsers.detect') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.splitlines() == ["4 {'parsed': 4}", "[]"], out.stderr
