@@ -554,13 +554,16 @@ def test_the_other_workers_are_forked_from_the_first_once_its_imports_are_done(
     assert not pool.scratch.exists()
 
 
-def test_answer_pipes_hold_a_whole_answer_for_started_and_forked_workers(tmp_path: Path) -> None:
-    """A worker hands over an answer of up to ANSWER_PIPE_BYTES and goes on to its next
-    job without waiting for the parent's reader thread (a pipe holds 64 KB by default)."""
+def test_pipes_hold_a_whole_answer_and_whole_jobs_for_started_and_forked_workers(
+    tmp_path: Path,
+) -> None:
+    """A worker hands over an answer of up to PIPE_BYTES and goes on to its next job
+    without waiting for the parent's reader thread (a pipe holds 64 KB by default); the
+    jobs queued for it lie whole in its job pipe (a whole mail is ~50 KB)."""
     import fcntl
     from concurrent.futures import ThreadPoolExecutor
 
-    from ingest.match.sandbox import ANSWER_PIPE_BYTES
+    from ingest.match.sandbox import PIPE_BYTES as ANSWER_PIPE_BYTES
 
     pool = ParsePool(2, limits=SandboxLimits(memory_mb=512, seconds=5), scratch_parent=tmp_path)
     with pool:
@@ -577,6 +580,10 @@ def test_answer_pipes_hold_a_whole_answer_for_started_and_forked_workers(tmp_pat
             fd = worker.proc.stdout.fileno()
             assert fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ) == ANSWER_PIPE_BYTES
             assert not os.get_blocking(fd)  # read at once when there: see _read_exact
+            assert worker.proc.stdin is not None
+            jobs_fd = worker.proc.stdin.fileno()
+            assert fcntl.fcntl(jobs_fd, fcntl.F_GETPIPE_SZ) == ANSWER_PIPE_BYTES
+            assert os.get_blocking(jobs_fd)  # a writer waits for room, never spins
 
 
 def test_an_answer_read_whole_across_pieces_then_timeout_and_eof() -> None:
