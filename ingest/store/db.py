@@ -95,6 +95,9 @@ def open_plain(
     return db
 
 
+CURSOR_SQL = "select uid from cursors where folder = ? and uidvalidity = ?"
+
+
 def peek_last_uid(path: Path, folder: str, uidvalidity: int) -> int | None:
     """The cursor of *folder* as the database at *path* holds it now, read-only, without
     the poll's lock and without waiting for a writer: a guess for fetching ahead (see
@@ -105,10 +108,7 @@ def peek_last_uid(path: Path, folder: str, uidvalidity: int) -> int | None:
     try:
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=0)
         try:
-            row = conn.execute(
-                "select uid from cursors where folder = ? and uidvalidity = ?",
-                [folder, uidvalidity],
-            ).fetchone()
+            row = conn.execute(CURSOR_SQL, [folder, uidvalidity]).fetchone()
         finally:
             conn.close()
     except sqlite3.Error:
@@ -327,9 +327,7 @@ class DbSourceState:
     max_attempts: int = 5
 
     def last_uid(self, folder: str, uidvalidity: int) -> int | None:
-        row = self.db.execute(
-            "select uid from cursors where folder = ? and uidvalidity = ?", [folder, uidvalidity]
-        ).fetchone()
+        row = self.db.execute(CURSOR_SQL, [folder, uidvalidity]).fetchone()
         return int(row[0]) if row else None
 
     def key_done(self, key: str) -> bool:

@@ -117,8 +117,7 @@ class Fetcher:
         left out, never different) and yields them before it fetches the rest of that run.
         Few bodies: the login thread then ends before the poller needs the first mail."""
         batch = list(uids[: max(1, self.cfg.batch_size)])
-        meta = self._batch_meta(batch)
-        self.ahead_meta = dict(meta)
+        self.ahead_meta = meta = self._batch_meta(batch)
         groups = self._body_groups(batch, meta)
         if groups:
             self.ahead_bodies = self._batch_bodies(groups[0][:AHEAD_BODIES])
@@ -135,7 +134,6 @@ class Fetcher:
             meta = self._batch_meta(batch)
             for group in self._ahead_first(self._body_groups(batch, meta)):
                 bodies = self._batch_bodies(group)
-                self.ahead_bodies.clear()  # what came ahead is used by the first group or never
                 for uid in group:
                     cursor = Cursor(self.cfg.folder, self.uidvalidity, uid) if advance else None
                     raw = bodies.pop(uid, None)
@@ -311,8 +309,8 @@ class Fetcher:
 
     def _batch_bodies(self, group: list[int]) -> dict[int, bytes]:
         """Bodies of *group* in one FETCH; {} (each UID alone) for one UID or a faulty reply."""
-        if group and all(u in self.ahead_bodies for u in group):  # fetched ahead
-            ahead, self.ahead_bodies = self.ahead_bodies, {}
+        ahead, self.ahead_bodies = self.ahead_bodies, {}  # for the first run or never
+        if group and all(u in ahead for u in group):  # fetched ahead
             return {u: ahead[u] for u in group}
         if len(group) < 2 or not self.batched:
             return {}

@@ -563,7 +563,7 @@ def test_pipes_hold_a_whole_answer_and_whole_jobs_for_started_and_forked_workers
     import fcntl
     from concurrent.futures import ThreadPoolExecutor
 
-    from ingest.match.sandbox import PIPE_BYTES as ANSWER_PIPE_BYTES
+    from ingest.match.sandbox import PIPE_BYTES
 
     pool = ParsePool(2, limits=SandboxLimits(memory_mb=512, seconds=5), scratch_parent=tmp_path)
     with pool:
@@ -572,17 +572,17 @@ def test_pipes_hold_a_whole_answer_and_whole_jobs_for_started_and_forked_workers
         with ThreadPoolExecutor(2) as ex:
             hold = ex.submit(pool.call, jobs.echo_after, "hold", 0.5)
             _until(lambda: first.job)
-            big = ex.submit(pool.call, jobs.echo_after, "x" * (ANSWER_PIPE_BYTES // 2), 0)
-            assert len(big.result()[0]) == ANSWER_PIPE_BYTES // 2 and hold.result()
+            big = ex.submit(pool.call, jobs.echo_after, "x" * (PIPE_BYTES // 2), 0)
+            assert len(big.result()[0]) == PIPE_BYTES // 2 and hold.result()
         assert isinstance(first.proc, _STARTED) and second.pid in _children(first.pid)
         for worker in (first, second):
             assert worker.proc is not None and worker.proc.stdout is not None
             fd = worker.proc.stdout.fileno()
-            assert fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ) == ANSWER_PIPE_BYTES
+            assert fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ) == PIPE_BYTES
             assert not os.get_blocking(fd)  # read at once when there: see _read_exact
             assert worker.proc.stdin is not None
             jobs_fd = worker.proc.stdin.fileno()
-            assert fcntl.fcntl(jobs_fd, fcntl.F_GETPIPE_SZ) == ANSWER_PIPE_BYTES
+            assert fcntl.fcntl(jobs_fd, fcntl.F_GETPIPE_SZ) == PIPE_BYTES
             assert os.get_blocking(jobs_fd)  # a writer waits for room, never spins
 
 
